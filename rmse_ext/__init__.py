@@ -1,0 +1,12 @@
+"""rmse_ext: streaming Root Mean Squared Error, Keras-compatible, exact and fast.
+
+>>> import rmse_ext
+>>> m = rmse_ext.RootMeanSquaredError()
+>>> m.update_state([2, 4, 6], [1, 3, 2])
+>>> print(m.result())
+2.4494898
+"""
+from .metric import RootMeanSquaredError
+
+__version__ = "0.1.0"
+__all__ = ["RootMeanSquaredError", "__version__"]

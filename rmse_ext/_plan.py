@@ -1,0 +1,194 @@
+"""The Keras shape and weight rules, turned into one kernel call.
+
+Every rule cites its section of shared/spec/keras-rmse-semantics.md.  Nothing
+here touches the metric's state: ``plan_update`` either raises (TypeError /
+ValueError naming the argument and the shapes) or returns a ``Plan`` whose
+``apply`` cannot fail.  The common layouts reach the kernel without any
+batch-sized temporary: equal shapes, a scalar weight, per-sample weights
+``(n,)`` against ``(n, d)``, and a ``(d,)`` operand against an ``(n, d)`` one.
+"""
+from math import prod
+
+import numpy as np
+
+from ._backend import (
+    T_FULL, T_ROW, W_COL, W_FULL, W_NONE, W_ROW, W_SCALAR,
+)
+from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
+
+
+class Plan:
+    """One prepared update: ``apply(acc)`` folds it into an accumulator."""
+
+    __slots__ = ("t", "p", "w", "cols", "t_mode", "w_mode", "w_scalar", "fallback")
+
+    def __init__(self, t, p, w=None, cols=0, t_mode=T_FULL, w_mode=W_NONE,
+                 w_scalar=0.0, fallback=None):
+        self.t, self.p, self.w, self.cols = t, p, w, cols
+        self.t_mode, self.w_mode, self.w_scalar = t_mode, w_mode, w_scalar
+        self.fallback = fallback
+
+    def apply(self, acc):
+        if self.fallback is not None:
+            values, weights = self.fallback
+            acc.fold_values(values, weights)
+        elif self.p.size:
+            acc.fold(self.t, self.p, self.w, self.cols or self.p.size,
+                     self.t_mode, self.w_mode, self.w_scalar)
+
+
+EMPTY = Plan(None, np.empty(0))
+
+
+def squeeze_last(a):
+    """Drop a trailing length-1 axis (a view; C order is kept)."""
+    return a.reshape(a.shape[:-1])
+
+
+def fix_ranks(t, p):
+    """Spec 2.2: squeeze a trailing size-1 axis off the operand that has
+    exactly one more dimension than the other."""
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        p = squeeze_last(p)
+    elif t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        t = squeeze_last(t)
+    return t, p
+
+
+def fix_weight_rank(w, shape):
+    """Spec 3.1: match the weights' rank to the squared errors' ``shape``."""
+    if w.ndim == 0:
+        return w
+    if w.ndim == len(shape) + 1:
+        if w.shape[-1] != 1:
+            raise ValueError(
+                f"sample_weight of shape {w.shape} has one more dimension than "
+                f"the squared errors {shape}, and its last dimension is not 1"
+            )
+        return squeeze_last(w)
+    if len(shape) == w.ndim + 1:
+        return w.reshape(w.shape + (1,))
+    return w
+
+
+def strictly_broadcastable(wshape, shape):
+    """Spec 3.2: scalar, or same rank with every dimension 1 or equal."""
+    return len(wshape) == 0 or (
+        len(wshape) == len(shape)
+        and all(wd == 1 or wd == vd for wd, vd in zip(wshape, shape))
+    )
+
+
+def suffix_size(small, big):
+    """If ``small`` broadcasts against ``big`` by repeating one contiguous
+    block (its shape, leading 1s dropped, is a suffix of ``big``), the size of
+    that block; else 0."""
+    core = small
+    while core and core[0] == 1:
+        core = core[1:]
+    if core and big[len(big) - len(core):] == core:
+        return prod(core)
+    return 0
+
+
+def block_structure(wshape, shape):
+    """For strictly broadcastable weights of the squared errors' rank: which
+    kernel weight mode reads them in place, and its row length."""
+    r = len(shape)
+    k = r
+    while k > 0 and wshape[k - 1] == 1 and shape[k - 1] != 1:
+        k -= 1
+    if tuple(wshape[:k]) == tuple(shape[:k]) and all(d == 1 for d in wshape[k:]):
+        return (W_FULL, 0) if k == r else (W_ROW, prod(shape[k:]))
+    j = 0
+    while j < r and wshape[j] == 1:
+        j += 1
+    if tuple(wshape[j:]) == tuple(shape[j:]):
+        return W_COL, prod(shape[j:])
+    return None, 0
+
+
+def broadcast_error(name_a, a_shape, name_b, b_shape, why=""):
+    return ValueError(
+        f"{name_a} of shape {tuple(a_shape)} and {name_b} of shape "
+        f"{tuple(b_shape)} do not broadcast{why}"
+    )
+
+
+def plan_update(y_true, y_pred, sample_weight=None):
+    """Validate one update and lay it out for the kernel."""
+    t = as_operand(y_true, "y_true")
+    p = as_operand(y_pred, "y_pred")
+    w = None
+    if sample_weight is not None:
+        w = as_array(sample_weight, "sample_weight")
+        kernel_dtype(w.dtype, "sample_weight")  # type check before shapes
+    t, p = fix_ranks(t, p)                                        # spec 2.2
+    try:
+        shape = np.broadcast_shapes(t.shape, p.shape)             # spec 2.3
+    except ValueError:
+        raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
+
+    if w is not None:
+        given = w.shape
+        w = fix_weight_rank(w, shape)                             # spec 3.1
+        if not strictly_broadcastable(w.shape, shape):            # spec 3.3
+            return averaged_plan(t, p, w, shape, given)
+    size = prod(shape)
+    if size == 0:                                                 # spec 4
+        return EMPTY
+
+    # y_pred (or y_true: the squared difference is symmetric) at full shape,
+    # the other one full, or one block repeated.
+    if t.shape == p.shape:
+        t_mode, cols = T_FULL, 0
+    elif p.shape == shape and suffix_size(t.shape, shape):
+        t_mode, cols = T_ROW, suffix_size(t.shape, shape)
+    elif t.shape == shape and suffix_size(p.shape, shape):
+        t, p = p, t
+        t_mode, cols = T_ROW, suffix_size(t.shape, shape)
+    else:
+        t, p = np.broadcast_arrays(t, p)
+        t, p = np.ascontiguousarray(t), np.ascontiguousarray(p)
+        t_mode, cols = T_FULL, 0
+
+    if w is None:
+        return Plan(t, p, None, cols, t_mode, W_NONE)
+    if w.size == 1:                                               # spec 3.2
+        return Plan(t, p, None, cols, t_mode, W_SCALAR, float(w.reshape(())))
+    w_mode, w_cols = block_structure(w.shape, shape)
+    if w_mode == W_FULL:
+        w_cols = cols
+    elif w_mode is not None and t_mode == T_ROW and w_cols != cols:
+        w_mode = None  # the two repeat patterns differ: spell the weights out
+    if w_mode is None:
+        w, w_mode, w_cols = np.broadcast_to(w, shape), W_FULL, cols
+    return Plan(t, p, as_operand(w, "sample_weight"), w_cols, t_mode, w_mode)
+
+
+def averaged_plan(t, p, w, shape, given):
+    """Spec 3.3: weights that do not strictly broadcast.  The squared errors
+    are averaged over their trailing axes down to the weights' rank, the
+    averages times the weights (ordinary broadcasting) go into the total and
+    ``sum(w)`` into the count."""
+    k = min(w.ndim, len(shape))
+    lead = shape[:k]
+    try:
+        out_shape = np.broadcast_shapes(lead, w.shape)
+    except ValueError:
+        read_as = f" (read as {w.shape}, spec 3.1)" if w.shape != given else ""
+        averaged = f", averaged to {lead}" if lead != shape else ""
+        raise ValueError(
+            f"sample_weight of shape {given}{read_as} does not broadcast to the "
+            f"squared errors of shape {shape}{averaged} (spec 3.2/3.3)"
+        ) from None
+    weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
+    if prod(shape) == 0:                                          # spec 4
+        return EMPTY
+    t_full, p_full = (np.ascontiguousarray(a) for a in np.broadcast_arrays(t, p))
+    cols = prod(shape[k:])
+    from ._backend import kernel
+    means = kernel.row_sums(t_full, p_full, cols) / cols
+    values = np.multiply(means.reshape(lead), w, dtype=FLOAT64)
+    values = np.ascontiguousarray(np.broadcast_to(values, out_shape)).reshape(-1)
+    return Plan(None, None, fallback=(values, weights))

@@ -1,0 +1,93 @@
+"""The public metric class."""
+import numpy as np
+
+from . import _backend
+from ._inputs import resolve_result_dtype
+from ._plan import plan_update
+
+
+class RootMeanSquaredError:
+    """Streaming root mean squared error with tf.keras semantics.
+
+    Inputs are never rounded below their own precision; the running total
+    and weight sum are float64 with compensated summation; ``dtype`` (default
+    float32, as in Keras) applies only to what ``result()`` returns.
+
+    >>> m = RootMeanSquaredError()
+    >>> m.update_state([2, 4, 6], [1, 3, 2])
+    >>> print(m.result())
+    2.4494898
+    >>> m.reset_state()
+    >>> m.update_state([2, 4, 6, 8], [1, 3, 2, 3], sample_weight=[0, 1, 0, 1])
+    >>> print(m.result())
+    3.6055512
+    """
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str; got {type(name).__name__}")
+        self._name = name
+        self._dtype = resolve_result_dtype(dtype)
+        self._acc = _backend.kernel.Accumulator()
+
+    # -- Keras surface (spec 1) ------------------------------------------
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def dtype(self):
+        """The result dtype's name, e.g. ``'float32'``."""
+        return self._dtype.name
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Fold one batch into the running state (spec 2 and 3).
+
+        On bad input raises TypeError/ValueError and leaves the state as it was.
+        """
+        if sample_weight is None and self._acc.fold_same_shape(y_true, y_pred):
+            return
+        plan_update(y_true, y_pred, sample_weight).apply(self._acc)
+
+    def result(self):
+        """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
+        count is 0."""
+        return self._dtype.type(self._acc.value())
+
+    def reset_state(self):
+        """Back to the empty state."""
+        self._acc.reset()
+
+    reset_states = reset_state  # the r1.14 name
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """``update_state(...)``, then the running ``result()``."""
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self._name, "dtype": self._dtype.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # -- read-outs beyond Keras -----------------------------------------------
+
+    @property
+    def total(self):
+        """The weighted sum of squared errors so far, in float64."""
+        hi, lo = self._acc.get_raw()[:2]
+        return hi + lo if np.isfinite(hi) else hi
+
+    @property
+    def count(self):
+        """The sum of the weights that applied (elements when unweighted), float64."""
+        return self._acc.count()
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}) "
+            f"result={self._acc.value()!r} count={self.count!r}"
+        )

@@ -1,0 +1,129 @@
+"""Slow, obviously-correct references (test oracles and the demo's yardsticks).
+
+``ExactRMSE`` follows the spec's rules (shared/spec/keras-rmse-semantics.md)
+written out plainly with NumPy for the shapes and ``fractions.Fraction`` for
+every number, so its result is the exact value rounded once.  It shares no code
+with the planner in ``_plan.py``.  ``Float32RMSE`` imitates tf.keras's own
+arithmetic: inputs cast to float32, float32 totals.
+
+>>> ref = ExactRMSE()
+>>> ref.update_state([2, 4, 6], [1, 3, 2])
+>>> ref.result()
+2.449489742783178
+"""
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+import numpy as np
+
+_to_fraction = np.vectorize(Fraction, otypes=[object])
+
+
+def exact_array(x):
+    """Finite real numbers as an object array of Fractions (exact)."""
+    a = np.asarray(x)
+    if a.dtype.kind in "biu":
+        a = a.astype(np.float64)
+    a = a.astype(np.float64) if a.dtype.itemsize < 8 else a
+    if not np.all(np.isfinite(a)):
+        raise ValueError("the exact reference takes finite numbers only")
+    return _to_fraction(a) if a.size else np.empty(a.shape, dtype=object)
+
+
+def sqrt_fraction(q):
+    """sqrt of a non-negative Fraction, correctly rounded to float64 up to
+    a relative 1e-60."""
+    if q <= 0:
+        return 0.0 if q == 0 else float("nan")
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return float((Decimal(q.numerator) / Decimal(q.denominator)).sqrt())
+
+
+def exact_sum(x):
+    """Sum of an object array (or a lone Fraction) of Fractions."""
+    return sum(np.asarray(x, dtype=object).ravel(), Fraction(0))
+
+
+def exact_squared_errors(y_true, y_pred):
+    t, p = exact_array(y_true), exact_array(y_pred)
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:       # spec 2.2
+        p = p[..., 0]
+    elif t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        t = t[..., 0]
+    d = p - t                                            # spec 2.3
+    return np.asarray(d * d, dtype=object)
+
+
+def exact_update(y_true, y_pred, sample_weight=None):
+    """(total, count) that one update adds, as Fractions."""
+    values = exact_squared_errors(y_true, y_pred)
+    if sample_weight is None:
+        return exact_sum(values), Fraction(values.size)
+    w = exact_array(sample_weight)
+    if w.ndim == values.ndim + 1 and w.ndim > 0:         # spec 3.1
+        if w.shape[-1] != 1:
+            raise ValueError("weights rank")
+        w = w[..., 0]
+    elif values.ndim == w.ndim + 1 and w.ndim > 0:
+        w = w[..., np.newaxis]
+    strict = w.ndim == 0 or (
+        w.ndim == values.ndim
+        and all(a in (1, b) for a, b in zip(w.shape, values.shape))
+    )
+    if strict:                                           # spec 3.2
+        wb = np.broadcast_to(w, values.shape)
+        return exact_sum(values * wb), exact_sum(wb)
+    k = w.ndim                                           # spec 3.3
+    if values.size == 0:
+        np.broadcast_shapes(values.shape[:k], w.shape)
+        return Fraction(0), Fraction(0)
+    axes = tuple(range(k, values.ndim))
+    if axes:
+        width = int(np.prod([values.shape[a] for a in axes]))
+        values = values.sum(axis=axes) / width
+    return exact_sum(values * w), exact_sum(w)
+
+
+class ExactRMSE:
+    """The metric in exact rational arithmetic (finite inputs only)."""
+
+    def __init__(self):
+        self.total = Fraction(0)
+        self.count = Fraction(0)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        total, count = exact_update(y_true, y_pred, sample_weight)
+        self.total += total
+        self.count += count
+
+    def result(self):
+        if self.count == 0:                              # spec 1: divide_no_nan
+            return 0.0
+        return sqrt_fraction(self.total / self.count)
+
+
+class Float32RMSE:
+    """tf.keras's arithmetic for unweighted updates: float32 inputs,
+    float32 batch sums, float32 running total and count."""
+
+    def __init__(self):
+        self.total = np.float32(0)
+        self.count = np.float32(0)
+
+    def update_state(self, y_true, y_pred):
+        t = np.asarray(y_true, dtype=np.float32)
+        p = np.asarray(y_pred, dtype=np.float32)
+        sq = np.square(p - t, dtype=np.float32)
+        self.total = np.float32(self.total + np.sum(sq, dtype=np.float32))
+        self.count = np.float32(self.count + np.float32(sq.size))
+
+    def result(self):
+        if self.count == 0:
+            return np.float32(0)
+        return np.sqrt(np.float32(self.total / self.count))
+
+
+def numpy_rmse(y_true, y_pred):
+    """The usual one-liner, for timing comparisons."""
+    return np.sqrt(np.mean((np.asarray(y_pred) - np.asarray(y_true)) ** 2))

@@ -1,0 +1,542 @@
+# The rmse_ext accumulator kernel.  Included by _kernel.pyx (baseline ISA) and
+# _kernel_avx2.pyx (the same code compiled with -mavx2 -mfma); see setup.py.
+#
+# The kernel trusts its inputs: the Python side (rmse_ext/_plan.py) has already
+# converted every operand to a native-endian, aligned, C-contiguous float32 or
+# float64 buffer and chosen the iteration mode below.  Nothing here raises.
+#
+# Numerics.  One squared error (p - t)**2 is split error-free into hi + lo:
+#   d + ed == p - t         (TwoSum, exact)
+#   sq + esq ~= (d + ed)**2  (FMA product error; ed**2 <= u**2 d**2 is dropped)
+# and hi goes into a Neumaier/Knuth compensated lane sum, lo into the lane's
+# compensation.  LANES independent (sum, compensation) pairs keep the loop
+# throughput-bound; they are folded into a double-double at the end of every
+# CHUNK of elements.  Chunks have a fixed size, so a call gives bitwise the same
+# answer for any number of threads.
+
+from libc.math cimport fma, sqrt, isfinite
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    static int rmse_cpu_has_avx2_fma(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    #else
+    static int rmse_cpu_has_avx2_fma(void) { return 0; }
+    #endif
+    #if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__FP_FAST_FMA)
+    #define RMSE_HARDWARE_FMA 1
+    /* a + b, rounded once, issued on the multiply-add ports: x86 cores have
+       as many FMA ports as add ports, and this loop is add-port bound. */
+    #define rmse_add_on_fma(a, b) fma((a), 1.0, (b))
+    #else
+    #define RMSE_HARDWARE_FMA 0
+    #define rmse_add_on_fma(a, b) ((a) + (b))
+    #endif
+    """
+    int rmse_cpu_has_avx2_fma() nogil
+    int RMSE_HARDWARE_FMA
+    double add_on_fma "rmse_add_on_fma"(double a, double b) nogil
+
+ctypedef fused t_real:
+    float
+    double
+
+ctypedef fused p_real:
+    float
+    double
+
+ctypedef fused w_real:
+    float
+    double
+
+cdef enum:
+    LANES = 8
+    CHUNK = 65536          # elements per deterministic partial sum
+    GIL_FREE_ABOVE = 8192  # release the GIL only for batches at least this big
+
+# Where y_true's element for flat index i lives (y_pred is always full).
+cpdef enum TMode:
+    T_FULL = 0      # t[i]: same shape as y_pred
+    T_ROW = 1       # t[i % cols]: one row repeated over every row of y_pred
+
+# How the weight of flat element i is found.
+cpdef enum WMode:
+    W_NONE = 0      # unweighted: count grows by the element count (exact integer)
+    W_SCALAR = 1    # one weight for the whole batch
+    W_FULL = 2      # w[i]
+    W_ROW = 3       # w[i // cols]: per-sample weights
+    W_COL = 4       # w[i % cols]: one weight row repeated
+
+# ---------------------------------------------------------------------------
+# Error-free building blocks (double-double arithmetic)
+# ---------------------------------------------------------------------------
+
+cdef struct DD:
+    double hi
+    double lo
+
+cdef struct Partial:
+    DD total       # sum of w * (p - t)**2
+    DD weight      # sum of the weights that applied (unused when W_NONE)
+
+
+cdef inline double two_sum_err(double a, double b, double s) noexcept nogil:
+    """Exact error of s = fl(a + b): a + b == s + err (Knuth, branch-free)."""
+    cdef double z = s - a
+    return (a - (s - z)) + (b - z)
+
+
+cdef inline void add_dd(DD* acc, double hi, double lo) noexcept nogil:
+    """acc += hi + lo with compensation.  Once acc.hi is inf or NaN it stays
+    so and the compensation (which would be NaN) is dropped: overflow gives
+    inf, never NaN."""
+    cdef double s = acc.hi + hi
+    if isfinite(s):
+        acc.lo += two_sum_err(acc.hi, hi, s) + lo
+    else:
+        acc.lo = 0.0
+    acc.hi = s
+
+
+cdef inline void scale_dd(DD* x, double w) noexcept nogil:
+    """x *= w, keeping the product's rounding error in lo."""
+    cdef double p = x.hi * w
+    if isfinite(p):
+        x.lo = fma(x.hi, w, -p) + x.lo * w
+    else:
+        x.lo = 0.0
+    x.hi = p
+
+
+cdef inline double dd_value(DD x) noexcept nogil:
+    return x.hi + x.lo if isfinite(x.hi) else x.hi
+
+
+# ---------------------------------------------------------------------------
+# Per-element work: one squared error into one lane
+# ---------------------------------------------------------------------------
+
+cdef inline double sq_err(double d, double ed, double sq) noexcept nogil:
+    """(d + ed)**2 - sq, where sq = fl(d * d), to O(u**2 d**2)."""
+    return fma(d * 2.0, ed, fma(d, d, -sq))
+
+
+cdef inline double diff_err(double p, double t, double d) noexcept nogil:
+    """Exact error of d = fl(p - t) (Knuth TwoSum, branch-free); one of its
+    five additions is issued on the FMA ports (same rounding)."""
+    cdef double z = d - p
+    return add_on_fma(p - (d - z), fma(z, -1.0, -t))
+
+
+cdef inline void add_lane(double x, double ex, double* s, double* c) noexcept nogil:
+    """Lane (s, c) += x + ex, x entering the compensated sum error-free."""
+    cdef double sn = s[0] + x
+    cdef double z = sn - s[0]
+    cdef double es = add_on_fma(s[0] - (sn - z), fma(z, -1.0, x))
+    c[0] += add_on_fma(es, ex)
+    s[0] = sn
+
+
+cdef inline void add_sq(double p, double t, double* s, double* c) noexcept nogil:
+    """Lane (s, c) += (p - t)**2, error-free up to O(u**2)."""
+    cdef double d = p - t
+    cdef double ed = diff_err(p, t, d)
+    cdef double sq = d * d
+    add_lane(sq, sq_err(d, ed, sq), s, c)
+
+
+cdef inline void add_wsq(double p, double t, double w,
+                         double* s, double* c, double* ws, double* wc) noexcept nogil:
+    """Lane (s, c) += w * (p - t)**2 and lane (ws, wc) += w."""
+    cdef double d = p - t
+    cdef double ed = diff_err(p, t, d)
+    cdef double sq = d * d
+    cdef double x = w * sq
+    cdef double ex = fma(w, sq_err(d, ed, sq), fma(w, sq, -x))
+    add_lane(x, ex, s, c)
+    add_lane(w, 0.0, ws, wc)
+
+
+# ---------------------------------------------------------------------------
+# Contiguous runs: n elements into the LANES lanes
+# ---------------------------------------------------------------------------
+
+cdef struct Lanes:
+    double s[LANES]
+    double c[LANES]
+    double ws[LANES]
+    double wc[LANES]
+
+
+cdef inline void run_unweighted(const t_real* t, const p_real* p, Py_ssize_t n,
+                                Lanes* L) noexcept nogil:
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef Py_ssize_t i, j, blk
+    cdef Py_ssize_t n_body = n - n % LANES
+    for j in range(LANES):
+        s[j] = L.s[j]
+        c[j] = L.c[j]
+    for blk in range(n_body // LANES):
+        i = blk * LANES
+        for j in range(LANES):
+            add_sq(<double>p[i + j], <double>t[i + j], &s[j], &c[j])
+    for i in range(n_body, n):
+        add_sq(<double>p[i], <double>t[i], &s[i - n_body], &c[i - n_body])
+    for j in range(LANES):
+        L.s[j] = s[j]
+        L.c[j] = c[j]
+
+
+cdef inline void run_weighted(const t_real* t, const p_real* p, const w_real* w,
+                              Py_ssize_t n, Lanes* L) noexcept nogil:
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double ws[LANES]
+    cdef double wc[LANES]
+    cdef Py_ssize_t i, j, k, blk
+    cdef Py_ssize_t n_body = n - n % LANES
+    for j in range(LANES):
+        s[j] = L.s[j]
+        c[j] = L.c[j]
+        ws[j] = L.ws[j]
+        wc[j] = L.wc[j]
+    for blk in range(n_body // LANES):
+        i = blk * LANES
+        for j in range(LANES):
+            add_wsq(<double>p[i + j], <double>t[i + j], <double>w[i + j],
+                    &s[j], &c[j], &ws[j], &wc[j])
+    for i in range(n_body, n):
+        k = i - n_body
+        add_wsq(<double>p[i], <double>t[i], <double>w[i], &s[k], &c[k], &ws[k], &wc[k])
+    for j in range(LANES):
+        L.s[j] = s[j]
+        L.c[j] = c[j]
+        L.ws[j] = ws[j]
+        L.wc[j] = wc[j]
+
+
+cdef inline void run_const_weighted(const t_real* t, const p_real* p, double w,
+                                    Py_ssize_t n, Lanes* L) noexcept nogil:
+    cdef double s[LANES]
+    cdef double c[LANES]
+    cdef double ws[LANES]
+    cdef double wc[LANES]
+    cdef Py_ssize_t i, j, k, blk
+    cdef Py_ssize_t n_body = n - n % LANES
+    for j in range(LANES):
+        s[j] = L.s[j]
+        c[j] = L.c[j]
+        ws[j] = L.ws[j]
+        wc[j] = L.wc[j]
+    for blk in range(n_body // LANES):
+        i = blk * LANES
+        for j in range(LANES):
+            add_wsq(<double>p[i + j], <double>t[i + j], w, &s[j], &c[j], &ws[j], &wc[j])
+    for i in range(n_body, n):
+        k = i - n_body
+        add_wsq(<double>p[i], <double>t[i], w, &s[k], &c[k], &ws[k], &wc[k])
+    for j in range(LANES):
+        L.s[j] = s[j]
+        L.c[j] = c[j]
+        L.ws[j] = ws[j]
+        L.wc[j] = wc[j]
+
+
+cdef inline void lanes_into(const double* s, const double* c, DD* out) noexcept nogil:
+    """Fold the LANES (sum, compensation) pairs into out, lane 0 first."""
+    cdef Py_ssize_t j
+    for j in range(LANES):
+        add_dd(out, s[j], c[j] if isfinite(s[j]) else 0.0)
+
+
+# ---------------------------------------------------------------------------
+# One batch, described once, cut into fixed chunks
+# ---------------------------------------------------------------------------
+
+cdef struct Batch:
+    const void* t
+    const void* p
+    const void* w
+    Py_ssize_t size        # elements of y_pred (== of the squared errors)
+    Py_ssize_t cols        # row length for T_ROW / W_ROW / W_COL
+    int t_mode
+    int w_mode
+    double w_scalar        # the weight for W_SCALAR
+    bint t64, p64, w64     # float64 (else float32) operands
+
+
+cdef void chunk_partial(const Batch* B, Py_ssize_t start, Py_ssize_t stop,
+                        const t_real* t, const p_real* p, const w_real* w,
+                        Partial* out) noexcept nogil:
+    """Partial sums over flat elements [start, stop) of the batch."""
+    cdef Lanes L
+    cdef Py_ssize_t i = start, r, j, m
+    cdef Py_ssize_t cols = B.cols
+    cdef const t_real* t_at
+    memset(&L, 0, sizeof(Lanes))
+    while i < stop:
+        r = i // cols
+        j = i - r * cols
+        m = cols - j
+        if m > stop - i:
+            m = stop - i
+        if B.t_mode == T_FULL:
+            t_at = t + i
+        else:
+            t_at = t + j
+        if B.w_mode == W_NONE or B.w_mode == W_SCALAR:
+            run_unweighted(t_at, p + i, m, &L)
+        elif B.w_mode == W_FULL:
+            run_weighted(t_at, p + i, w + i, m, &L)
+        elif B.w_mode == W_COL:
+            run_weighted(t_at, p + i, w + j, m, &L)
+        else:  # W_ROW
+            run_const_weighted(t_at, p + i, <double>w[r], m, &L)
+        i += m
+    out.total.hi = 0.0
+    out.total.lo = 0.0
+    out.weight.hi = 0.0
+    out.weight.lo = 0.0
+    lanes_into(L.s, L.c, &out.total)
+    if B.w_mode == W_SCALAR:
+        scale_dd(&out.total, B.w_scalar)
+        out.weight.hi = B.w_scalar * <double>(stop - start)
+        out.weight.lo = fma(B.w_scalar, <double>(stop - start), -out.weight.hi)
+    elif B.w_mode != W_NONE:
+        lanes_into(L.ws, L.wc, &out.weight)
+
+
+cdef void chunk_dispatch(const Batch* B, Py_ssize_t start, Py_ssize_t stop,
+                         Partial* out) noexcept nogil:
+    """Pick the dtype specialisation (t, p, w each float32 or float64)."""
+    if B.t64:
+        if B.p64:
+            if B.w64:
+                chunk_partial(B, start, stop, <const double*>B.t, <const double*>B.p, <const double*>B.w, out)
+            else:
+                chunk_partial(B, start, stop, <const double*>B.t, <const double*>B.p, <const float*>B.w, out)
+        else:
+            if B.w64:
+                chunk_partial(B, start, stop, <const double*>B.t, <const float*>B.p, <const double*>B.w, out)
+            else:
+                chunk_partial(B, start, stop, <const double*>B.t, <const float*>B.p, <const float*>B.w, out)
+    else:
+        if B.p64:
+            if B.w64:
+                chunk_partial(B, start, stop, <const float*>B.t, <const double*>B.p, <const double*>B.w, out)
+            else:
+                chunk_partial(B, start, stop, <const float*>B.t, <const double*>B.p, <const float*>B.w, out)
+        else:
+            if B.w64:
+                chunk_partial(B, start, stop, <const float*>B.t, <const float*>B.p, <const double*>B.w, out)
+            else:
+                chunk_partial(B, start, stop, <const float*>B.t, <const float*>B.p, <const float*>B.w, out)
+
+
+# ---------------------------------------------------------------------------
+# The running state
+# ---------------------------------------------------------------------------
+
+cdef class Accumulator:
+    """Running state of the metric: a compensated total, a compensated weight
+    sum and an exact element count.  All methods trust their arguments; the
+    checks live in rmse_ext.
+
+    >>> import numpy as np
+    >>> acc = Accumulator()
+    >>> acc.fold(np.array([2., 4, 6]), np.array([1., 3, 2]), None, 3, T_FULL, W_NONE, 0.0)
+    >>> acc.value()
+    2.449489742783178
+    """
+    cdef DD total
+    cdef DD weight
+    cdef int64_t elements
+
+    def __cinit__(self):
+        self.reset()
+
+    cpdef void reset(self) noexcept:
+        self.total.hi = 0.0
+        self.total.lo = 0.0
+        self.weight.hi = 0.0
+        self.weight.lo = 0.0
+        self.elements = 0
+
+    cdef inline void add_partial(self, const Partial* part, int w_mode, Py_ssize_t n) noexcept nogil:
+        add_dd(&self.total, part.total.hi, part.total.lo)
+        if w_mode == W_NONE:
+            self.elements += n
+        else:
+            add_dd(&self.weight, part.weight.hi, part.weight.lo)
+
+    cdef void fold_batch(self, const Batch* B) noexcept nogil:
+        cdef Partial part
+        cdef Py_ssize_t start, stop
+        cdef Py_ssize_t k
+        for k in range((B.size + CHUNK - 1) // CHUNK):
+            start = k * CHUNK
+            stop = start + CHUNK if start + CHUNK < B.size else B.size
+            chunk_dispatch(B, start, stop, &part)
+            self.add_partial(&part, B.w_mode, stop - start)
+
+    def fold(self, cnp.ndarray t, cnp.ndarray p, object w, Py_ssize_t cols,
+             int t_mode, int w_mode, double w_scalar):
+        """Fold one prepared batch: p is the full squared-error shape, t is
+        laid out per t_mode, w per w_mode (None for W_NONE / W_SCALAR)."""
+        cdef Batch B
+        make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
+        if B.size >= GIL_FREE_ABOVE:
+            with nogil:
+                self.fold_batch(&B)
+        else:
+            self.fold_batch(&B)
+
+    def fold_same_shape(self, object t, object p):
+        """Fast path for the commonest call: two ndarrays of one shape, both
+        aligned, native, C-contiguous float32/float64.  Returns False (and
+        does nothing) for anything else, so the caller takes the full path."""
+        cdef Batch B
+        if not (cnp.PyArray_CheckExact(t) and cnp.PyArray_CheckExact(p)):
+            return False
+        cdef cnp.ndarray ta = <cnp.ndarray>t
+        cdef cnp.ndarray pa = <cnp.ndarray>p
+        if not (is_plain_float(ta) and is_plain_float(pa)):
+            return False
+        if not cnp.PyArray_SAMESHAPE(ta, pa):
+            return False
+        make_batch(&B, ta, pa, None, cnp.PyArray_SIZE(pa), T_FULL, W_NONE, 0.0)
+        if B.size >= GIL_FREE_ABOVE:
+            with nogil:
+                self.fold_batch(&B)
+        else:
+            self.fold_batch(&B)
+        return True
+
+    def value(self):
+        """sqrt(total / count) in float64; 0.0 while count is 0 (Keras's
+        divide_no_nan, spec 1)."""
+        return result_of(self.total, self.weight, self.elements)
+
+    def count(self):
+        """The weight sum plus the unweighted element count, in float64."""
+        cdef DD c = count_of(self.weight, self.elements)
+        return dd_value(c)
+
+    def get_raw(self):
+        """(total_hi, total_lo, weight_hi, weight_lo, elements): the whole state."""
+        return (self.total.hi, self.total.lo, self.weight.hi, self.weight.lo,
+                self.elements)
+
+    def set_raw(self, double total_hi, double total_lo, double weight_hi,
+                double weight_lo, int64_t elements):
+        self.total.hi = total_hi
+        self.total.lo = total_lo
+        self.weight.hi = weight_hi
+        self.weight.lo = weight_lo
+        self.elements = elements
+
+    def fold_values(self, cnp.ndarray values, cnp.ndarray weights):
+        """total += sum(values), weight += sum(weights); both contiguous
+        float64 (the rare averaged-weights path of spec 3.3)."""
+        cdef const double* v = <const double*>cnp.PyArray_DATA(values)
+        cdef const double* w = <const double*>cnp.PyArray_DATA(weights)
+        cdef Py_ssize_t i, nv = cnp.PyArray_SIZE(values), nw = cnp.PyArray_SIZE(weights)
+        cdef Lanes L
+        memset(&L, 0, sizeof(Lanes))
+        for i in range(nv):
+            add_lane(v[i], 0.0, &L.s[i % LANES], &L.c[i % LANES])
+        for i in range(nw):
+            add_lane(w[i], 0.0, &L.ws[i % LANES], &L.wc[i % LANES])
+        cdef Partial part
+        memset(&part, 0, sizeof(Partial))
+        lanes_into(L.s, L.c, &part.total)
+        lanes_into(L.ws, L.wc, &part.weight)
+        self.add_partial(&part, W_FULL, 0)
+
+    def merge(self, Accumulator other):
+        """Fold another accumulator's state into this one, compensations included."""
+        add_dd(&self.total, other.total.hi, other.total.lo)
+        add_dd(&self.weight, other.weight.hi, other.weight.lo)
+        self.elements += other.elements
+
+
+cdef inline bint is_plain_float(cnp.ndarray a) noexcept:
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    return ((typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT)
+            and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+cdef inline void make_batch(Batch* B, cnp.ndarray t, cnp.ndarray p, object w,
+                            Py_ssize_t cols, int t_mode, int w_mode,
+                            double w_scalar) noexcept:
+    B.t = cnp.PyArray_DATA(t)
+    B.p = cnp.PyArray_DATA(p)
+    B.size = cnp.PyArray_SIZE(p)
+    B.cols = cols if cols > 0 else 1
+    B.t_mode = t_mode
+    B.w_mode = w_mode
+    B.w_scalar = w_scalar
+    B.t64 = cnp.PyArray_TYPE(t) == cnp.NPY_DOUBLE
+    B.p64 = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
+    if w is None:
+        B.w = NULL
+        B.w64 = True
+    else:
+        B.w = cnp.PyArray_DATA(<cnp.ndarray>w)
+        B.w64 = cnp.PyArray_TYPE(<cnp.ndarray>w) == cnp.NPY_DOUBLE
+
+
+cdef inline DD count_of(DD weight, int64_t elements) noexcept nogil:
+    cdef DD c = weight
+    cdef double n_hi = <double>elements
+    add_dd(&c, n_hi, <double>(elements - <int64_t>n_hi))
+    return c
+
+
+cdef double result_of(DD total, DD weight, int64_t elements) noexcept nogil:
+    cdef DD c = count_of(weight, elements)
+    cdef double q, r
+    if c.hi == 0.0:
+        return 0.0
+    q = total.hi / c.hi
+    if isfinite(q) and q != 0.0:
+        # one Newton step on the quotient of two double-doubles
+        r = fma(-q, c.hi, total.hi) + total.lo - q * c.lo
+        q = q + r / c.hi
+    return sqrt(q)
+
+
+def cpu_has_avx2_fma():
+    """Whether this CPU can run the _kernel_avx2 build."""
+    return bool(rmse_cpu_has_avx2_fma())
+
+
+def hardware_fma():
+    """Whether this build's fma() is a single instruction (else a libm call)."""
+    return bool(RMSE_HARDWARE_FMA)
+
+
+def row_sums(cnp.ndarray t, cnp.ndarray p, Py_ssize_t cols):
+    """Per-row sum of (p - t)**2 over rows of length cols, rounded to float64
+    (t and p of one shape).  Used by the averaged-weights path, spec 3.3."""
+    cdef Py_ssize_t rows = cnp.PyArray_SIZE(p) // cols if cols > 0 else 0
+    cdef cnp.ndarray out = np.zeros(rows)
+    cdef double* o = <double*>cnp.PyArray_DATA(out)
+    cdef Batch B
+    cdef Partial part
+    cdef Py_ssize_t r
+    make_batch(&B, t, p, None, cols, T_FULL, W_NONE, 0.0)
+    for r in range(rows):
+        chunk_dispatch(&B, r * cols, (r + 1) * cols, &part)
+        o[r] = dd_value(part.total)
+    return out

@@ -1,0 +1,41 @@
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from rmse_ext import RootMeanSquaredError, _backend
+
+# Profiles: "dev" (default, quick), "ci" (what .ci/run selects).
+settings.register_profile(
+    "dev", max_examples=150, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "ci", max_examples=400, deadline=None, derandomize=False, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+KERNELS = _backend.available()
+
+
+@pytest.fixture(params=KERNELS, ids=[m.__name__.rsplit(".", 1)[-1] for m in KERNELS])
+def kernel(request):
+    """Each compiled kernel this machine can run."""
+    return request.param
+
+
+def metric_on(kernel, **kwargs):
+    """A metric whose accumulator comes from the given kernel module."""
+    m = RootMeanSquaredError(**kwargs)
+    m._acc = kernel.Accumulator()
+    return m
+
+
+@pytest.fixture
+def make_metric(kernel):
+    return lambda **kwargs: metric_on(kernel, **kwargs)
+settings.register_profile(
+    "thorough", max_examples=3000, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
