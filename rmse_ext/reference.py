@@ -11,6 +11,7 @@ arithmetic: inputs cast to float32, float32 totals.
 >>> ref.result()
 2.449489742783178
 """
+import math
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
@@ -122,6 +123,58 @@ class Float32RMSE:
         if self.count == 0:
             return np.float32(0)
         return np.sqrt(np.float32(self.total / self.count))
+
+
+# -- error-free transformations in plain NumPy (for big arrays) ---------------
+
+def two_sum(a, b):
+    """s, e with s + e == a + b exactly (Knuth)."""
+    s = a + b
+    z = s - a
+    return s, (a - (s - z)) + (b - z)
+
+
+def split(a):
+    """Veltkamp split: hi + lo == a, each with at most 26 significant bits."""
+    c = 134217729.0 * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def two_prod(a, b):
+    """p, e with p + e == a * b exactly (Dekker; |a|, |b| well inside range)."""
+    p = a * b
+    ah, al = split(a)
+    bh, bl = split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def exact_parts(y_true, y_pred, sample_weight=None):
+    """Arrays whose element-wise sum over all of them is exactly
+    sum(w * (p - t)**2), and likewise for sum(w): for math.fsum.  Equal
+    shapes only; finite values whose squares stay normal numbers."""
+    t = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(y_pred, dtype=np.float64).ravel()
+    d_hi, d_lo = two_sum(p, -t)
+    parts = [*two_prod(d_hi, d_hi), *two_prod(2.0 * d_hi, d_lo), *two_prod(d_lo, d_lo)]
+    if sample_weight is None:
+        return parts, [np.array([float(t.size)])]
+    w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), t.shape)
+    return [q for part in parts for q in two_prod(w, part)], [w]
+
+
+def fsum_rmse(batches):
+    """RMSE of a stream of (y_true, y_pred[, sample_weight]) equal-shape
+    batches: error-free parts summed with math.fsum (each sum correctly
+    rounded), so within one ulp of exact."""
+    totals, counts = [], []
+    for batch in batches:
+        parts, weights = exact_parts(*batch)
+        totals.extend(parts)
+        counts.extend(weights)
+    total = math.fsum(x for part in totals for x in part.tolist())
+    count = math.fsum(x for w in counts for x in w.tolist())
+    return 0.0 if count == 0 else sqrt_fraction(Fraction(total) / Fraction(count))
 
 
 def numpy_rmse(y_true, y_pred):

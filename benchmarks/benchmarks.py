@@ -1,0 +1,61 @@
+"""asv suites for rmse_ext, each with a NumPy baseline in the same suite so
+``asv compare`` reads as a ratio."""
+import numpy as np
+
+from rmse_ext import RootMeanSquaredError
+
+
+def make_inputs(n, dtype, weighted, seed=0):
+    rng = np.random.default_rng(seed)
+    t = rng.normal(size=n).astype(dtype)
+    p = rng.normal(size=n).astype(dtype)
+    w = rng.random(n).astype(dtype) if weighted else None
+    return t, p, w
+
+
+class Update:
+    """One update_state on a batch, against the NumPy one-liner."""
+    params = ([32, 1024, 100_000, 10_000_000], ["float32", "float64"], [False, True])
+    param_names = ["n", "dtype", "weighted"]
+    timeout = 120
+
+    def setup(self, n, dtype, weighted):
+        self.t, self.p, self.w = make_inputs(n, dtype, weighted)
+        self.m = RootMeanSquaredError()
+
+    def time_update(self, n, dtype, weighted):
+        self.m.update_state(self.t, self.p, self.w)
+
+    def time_numpy_baseline(self, n, dtype, weighted):
+        if self.w is None:
+            np.sqrt(np.mean((self.p - self.t) ** 2))
+        else:
+            np.sqrt(np.average((self.p - self.t) ** 2, weights=self.w))
+
+
+class Result:
+    def setup(self):
+        self.m = RootMeanSquaredError()
+        self.m.update_state([2.0, 4.0, 6.0], [1.0, 3.0, 2.0])
+
+    def time_result(self):
+        self.m.result()
+
+
+class PeakMem:
+    """Peak memory of one update on 10^7 float64 pairs (inputs included)."""
+    params = [False, True]
+    param_names = ["weighted"]
+
+    def setup(self, weighted):
+        self.t, self.p, self.w = make_inputs(10_000_000, "float64", weighted)
+        self.m = RootMeanSquaredError()
+
+    def peakmem_update(self, weighted):
+        self.m.update_state(self.t, self.p, self.w)
+
+    def peakmem_numpy_baseline(self, weighted):
+        if self.w is None:
+            np.sqrt(np.mean((self.p - self.t) ** 2))
+        else:
+            np.sqrt(np.average((self.p - self.t) ** 2, weights=self.w))

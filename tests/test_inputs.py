@@ -1,0 +1,156 @@
+"""Input handling: layouts, dtypes, no batch-sized temporaries, bad input."""
+import datetime
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from rmse_ext import RootMeanSquaredError
+
+from helpers import snapshot
+from zoo import LAYOUTS, relayout
+
+
+def raw_after(make_metric, *args, **kwargs):
+    m = make_metric(dtype="float64")
+    m.update_state(*args, **kwargs)
+    return m._acc.get_raw()
+
+
+# -- layouts: every memory layout reads the same numbers ----------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_layouts_give_bitwise_the_same_state(layout, dtype, make_metric):
+    rng = np.random.default_rng(7)
+    t = (rng.normal(size=(9, 5)) * 100).astype(dtype)
+    p = (rng.normal(size=(9, 5)) * 100).astype(dtype)
+    w = rng.random(9)
+    expected = raw_after(make_metric, t, p, w)
+    got = raw_after(make_metric, relayout(t, layout), relayout(p, layout),
+                    relayout(w, layout))
+    assert got == expected
+
+
+def test_mixed_float32_float64_pair_reads_both_natively(make_metric):
+    t32 = np.array([0.1, 0.2, 0.3], dtype=np.float32)
+    p64 = np.array([0.1, 0.2, 0.3], dtype=np.float64)
+    m = make_metric(dtype="float64")
+    m.update_state(t32, p64)
+    # the float32 values differ from the float64 ones by their rounding
+    expected = np.sum((p64 - t32.astype(np.float64)) ** 2)
+    assert m.total == pytest.approx(expected, rel=1e-15) and m.total > 0
+
+
+def test_lists_are_read_as_float64_not_float32(make_metric):
+    m = make_metric(dtype="float64")
+    m.update_state([0.1], [0.1 + 1e-12])
+    assert m.result() == pytest.approx(1e-12, rel=1e-3)
+
+
+def test_big_integers_keep_float64_precision(make_metric):
+    m = make_metric(dtype="float64")
+    m.update_state(np.array([2**40], dtype=np.int64), np.array([2**40 + 3], dtype=np.int64))
+    assert m.result() == 3.0
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_subclass_reads_as_plain_array(make_metric):
+    m = make_metric(dtype="float64")
+    m.update_state(np.matrix([[1.0, 2.0]]), np.matrix([[1.0, 4.0]]))
+    assert m.total == 4.0 and m.count == 2.0
+
+
+def test_zero_stride_broadcast_views_work(make_metric):
+    t = np.broadcast_to(np.float64(1.0), (1000, 3))
+    p = np.broadcast_to(np.arange(3.0), (1000, 3))
+    m = make_metric(dtype="float64")
+    m.update_state(t, p)
+    assert m.count == 3000.0 and m.total == 1000.0 * (1 + 0 + 1)
+
+
+# -- the common broadcasts allocate nothing the size of the batch -----------------
+
+N, D = 200_000, 5
+
+
+def peak_bytes(fn):
+    fn()  # warm-up: first-call caches
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["equal", "equal+full-weights", "scalar-weight",
+                                  "per-sample-weights", "row-true", "row-true+per-sample"])
+def test_common_broadcasts_allocate_no_batch_sized_temporary(case, dt):
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(N, D)).astype(dt)
+    p = rng.normal(size=(N, D)).astype(dt)
+    args = {
+        "equal": (t, p),
+        "equal+full-weights": (t, p, rng.random((N, D)).astype(dt)),
+        "scalar-weight": (t, p, 0.5),
+        "per-sample-weights": (t, p, rng.random(N).astype(dt)),
+        "row-true": (t[0], p),
+        "row-true+per-sample": (t[0], p, rng.random(N).astype(dt)),
+    }[case]
+    m = RootMeanSquaredError()
+    peak = peak_bytes(lambda: m.update_state(*args))
+    assert peak < 64 * 1024, f"{case}: {peak} bytes traced (the batch is {p.nbytes})"
+
+
+# -- bad input: a clear exception, the state untouched --------------------------------
+
+BAD = [
+    ("y_true", TypeError, (["a", "b"], [1.0, 2.0], None)),
+    ("y_pred", TypeError, ([1.0, 2.0], [b"a", b"b"], None)),
+    ("y_true", TypeError, (np.array([1 + 2j]), [1.0], None)),
+    ("y_pred", TypeError, ([1.0], None, None)),
+    ("y_true", TypeError, (None, [1.0], None)),
+    ("y_true", TypeError, ([1.0, None], [1.0, 2.0], None)),
+    ("y_true", TypeError, (np.array([1.0], dtype=object), [1.0], None)),
+    ("y_pred", TypeError, ([1.0], np.array(["2020-01-01"], dtype="datetime64[D]"), None)),
+    ("y_pred", TypeError, ([1.0], [datetime.datetime(2020, 1, 1)], None)),
+    ("y_true", TypeError, (np.array([1], dtype="timedelta64[s]"), [1.0], None)),
+    ("sample_weight", TypeError, ([1.0], [2.0], "heavy")),
+    ("sample_weight", TypeError, ([1.0], [2.0], [1j])),
+    ("y_true", ValueError, ([[1.0, 2.0], [3.0]], [1.0, 2.0], None)),
+    ("y_pred", ValueError, ([1.0, 2.0], [[1.0], [2.0, 3.0]], None)),
+    ("y_true", ValueError, (np.zeros(4), np.zeros(3), None)),
+    ("y_pred", ValueError, (np.zeros((2, 3)), np.zeros((3, 2)), None)),
+    ("sample_weight", ValueError, (np.zeros((4, 3)), np.zeros((4, 3)), np.ones(3))),
+    ("sample_weight", ValueError, (np.zeros((4, 3)), np.zeros((4, 3)), np.ones((4, 2)))),
+    ("sample_weight", ValueError, (np.zeros((4, 3)), np.zeros((4, 3)), np.ones((4, 3, 2)))),
+    ("sample_weight", ValueError, (np.zeros(3), np.zeros(3), [[1.0], [2.0, 3.0]])),
+    ("y_true", TypeError, (np.ma.masked_array([1.0, 2.0], mask=[0, 1]), [1.0, 2.0], None)),
+]
+
+
+@pytest.mark.parametrize("name, exc, args", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_input_raises_clearly_and_changes_nothing(name, exc, args, make_metric):
+    m = make_metric()
+    m.update_state([1.0, 2.0, 3.0], [1.5, 2.0, 2.0])
+    before = snapshot(m)
+    with pytest.raises(exc) as info:
+        m.update_state(*args[:2], sample_weight=args[2])
+    message = str(info.value)
+    assert name in message or (name == "y_true" and "y_pred" in message), message
+    if exc is ValueError and "shape" in message:
+        assert "(" in message  # shapes are spelled out
+    assert snapshot(m) == before
+
+
+@pytest.mark.parametrize("dtype", ["int8", "complex64", "float128", "nonsense", 3, "bfloat16"])
+def test_unsupported_result_dtype_is_a_type_error(dtype):
+    with pytest.raises(TypeError, match="dtype"):
+        RootMeanSquaredError(dtype=dtype)
+
+
+def test_name_must_be_a_string():
+    with pytest.raises(TypeError, match="name"):
+        RootMeanSquaredError(name=3)
