@@ -20,13 +20,14 @@ from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
 class Plan:
     """One prepared update: ``apply(acc)`` folds it into an accumulator."""
 
-    __slots__ = ("t", "p", "w", "cols", "t_mode", "w_mode", "w_scalar", "fallback")
+    __slots__ = ("t", "p", "w", "cols", "t_mode", "w_mode", "w_scalar",
+                 "repeat", "fallback")
 
     def __init__(self, t, p, w=None, cols=0, t_mode=T_FULL, w_mode=W_NONE,
-                 w_scalar=0.0, fallback=None):
+                 w_scalar=0.0, repeat=1, fallback=None):
         self.t, self.p, self.w, self.cols = t, p, w, cols
         self.t_mode, self.w_mode, self.w_scalar = t_mode, w_mode, w_scalar
-        self.fallback = fallback
+        self.repeat, self.fallback = repeat, fallback
 
     def apply(self, acc):
         if self.fallback is not None:
@@ -34,7 +35,7 @@ class Plan:
             acc.fold_values(values, weights)
         elif self.p.size:
             acc.fold(self.t, self.p, self.w, self.cols or self.p.size,
-                     self.t_mode, self.w_mode, self.w_scalar)
+                     self.t_mode, self.w_mode, self.w_scalar, self.repeat)
 
 
 EMPTY = Plan(None, np.empty(0))
@@ -115,14 +116,48 @@ def broadcast_error(name_a, a_shape, name_b, b_shape, why=""):
     )
 
 
+def constant_along(a, axis):
+    """Whether ``a`` (right-aligned to the full rank) repeats along ``axis``
+    (a negative axis: one it does not have)."""
+    return axis < 0 or a.shape[axis] == 1 or a.strides[axis] == 0
+
+
+def compress_repeats(arrays, shape):
+    """Axes along which every operand is constant (size 1 or a zero stride,
+    e.g. ``np.broadcast_to`` views) add nothing but repetition: cut them to
+    length 1 and return the repetition factor.  Huge broadcast views then
+    cost the kernel only their distinct elements."""
+    present = [a for a in arrays if a is not None]
+    if not any(0 in a.strides for a in present):
+        return arrays, shape, 1
+    r = len(shape)
+    cut = [i for i in range(r) if shape[i] > 1
+           and all(constant_along(a, i - (r - a.ndim)) for a in present)]
+    if not cut:
+        return arrays, shape, 1
+
+    def shrink(a):
+        if a is None:
+            return None
+        index = tuple(slice(0, 1) if i + (r - a.ndim) in cut else slice(None)
+                      for i in range(a.ndim))
+        return a[index]
+
+    return ([shrink(a) for a in arrays],
+            tuple(1 if i in cut else n for i, n in enumerate(shape)),
+            prod(shape[i] for i in cut))
+
+
 def plan_update(y_true, y_pred, sample_weight=None):
     """Validate one update and lay it out for the kernel."""
-    t = as_operand(y_true, "y_true")
-    p = as_operand(y_pred, "y_pred")
+    t = as_array(y_true, "y_true")
+    kernel_dtype(t.dtype, "y_true")
+    p = as_array(y_pred, "y_pred")
+    kernel_dtype(p.dtype, "y_pred")
     w = None
     if sample_weight is not None:
         w = as_array(sample_weight, "sample_weight")
-        kernel_dtype(w.dtype, "sample_weight")  # type check before shapes
+        kernel_dtype(w.dtype, "sample_weight")
     t, p = fix_ranks(t, p)                                        # spec 2.2
     try:
         shape = np.broadcast_shapes(t.shape, p.shape)             # spec 2.3
@@ -134,10 +169,11 @@ def plan_update(y_true, y_pred, sample_weight=None):
         w = fix_weight_rank(w, shape)                             # spec 3.1
         if not strictly_broadcastable(w.shape, shape):            # spec 3.3
             return averaged_plan(t, p, w, shape, given)
-    size = prod(shape)
-    if size == 0:                                                 # spec 4
+    if prod(shape) == 0:                                          # spec 4
         return EMPTY
 
+    (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
+    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
     # y_pred (or y_true: the squared difference is symmetric) at full shape,
     # the other one full, or one block repeated.
     if t.shape == p.shape:
@@ -153,9 +189,10 @@ def plan_update(y_true, y_pred, sample_weight=None):
         t_mode, cols = T_FULL, 0
 
     if w is None:
-        return Plan(t, p, None, cols, t_mode, W_NONE)
+        return Plan(t, p, None, cols, t_mode, W_NONE, repeat=repeat)
     if w.size == 1:                                               # spec 3.2
-        return Plan(t, p, None, cols, t_mode, W_SCALAR, float(w.reshape(())))
+        return Plan(t, p, None, cols, t_mode, W_SCALAR, float(w.reshape(())),
+                    repeat=repeat)
     w_mode, w_cols = block_structure(w.shape, shape)
     if w_mode == W_FULL:
         w_cols = cols
@@ -163,7 +200,8 @@ def plan_update(y_true, y_pred, sample_weight=None):
         w_mode = None  # the two repeat patterns differ: spell the weights out
     if w_mode is None:
         w, w_mode, w_cols = np.broadcast_to(w, shape), W_FULL, cols
-    return Plan(t, p, as_operand(w, "sample_weight"), w_cols, t_mode, w_mode)
+    return Plan(t, p, as_operand(w, "sample_weight"), w_cols, t_mode, w_mode,
+                repeat=repeat)
 
 
 def averaged_plan(t, p, w, shape, given):
@@ -185,6 +223,7 @@ def averaged_plan(t, p, w, shape, given):
     weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
     if prod(shape) == 0:                                          # spec 4
         return EMPTY
+    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
     t_full, p_full = (np.ascontiguousarray(a) for a in np.broadcast_arrays(t, p))
     cols = prod(shape[k:])
     from ._backend import kernel

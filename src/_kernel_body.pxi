@@ -343,6 +343,21 @@ cdef void chunk_dispatch(const Batch* B, Py_ssize_t start, Py_ssize_t stop,
                 chunk_partial(B, start, stop, <const float*>B.t, <const float*>B.p, <const float*>B.w, out)
 
 
+cdef void batch_partial(const Batch* B, Py_ssize_t k0, Py_ssize_t k1,
+                        Partial* out) noexcept nogil:
+    """Sum of chunks k0 .. k1-1, folded in chunk order (so any way of
+    spreading the chunks over threads gives bitwise the same sum)."""
+    cdef Partial part
+    cdef Py_ssize_t k, start, stop
+    memset(out, 0, sizeof(Partial))
+    for k in range(k0, k1):
+        start = k * CHUNK
+        stop = start + CHUNK if start + CHUNK < B.size else B.size
+        chunk_dispatch(B, start, stop, &part)
+        add_dd(&out.total, part.total.hi, part.total.lo)
+        add_dd(&out.weight, part.weight.hi, part.weight.lo)
+
+
 # ---------------------------------------------------------------------------
 # The running state
 # ---------------------------------------------------------------------------
@@ -372,34 +387,37 @@ cdef class Accumulator:
         self.weight.lo = 0.0
         self.elements = 0
 
-    cdef inline void add_partial(self, const Partial* part, int w_mode, Py_ssize_t n) noexcept nogil:
+    cdef inline void add_partial(self, const Partial* part, int w_mode, int64_t n) noexcept nogil:
         add_dd(&self.total, part.total.hi, part.total.lo)
         if w_mode == W_NONE:
             self.elements += n
         else:
             add_dd(&self.weight, part.weight.hi, part.weight.lo)
 
-    cdef void fold_batch(self, const Batch* B) noexcept nogil:
+    cdef void fold_batch(self, const Batch* B, int64_t repeat) noexcept:
+        """Sum the batch (without the GIL when it is big enough to pay), then
+        fold the sum into the state while holding the GIL: concurrent Python
+        threads never interleave inside the state update."""
         cdef Partial part
-        cdef Py_ssize_t start, stop
-        cdef Py_ssize_t k
-        for k in range((B.size + CHUNK - 1) // CHUNK):
-            start = k * CHUNK
-            stop = start + CHUNK if start + CHUNK < B.size else B.size
-            chunk_dispatch(B, start, stop, &part)
-            self.add_partial(&part, B.w_mode, stop - start)
-
-    def fold(self, cnp.ndarray t, cnp.ndarray p, object w, Py_ssize_t cols,
-             int t_mode, int w_mode, double w_scalar):
-        """Fold one prepared batch: p is the full squared-error shape, t is
-        laid out per t_mode, w per w_mode (None for W_NONE / W_SCALAR)."""
-        cdef Batch B
-        make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
+        cdef Py_ssize_t chunks = (B.size + CHUNK - 1) // CHUNK
         if B.size >= GIL_FREE_ABOVE:
             with nogil:
-                self.fold_batch(&B)
+                batch_partial(B, 0, chunks, &part)
         else:
-            self.fold_batch(&B)
+            batch_partial(B, 0, chunks, &part)
+        if repeat != 1:
+            scale_dd(&part.total, <double>repeat)
+            scale_dd(&part.weight, <double>repeat)
+        self.add_partial(&part, B.w_mode, B.size * repeat)
+
+    def fold(self, cnp.ndarray t, cnp.ndarray p, object w, Py_ssize_t cols,
+             int t_mode, int w_mode, double w_scalar, int64_t repeat=1):
+        """Fold one prepared batch: p is the full squared-error shape, t is
+        laid out per t_mode, w per w_mode (None for W_NONE / W_SCALAR); the
+        whole batch counts ``repeat`` times (zero-stride broadcasts)."""
+        cdef Batch B
+        make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
+        self.fold_batch(&B, repeat)
 
     def fold_same_shape(self, object t, object p):
         """Fast path for the commonest call: two ndarrays of one shape, both
@@ -415,11 +433,7 @@ cdef class Accumulator:
         if not cnp.PyArray_SAMESHAPE(ta, pa):
             return False
         make_batch(&B, ta, pa, None, cnp.PyArray_SIZE(pa), T_FULL, W_NONE, 0.0)
-        if B.size >= GIL_FREE_ABOVE:
-            with nogil:
-                self.fold_batch(&B)
-        else:
-            self.fold_batch(&B)
+        self.fold_batch(&B, 1)
         return True
 
     def value(self):
