@@ -1,4 +1,8 @@
 """The public metric class."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from . import _backend
@@ -23,7 +27,7 @@ class RootMeanSquaredError:
     3.6055512
     """
 
-    def __init__(self, name="root_mean_squared_error", dtype=None):
+    def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str; got {type(name).__name__}")
         self._name = name
@@ -33,15 +37,15 @@ class RootMeanSquaredError:
     # -- Keras surface (spec 1) ------------------------------------------
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self._name
 
     @property
-    def dtype(self):
+    def dtype(self) -> str:
         """The result dtype's name, e.g. ``'float32'``."""
         return self._dtype.name
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Fold one batch into the running state (spec 2 and 3).
 
         On bad input raises TypeError/ValueError and leaves the state as it was.
@@ -50,43 +54,45 @@ class RootMeanSquaredError:
             return
         plan_update(y_true, y_pred, sample_weight).apply(self._acc)
 
-    def result(self):
+    def result(self) -> np.floating[Any]:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
         count is 0."""
         return self._dtype.type(self._acc.value())
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Back to the empty state."""
         self._acc.reset()
 
-    reset_states = reset_state  # the r1.14 name
+    def reset_states(self) -> None:
+        """The r1.14 name of ``reset_state``."""
+        self.reset_state()
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> np.floating[Any]:
         """``update_state(...)``, then the running ``result()``."""
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self._name, "dtype": self._dtype.name}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> RootMeanSquaredError:
         return cls(**config)
 
     # -- read-outs beyond Keras -----------------------------------------------
 
     @property
-    def total(self):
+    def total(self) -> float:
         """The weighted sum of squared errors so far, in float64."""
         hi, lo = self._acc.get_raw()[:2]
-        return hi + lo if np.isfinite(hi) else hi
+        return float(hi + lo if np.isfinite(hi) else hi)
 
     @property
-    def count(self):
+    def count(self) -> float:
         """The sum of the weights that applied (elements when unweighted), float64."""
-        return self._acc.count()
+        return float(self._acc.count())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}) "
             f"result={self._acc.value()!r} count={self.count!r}"
