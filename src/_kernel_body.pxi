@@ -5,11 +5,12 @@
 # converted every operand to a native-endian, aligned, C-contiguous float32 or
 # float64 buffer and chosen the iteration mode below.  Nothing here raises.
 #
-# Numerics.  One squared error (p - t)**2 is split error-free into hi + lo:
-#   d + ed == p - t         (TwoSum, exact)
-#   sq + esq ~= (d + ed)**2  (FMA product error; ed**2 <= u**2 d**2 is dropped)
-# and hi goes into a Neumaier/Knuth compensated lane sum, lo into the lane's
-# compensation.  LANES independent (sum, compensation) pairs keep the loop
+# Numerics.  d = fl(p - t) is exact whenever p and t are within a factor 2
+# (Sterbenz) -- and for float32 inputs whenever they are within 2**28 -- and
+# otherwise off by at most half an ulp of d, which moves the final square
+# root by at most one ulp.  d*d (and w*d*d) is split error-free into hi + lo
+# with FMA; hi goes into a Neumaier/Knuth compensated lane sum, lo into the
+# lane's compensation.  LANES independent (sum, compensation) pairs keep the loop
 # throughput-bound; they are folded into a double-double at the end of every
 # CHUNK of elements.  Chunks have a fixed size, so a call gives bitwise the same
 # answer for any number of threads.
@@ -21,6 +22,9 @@ cimport numpy as cnp
 import numpy as np
 
 cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void* data, cnp.dtype descr, object base)
 
 cdef extern from *:
     """
@@ -37,14 +41,17 @@ cdef extern from *:
     /* a + b, rounded once, issued on the multiply-add ports: x86 cores have
        as many FMA ports as add ports, and this loop is add-port bound. */
     #define rmse_add_on_fma(a, b) fma((a), 1.0, (b))
+    #define rmse_sub_on_fma(a, b) fma((b), -1.0, (a))
     #else
     #define RMSE_HARDWARE_FMA 0
     #define rmse_add_on_fma(a, b) ((a) + (b))
+    #define rmse_sub_on_fma(a, b) ((a) - (b))
     #endif
     """
     int rmse_cpu_has_avx2_fma() nogil
     int RMSE_HARDWARE_FMA
     double add_on_fma "rmse_add_on_fma"(double a, double b) nogil
+    double sub_on_fma "rmse_sub_on_fma"(double a, double b) nogil
 
 ctypedef fused t_real:
     float
@@ -125,43 +132,46 @@ cdef inline double dd_value(DD x) noexcept nogil:
 # Per-element work: one squared error into one lane
 # ---------------------------------------------------------------------------
 
-cdef inline double sq_err(double d, double ed, double sq) noexcept nogil:
-    """(d + ed)**2 - sq, where sq = fl(d * d), to O(u**2 d**2)."""
-    return fma(d * 2.0, ed, fma(d, d, -sq))
-
-
-cdef inline double diff_err(double p, double t, double d) noexcept nogil:
-    """Exact error of d = fl(p - t) (Knuth TwoSum, branch-free); one of its
-    five additions is issued on the FMA ports (same rounding)."""
-    cdef double z = d - p
-    return add_on_fma(p - (d - z), fma(z, -1.0, -t))
+cdef inline double sq_err(double d, double sq) noexcept nogil:
+    """d*d - sq exactly, where sq = fl(d * d) (one FMA)."""
+    return fma(d, d, -sq)
 
 
 cdef inline void add_lane(double x, double ex, double* s, double* c) noexcept nogil:
-    """Lane (s, c) += x + ex, x entering the compensated sum error-free."""
+    """Lane (s, c) += x + ex, x entering the compensated sum error-free
+    (Knuth's branch-free TwoSum, for terms of either sign)."""
     cdef double sn = s[0] + x
     cdef double z = sn - s[0]
-    cdef double es = add_on_fma(s[0] - (sn - z), fma(z, -1.0, x))
+    cdef double es = add_on_fma(s[0] - (sn - z), sub_on_fma(x, z))
     c[0] += add_on_fma(es, ex)
     s[0] = sn
 
 
+cdef inline void add_lane_nonneg(double x, double ex, double* s, double* c) noexcept nogil:
+    """add_lane for x >= 0 added to s >= 0 (unweighted squares): Neumaier's
+    larger-minus-sum form, with max/min in place of the branch."""
+    cdef double sn = s[0] + x
+    cdef double big = s[0] if s[0] > x else x
+    cdef double small = x if s[0] > x else s[0]
+    c[0] += add_on_fma(sub_on_fma(big, sn) + small, ex)
+    s[0] = sn
+
+
 cdef inline void add_sq(double p, double t, double* s, double* c) noexcept nogil:
-    """Lane (s, c) += (p - t)**2, error-free up to O(u**2)."""
+    """Lane (s, c) += d**2 for d = fl(p - t), the square error-free."""
     cdef double d = p - t
-    cdef double ed = diff_err(p, t, d)
     cdef double sq = d * d
-    add_lane(sq, sq_err(d, ed, sq), s, c)
+    add_lane_nonneg(sq, sq_err(d, sq), s, c)
 
 
 cdef inline void add_wsq(double p, double t, double w,
                          double* s, double* c, double* ws, double* wc) noexcept nogil:
-    """Lane (s, c) += w * (p - t)**2 and lane (ws, wc) += w."""
+    """Lane (s, c) += w * d**2 for d = fl(p - t), products error-free
+    up to O(u**2), and lane (ws, wc) += w."""
     cdef double d = p - t
-    cdef double ed = diff_err(p, t, d)
     cdef double sq = d * d
     cdef double x = w * sq
-    cdef double ex = fma(w, sq_err(d, ed, sq), fma(w, sq, -x))
+    cdef double ex = fma(w, sq_err(d, sq), fma(w, sq, -x))
     add_lane(x, ex, s, c)
     add_lane(w, 0.0, ws, wc)
 
@@ -419,6 +429,22 @@ cdef class Accumulator:
         make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
         self.fold_batch(&B, repeat)
 
+    def fold_partials(self, const double[:, ::1] parts, int w_mode,
+                      int64_t size, int64_t repeat=1):
+        """Fold per-chunk partial sums (rows of chunk_partials' output, in
+        chunk order) into the state: bitwise what fold() gives for the same
+        batch, however the chunks were spread over threads."""
+        cdef Partial part, chunk
+        cdef Py_ssize_t k
+        memset(&part, 0, sizeof(Partial))
+        for k in range(parts.shape[0]):
+            add_dd(&part.total, parts[k, 0], parts[k, 1])
+            add_dd(&part.weight, parts[k, 2], parts[k, 3])
+        if repeat != 1:
+            scale_dd(&part.total, <double>repeat)
+            scale_dd(&part.weight, <double>repeat)
+        self.add_partial(&part, w_mode, size * repeat)
+
     def fold_same_shape(self, object t, object p):
         """Fast path for the commonest call: two ndarrays of one shape, both
         aligned, native, C-contiguous float32/float64.  Returns False (and
@@ -440,6 +466,18 @@ cdef class Accumulator:
         """sqrt(total / count) in float64; 0.0 while count is 0 (Keras's
         divide_no_nan, spec 1)."""
         return result_of(self.total, self.weight, self.elements)
+
+    def value_as(self, cnp.dtype descr):
+        """value() as a NumPy scalar of the float dtype ``descr`` (float32
+        and float64 built in C: no Python-level conversion)."""
+        cdef double v = result_of(self.total, self.weight, self.elements)
+        cdef float f
+        if descr.type_num == cnp.NPY_DOUBLE and descr.byteorder != c'>':
+            return PyArray_Scalar(&v, descr, None)
+        if descr.type_num == cnp.NPY_FLOAT and descr.byteorder != c'>':
+            f = <float>v
+            return PyArray_Scalar(&f, descr, None)
+        return (<object>descr).type(v)
 
     def count(self):
         """The weight sum plus the unweighted element count, in float64."""
@@ -538,6 +576,30 @@ def cpu_has_avx2_fma():
 def hardware_fma():
     """Whether this build's fma() is a single instruction (else a libm call)."""
     return bool(RMSE_HARDWARE_FMA)
+
+
+CHUNK_SIZE = CHUNK
+
+
+def chunk_partials(cnp.ndarray t, cnp.ndarray p, object w, Py_ssize_t cols,
+                   int t_mode, int w_mode, double w_scalar,
+                   Py_ssize_t k0, Py_ssize_t k1, double[:, ::1] out):
+    """Partial sums of chunks k0 .. k1-1 of a prepared batch into rows
+    k0 .. k1-1 of out (total hi, lo, weight hi, lo), without the GIL: one
+    thread's share of a multi-threaded update."""
+    cdef Batch B
+    cdef Partial part
+    cdef Py_ssize_t k, start, stop
+    make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
+    with nogil:
+        for k in range(k0, k1):
+            start = k * CHUNK
+            stop = start + CHUNK if start + CHUNK < B.size else B.size
+            chunk_dispatch(&B, start, stop, &part)
+            out[k, 0] = part.total.hi
+            out[k, 1] = part.total.lo
+            out[k, 2] = part.weight.hi
+            out[k, 3] = part.weight.lo
 
 
 def row_sums(cnp.ndarray t, cnp.ndarray p, Py_ssize_t cols):

@@ -1,0 +1,56 @@
+"""Multi-threaded folding of very large batches.
+
+The kernel always sums a batch in fixed chunks of ``CHUNK_SIZE`` elements and
+folds the chunk sums in chunk order.  Here the chunks are spread over threads
+(the kernel releases the GIL), their sums land in a small (chunks, 4) array,
+and the same ordered fold runs on it: the result is bitwise identical for
+every thread count.
+"""
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+MIN_CHUNKS_PER_THREAD = 4   # 4 x 65536 elements: below that a thread does not pay
+
+_pools = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(workers):
+    """One executor per worker count, created on first use, shared by all metrics."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="rmse_ext")
+        return pool
+
+
+def worth_threads(size, num_threads, chunk_size):
+    """How many threads a batch of ``size`` elements gets (1: stay serial)."""
+    chunks = -(-size // chunk_size)
+    return max(1, min(num_threads, chunks // MIN_CHUNKS_PER_THREAD))
+
+
+def fold_parallel(acc, plan, num_threads):
+    """Apply ``plan`` to ``acc`` using up to ``num_threads`` threads."""
+    kernel = sys.modules[type(acc).__module__]
+    size = 0 if plan.p is None else plan.p.size
+    threads = worth_threads(size, num_threads, kernel.CHUNK_SIZE) if size else 1
+    if plan.fallback is not None or threads == 1:
+        plan.apply(acc)
+        return
+    chunks = -(-size // kernel.CHUNK_SIZE)
+    parts = np.empty((chunks, 4))
+    bounds = [chunks * i // threads for i in range(threads + 1)]
+    args = (plan.t, plan.p, plan.w, plan.cols or size, plan.t_mode, plan.w_mode,
+            plan.w_scalar)
+    pool = shared_pool(threads - 1)
+    futures = [pool.submit(kernel.chunk_partials, *args, bounds[i], bounds[i + 1], parts)
+               for i in range(1, threads)]
+    kernel.chunk_partials(*args, bounds[0], bounds[1], parts)
+    for future in futures:
+        future.result()
+    acc.fold_partials(parts, plan.w_mode, size, plan.repeat)
