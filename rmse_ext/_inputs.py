@@ -21,8 +21,20 @@ _REJECTED_KINDS = {
 }
 
 
+_KERNEL_DTYPES = {}
+
+
 def kernel_dtype(dtype, name):
     """The dtype the kernel will read an array of ``dtype`` as."""
+    known = _KERNEL_DTYPES.get(dtype)
+    if known is not None:
+        return known
+    target = _kernel_dtype(dtype, name)
+    _KERNEL_DTYPES[dtype] = target
+    return target
+
+
+def _kernel_dtype(dtype, name):
     kind = dtype.kind
     if kind == "f":
         if dtype.itemsize == 2:
@@ -42,19 +54,20 @@ def kernel_dtype(dtype, name):
 def as_array(x, name):
     """``x`` as a plain ndarray of any numeric dtype, without copying if it
     already is one.  Raises TypeError/ValueError naming ``name``."""
-    if isinstance(x, np.ma.MaskedArray):
+    if type(x) is np.ndarray:
+        return x
+    if isinstance(x, np.ndarray) and isinstance(x, np.ma.MaskedArray):
         raise TypeError(
             f"{name} is a masked array; rmse_ext does not apply masks. Pass "
             f"{name}.compressed() (and the matching values of the other "
             f"arguments), or use sample_weight=0 for the masked entries"
         )
-    if type(x) is not np.ndarray:
-        try:
-            x = np.asarray(x)
-        except ValueError as exc:  # ragged nested sequences
-            raise ValueError(f"{name} could not be read as an array: {exc}") from None
-        except TypeError as exc:
-            raise TypeError(f"{name} could not be read as an array: {exc}") from None
+    try:
+        x = np.asarray(x)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    except TypeError as exc:
+        raise TypeError(f"{name} could not be read as an array: {exc}") from None
     return x
 
 

@@ -159,10 +159,12 @@ def plan_update(y_true, y_pred, sample_weight=None):
         w = as_array(sample_weight, "sample_weight")
         kernel_dtype(w.dtype, "sample_weight")
     t, p = fix_ranks(t, p)                                        # spec 2.2
-    try:
-        shape = np.broadcast_shapes(t.shape, p.shape)             # spec 2.3
-    except ValueError:
-        raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
+    shape = t.shape
+    if p.shape != shape:
+        try:
+            shape = np.broadcast_shapes(t.shape, p.shape)         # spec 2.3
+        except ValueError:
+            raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
 
     if w is not None:
         given = w.shape

@@ -66,10 +66,8 @@ class RootMeanSquaredError:
 
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """
-        if (sample_weight is None
-                and (self._num_threads == 1
-                     or getattr(y_pred, "size", 0) < PARALLEL_MIN_SIZE)
-                and self._acc.fold_same_shape(y_true, y_pred)):
+        if ((self._num_threads == 1 or getattr(y_pred, "size", 0) < PARALLEL_MIN_SIZE)
+                and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
         plan = plan_update(y_true, y_pred, sample_weight)
         if self._num_threads == 1:

@@ -26,6 +26,8 @@ cnp.import_array()
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void* data, cnp.dtype descr, object base)
 
+from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
+
 cdef extern from *:
     """
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
@@ -379,7 +381,8 @@ cdef class Accumulator:
 
     >>> import numpy as np
     >>> acc = Accumulator()
-    >>> acc.fold(np.array([2., 4, 6]), np.array([1., 3, 2]), None, 3, T_FULL, W_NONE, 0.0)
+    >>> acc.fold_fast(np.array([2., 4, 6]), np.array([1., 3, 2]))
+    True
     >>> acc.value()
     2.449489742783178
     """
@@ -445,20 +448,42 @@ cdef class Accumulator:
             scale_dd(&part.weight, <double>repeat)
         self.add_partial(&part, w_mode, size * repeat)
 
-    def fold_same_shape(self, object t, object p):
-        """Fast path for the commonest call: two ndarrays of one shape, both
-        aligned, native, C-contiguous float32/float64.  Returns False (and
-        does nothing) for anything else, so the caller takes the full path."""
+    def fold_fast(self, object t, object p, object w=None):
+        """Fast path for the commonest calls: y_true and y_pred ndarrays of
+        one shape (aligned, native, C-contiguous float32/float64) and the
+        weights None, a Python float, the same shape, or per-sample (n,)
+        against (n, d) (spec 3.1-3.2).  Returns False, having done nothing,
+        for anything else: the caller then takes the full path."""
         cdef Batch B
+        cdef int w_mode = W_NONE
+        cdef double w_scalar = 0.0
+        cdef Py_ssize_t cols
+        cdef cnp.ndarray wa = None
         if not (cnp.PyArray_CheckExact(t) and cnp.PyArray_CheckExact(p)):
             return False
         cdef cnp.ndarray ta = <cnp.ndarray>t
         cdef cnp.ndarray pa = <cnp.ndarray>p
-        if not (is_plain_float(ta) and is_plain_float(pa)):
+        if not (is_plain_float(ta) and is_plain_float(pa) and cnp.PyArray_SAMESHAPE(ta, pa)):
             return False
-        if not cnp.PyArray_SAMESHAPE(ta, pa):
+        cols = cnp.PyArray_SIZE(pa)
+        if w is None:
+            pass
+        elif PyFloat_CheckExact(w):
+            w_mode = W_SCALAR
+            w_scalar = PyFloat_AS_DOUBLE(w)
+        elif cnp.PyArray_CheckExact(w) and is_plain_float(<cnp.ndarray>w):
+            wa = <cnp.ndarray>w
+            if cnp.PyArray_SAMESHAPE(wa, pa):
+                w_mode = W_FULL
+            elif (cnp.PyArray_NDIM(wa) == 1 and cnp.PyArray_NDIM(pa) == 2
+                  and cnp.PyArray_DIM(wa, 0) == cnp.PyArray_DIM(pa, 0)):
+                w_mode = W_ROW          # (n,) -> (n, 1) against (n, d)
+                cols = cnp.PyArray_DIM(pa, 1)
+            else:
+                return False
+        else:
             return False
-        make_batch(&B, ta, pa, None, cnp.PyArray_SIZE(pa), T_FULL, W_NONE, 0.0)
+        make_batch(&B, ta, pa, wa, cols, T_FULL, w_mode, w_scalar)
         self.fold_batch(&B, 1)
         return True
 
