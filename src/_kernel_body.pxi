@@ -44,16 +44,38 @@ cdef extern from *:
        as many FMA ports as add ports, and this loop is add-port bound. */
     #define rmse_add_on_fma(a, b) fma((a), 1.0, (b))
     #define rmse_sub_on_fma(a, b) fma((b), -1.0, (a))
+    #define rmse_mul_add(a, b, c) fma((a), (b), (c))
     #else
     #define RMSE_HARDWARE_FMA 0
     #define rmse_add_on_fma(a, b) ((a) + (b))
     #define rmse_sub_on_fma(a, b) ((a) - (b))
+    #define rmse_mul_add(a, b, c) ((a) * (b) + (c))
     #endif
+
+    /* The exact error of p = fl(a * b): a * b == p + err.  With a hardware
+       FMA one instruction; without one (where fma() would be a slow libm
+       routine) Dekker's product on Veltkamp splits, which is exact while
+       the splits do not overflow (|a|, |b| < 2**996) and returns 0 past that
+       instead of NaN. */
+    static inline double rmse_two_prod_err(double a, double b, double p) {
+    #if RMSE_HARDWARE_FMA
+        return fma(a, b, -p);
+    #else
+        const double split = 134217729.0;   /* 2**27 + 1 */
+        double ca = split * a, cb = split * b;
+        double ah = ca - (ca - a), al = a - ah;
+        double bh = cb - (cb - b), bl = b - bh;
+        double err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+        return err == err ? err : 0.0;
+    #endif
+    }
     """
     int rmse_cpu_has_avx2_fma() nogil
     int RMSE_HARDWARE_FMA
     double add_on_fma "rmse_add_on_fma"(double a, double b) nogil
     double sub_on_fma "rmse_sub_on_fma"(double a, double b) nogil
+    double two_prod_err "rmse_two_prod_err"(double a, double b, double p) nogil
+    double mul_add "rmse_mul_add"(double a, double b, double c) nogil
 
 ctypedef fused t_real:
     float
@@ -135,8 +157,8 @@ cdef inline double dd_value(DD x) noexcept nogil:
 # ---------------------------------------------------------------------------
 
 cdef inline double sq_err(double d, double sq) noexcept nogil:
-    """d*d - sq exactly, where sq = fl(d * d) (one FMA)."""
-    return fma(d, d, -sq)
+    """d*d - sq exactly, where sq = fl(d * d)."""
+    return two_prod_err(d, d, sq)
 
 
 cdef inline void add_lane(double x, double ex, double* s, double* c) noexcept nogil:
@@ -173,7 +195,7 @@ cdef inline void add_wsq(double p, double t, double w,
     cdef double d = p - t
     cdef double sq = d * d
     cdef double x = w * sq
-    cdef double ex = fma(w, sq_err(d, sq), fma(w, sq, -x))
+    cdef double ex = mul_add(w, sq_err(d, sq), two_prod_err(w, sq, x))
     add_lane(x, ex, s, c)
     add_lane(w, 0.0, ws, wc)
 
