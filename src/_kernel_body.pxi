@@ -211,79 +211,56 @@ cdef struct Lanes:
     double wc[LANES]
 
 
+# Each run works on a local copy of the lanes (so the compiler keeps them in
+# registers), element i of the run going to lane i % LANES.
+
 cdef inline void run_unweighted(const t_real* t, const p_real* p, Py_ssize_t n,
-                                Lanes* L) noexcept nogil:
-    cdef double s[LANES]
-    cdef double c[LANES]
+                                Lanes* lanes) noexcept nogil:
+    cdef Lanes L = lanes[0]
     cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
-    for j in range(LANES):
-        s[j] = L.s[j]
-        c[j] = L.c[j]
     for blk in range(n_body // LANES):
         i = blk * LANES
         for j in range(LANES):
-            add_sq(<double>p[i + j], <double>t[i + j], &s[j], &c[j])
+            add_sq(<double>p[i + j], <double>t[i + j], &L.s[j], &L.c[j])
     for i in range(n_body, n):
-        add_sq(<double>p[i], <double>t[i], &s[i - n_body], &c[i - n_body])
-    for j in range(LANES):
-        L.s[j] = s[j]
-        L.c[j] = c[j]
+        j = i - n_body
+        add_sq(<double>p[i], <double>t[i], &L.s[j], &L.c[j])
+    lanes[0] = L
 
 
 cdef inline void run_weighted(const t_real* t, const p_real* p, const w_real* w,
-                              Py_ssize_t n, Lanes* L) noexcept nogil:
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double ws[LANES]
-    cdef double wc[LANES]
-    cdef Py_ssize_t i, j, k, blk
+                              Py_ssize_t n, Lanes* lanes) noexcept nogil:
+    cdef Lanes L = lanes[0]
+    cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
-    for j in range(LANES):
-        s[j] = L.s[j]
-        c[j] = L.c[j]
-        ws[j] = L.ws[j]
-        wc[j] = L.wc[j]
     for blk in range(n_body // LANES):
         i = blk * LANES
         for j in range(LANES):
             add_wsq(<double>p[i + j], <double>t[i + j], <double>w[i + j],
-                    &s[j], &c[j], &ws[j], &wc[j])
+                    &L.s[j], &L.c[j], &L.ws[j], &L.wc[j])
     for i in range(n_body, n):
-        k = i - n_body
-        add_wsq(<double>p[i], <double>t[i], <double>w[i], &s[k], &c[k], &ws[k], &wc[k])
-    for j in range(LANES):
-        L.s[j] = s[j]
-        L.c[j] = c[j]
-        L.ws[j] = ws[j]
-        L.wc[j] = wc[j]
+        j = i - n_body
+        add_wsq(<double>p[i], <double>t[i], <double>w[i],
+                &L.s[j], &L.c[j], &L.ws[j], &L.wc[j])
+    lanes[0] = L
 
 
 cdef inline void run_const_weighted(const t_real* t, const p_real* p, double w,
-                                    Py_ssize_t n, Lanes* L) noexcept nogil:
-    cdef double s[LANES]
-    cdef double c[LANES]
-    cdef double ws[LANES]
-    cdef double wc[LANES]
-    cdef Py_ssize_t i, j, k, blk
+                                    Py_ssize_t n, Lanes* lanes) noexcept nogil:
+    """run_weighted for one weight applying to the whole run (a row)."""
+    cdef Lanes L = lanes[0]
+    cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
-    for j in range(LANES):
-        s[j] = L.s[j]
-        c[j] = L.c[j]
-        ws[j] = L.ws[j]
-        wc[j] = L.wc[j]
     for blk in range(n_body // LANES):
         i = blk * LANES
         for j in range(LANES):
-            add_wsq(<double>p[i + j], <double>t[i + j], w, &s[j], &c[j], &ws[j], &wc[j])
+            add_wsq(<double>p[i + j], <double>t[i + j], w,
+                    &L.s[j], &L.c[j], &L.ws[j], &L.wc[j])
     for i in range(n_body, n):
-        k = i - n_body
-        add_wsq(<double>p[i], <double>t[i], w, &s[k], &c[k], &ws[k], &wc[k])
-    for j in range(LANES):
-        L.s[j] = s[j]
-        L.c[j] = c[j]
-        L.ws[j] = ws[j]
-        L.wc[j] = wc[j]
+        j = i - n_body
+        add_wsq(<double>p[i], <double>t[i], w, &L.s[j], &L.c[j], &L.ws[j], &L.wc[j])
+    lanes[0] = L
 
 
 cdef inline void lanes_into(const double* s, const double* c, DD* out) noexcept nogil:
