@@ -4,9 +4,11 @@ Same signature, return types and error classes as
 ``sklearn.metrics.root_mean_squared_error`` (scikit-learn 1.9): 1-D or 2-D
 ``(n_samples, n_outputs)`` inputs, per-sample weights ``(n_samples,)``, and
 ``multioutput`` = ``'raw_values'`` | ``'uniform_average'`` | output weights.
-Each output's weighted sum of squared errors is one compensated kernel pass
-over its column (a loop over the columns; a C-ordered 2-D input is read one
-column copy at a time, an F-ordered one or a 1-D one without any copy).
+Each output's weighted sum of squared errors is accumulated by the
+compensated kernel, one accumulator per output (a loop over the columns):
+1-D and F-ordered inputs are read in place, a C-ordered 2-D input in row
+blocks whose columns are gathered while the block is in cache, so the data
+is read once either way.
 
 Non-finite inputs are found after the pass, only when a result is not
 finite, so the common case reads every element exactly once.
@@ -25,6 +27,9 @@ import numpy as np
 
 from . import _backend
 from ._inputs import as_array, as_operand, kernel_dtype
+
+
+BLOCK_ELEMENTS = 65536  # elements per row block of a C-ordered 2-D input
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -123,6 +128,27 @@ def _raise_for_non_finite(arrays: dict[str, np.ndarray]) -> None:
             )
 
 
+def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> list[Any]:
+    """One kernel accumulator per output (column) of the (n, outputs)
+    operands.  Columns that are contiguous (1-D input, F order) are read in
+    place in one call each; a C-ordered input is read in row blocks of about
+    BLOCK_ELEMENTS, each block's columns gathered while the block is in cache
+    (one pass over the memory instead of one per column)."""
+    kernel = _backend.kernel
+    w_mode = _backend.W_NONE if w is None else _backend.W_FULL
+    n, outputs = p.shape
+    accs = [kernel.Accumulator() for _ in range(outputs)]
+    whole_columns = outputs == 1 or (t.flags.f_contiguous and p.flags.f_contiguous)
+    rows = n if whole_columns else max(1, BLOCK_ELEMENTS // outputs)
+    for start in range(0, n, rows):
+        t_rows, p_rows = t[start:start + rows], p[start:start + rows]
+        w_rows = None if w is None else w[start:start + rows]
+        for j, acc in enumerate(accs):
+            acc.fold(as_operand(t_rows[:, j], "y_true"), as_operand(p_rows[:, j], "y_pred"),
+                     w_rows, t_rows.shape[0], _backend.T_FULL, w_mode, 0.0)
+    return accs
+
+
 def root_mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None,
     multioutput: Any = "uniform_average",
@@ -168,16 +194,9 @@ def root_mean_squared_error(
                 f"the {outputs} output(s) of y_true and y_pred"
             )
 
-    kernel = _backend.kernel
-    w_mode = _backend.W_NONE if w is None else _backend.W_FULL
-    errors = np.empty(outputs)
-    weight_sum = float(n)
-    for j in range(outputs):
-        acc = kernel.Accumulator()
-        acc.fold(as_operand(t[:, j], "y_true"), as_operand(p[:, j], "y_pred"), w, n,
-                 _backend.T_FULL, w_mode, 0.0)
-        weight_sum = acc.count()
-        errors[j] = acc.value()
+    accs = _column_sums(t, p, w)
+    weight_sum = accs[0].count()
+    errors = np.array([acc.value() for acc in accs])
     if w is not None and weight_sum == 0.0:
         if not w.any():
             raise ValueError("Sample weights must contain at least one non-zero number.")

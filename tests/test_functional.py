@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from rmse_ext import root_mean_squared_error as ours
-from rmse_ext.reference import ExactRMSE
+from rmse_ext.functional import BLOCK_ELEMENTS
+from rmse_ext.reference import ExactRMSE, fsum_rmse
 
 sklearn_metrics = pytest.importorskip(
-    "sklearn.metrics", reason="scikit-learn (test extra) compares the results")
+    "sklearn.metrics", reason="scikit-learn (test extra) is not installed")
 theirs = sklearn_metrics.root_mean_squared_error
 
 
@@ -54,6 +55,22 @@ def test_each_output_is_within_2_ulp_of_exact():
         ref = ExactRMSE()
         ref.update_state(t[:, j], p[:, j], sample_weight=w)
         assert abs(got[j] - ref.result()) <= 2 * np.spacing(ref.result())
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_large_inputs_in_either_memory_order_are_within_2_ulp_of_exact(order, weighted):
+    # C order is read in row blocks of BLOCK_ELEMENTS // outputs rows: many here
+    n, outputs = 3 * BLOCK_ELEMENTS // 2 + 17, 3
+    rng = np.random.default_rng(12)
+    t = np.asarray(rng.normal(size=(n, outputs)), order=order)
+    p = np.asarray(rng.normal(size=(n, outputs)) * 1e-3 + t, order=order)
+    w = rng.random(n) if weighted else None
+    got = ours(t, p, sample_weight=w, multioutput="raw_values")
+    for j in range(outputs):
+        batch = (t[:, j].copy(), p[:, j].copy()) + (() if w is None else (w,))
+        exact = fsum_rmse([batch])
+        assert abs(got[j] - exact) <= 2 * np.spacing(exact), (j, got[j], exact)
 
 
 def test_uniform_average_is_the_mean_of_the_outputs():
