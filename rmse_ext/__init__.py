@@ -6,7 +6,8 @@
 >>> print(m.result())
 2.4494898
 """
+from .functional import root_mean_squared_error
 from .metric import RootMeanSquaredError
 
 __version__ = "0.1.0"
-__all__ = ["RootMeanSquaredError", "__version__"]
+__all__ = ["RootMeanSquaredError", "root_mean_squared_error", "__version__"]

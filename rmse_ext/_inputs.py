@@ -53,7 +53,9 @@ def _kernel_dtype(dtype, name):
 
 def as_array(x, name):
     """``x`` as a plain ndarray of any numeric dtype, without copying if it
-    already is one.  Raises TypeError/ValueError naming ``name``."""
+    already is one or exposes one (``__array__``, the buffer protocol: NumPy
+    memmaps, torch CPU tensors, pandas columns, array.array, memoryview).
+    Raises TypeError/ValueError naming ``name``."""
     if type(x) is np.ndarray:
         return x
     if isinstance(x, np.ndarray) and isinstance(x, np.ma.MaskedArray):
@@ -62,6 +64,10 @@ def as_array(x, name):
             f"{name}.compressed() (and the matching values of the other "
             f"arguments), or use sample_weight=0 for the masked entries"
         )
+    if getattr(x, "requires_grad", False) and callable(getattr(x, "detach", None)):
+        # a torch tensor in an autograd graph: a metric is not part of the
+        # graph (as in Keras), so read its values; detach() copies nothing
+        x = x.detach()
     try:
         x = np.asarray(x)
     except ValueError as exc:  # ragged nested sequences

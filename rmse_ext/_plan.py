@@ -206,15 +206,15 @@ def plan_update(y_true, y_pred, sample_weight=None):
                 repeat=repeat)
 
 
-def averaged_plan(t, p, w, shape, given):
-    """Spec 3.3: weights that do not strictly broadcast.  The squared errors
-    are averaged over their trailing axes down to the weights' rank, the
-    averages times the weights (ordinary broadcasting) go into the total and
-    ``sum(w)`` into the count."""
+def averaged_shape(w, shape, given):
+    """Spec 3.3: the number ``k`` of leading axes the squared errors keep
+    (they are averaged over the rest) and the shape of their product with
+    the weights; ValueError when the weights do not broadcast.  Works on
+    anything with ``.shape``/``.ndim`` (rmse_ext.dask uses it too)."""
     k = min(w.ndim, len(shape))
     lead = shape[:k]
     try:
-        out_shape = np.broadcast_shapes(lead, w.shape)
+        return k, np.broadcast_shapes(lead, w.shape)
     except ValueError:
         read_as = f" (read as {w.shape}, spec 3.1)" if w.shape != given else ""
         averaged = f", averaged to {lead}" if lead != shape else ""
@@ -222,14 +222,27 @@ def averaged_plan(t, p, w, shape, given):
             f"sample_weight of shape {given}{read_as} does not broadcast to the "
             f"squared errors of shape {shape}{averaged} (spec 3.2/3.3)"
         ) from None
+
+
+def row_means(t, p, k):
+    """Spec 3.3: the mean of (p - t)**2 over all but the first ``k`` axes of
+    the operands' broadcast shape (each row's sum rounded once to float64)."""
+    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
+    t_full, p_full = (np.ascontiguousarray(a) for a in np.broadcast_arrays(t, p))
+    cols = prod(t_full.shape[k:])
+    from ._backend import kernel
+    return (kernel.row_sums(t_full, p_full, cols) / cols).reshape(t_full.shape[:k])
+
+
+def averaged_plan(t, p, w, shape, given):
+    """Spec 3.3: weights that do not strictly broadcast.  The squared errors
+    are averaged over their trailing axes down to the weights' rank, the
+    averages times the weights (ordinary broadcasting) go into the total and
+    ``sum(w)`` into the count."""
+    k, out_shape = averaged_shape(w, shape, given)
     weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
     if prod(shape) == 0:                                          # spec 4
         return EMPTY
-    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
-    t_full, p_full = (np.ascontiguousarray(a) for a in np.broadcast_arrays(t, p))
-    cols = prod(shape[k:])
-    from ._backend import kernel
-    means = kernel.row_sums(t_full, p_full, cols) / cols
-    values = np.multiply(means.reshape(lead), w, dtype=FLOAT64)
+    values = np.multiply(row_means(t, p, k), w, dtype=FLOAT64)
     values = np.ascontiguousarray(np.broadcast_to(values, out_shape)).reshape(-1)
     return Plan(None, None, fallback=(values, weights))

@@ -1,0 +1,91 @@
+"""The metric's state as a plain, JSON-serialisable dict, and back.
+
+The five numbers of the accumulator (``Accumulator.get_raw()``) travel
+bitwise: the four floats as ``float.hex()`` strings (so NaN, inf and -0.0
+survive JSON), the element count as an int.
+
+>>> d = to_dict("rmse", "float32", 1, (4.0, 0.0, 0.0, 0.0, 2))
+>>> d["format"], d["total_hi"], d["elements"]
+('rmse_ext.state/1', '0x1.0000000000000p+2', 2)
+>>> parse(d)["raw"]
+(4.0, 0.0, 0.0, 0.0, 2)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._inputs import resolve_result_dtype
+
+FORMAT = "rmse_ext.state/1"
+FLOAT_KEYS = ("total_hi", "total_lo", "weight_hi", "weight_lo")
+INT64_MAX = 2**63 - 1
+KEYS = ("format", "name", "dtype", "num_threads", *FLOAT_KEYS, "elements")
+
+Raw = tuple[float, float, float, float, int]
+
+
+def to_dict(name: str, dtype: str, num_threads: int, raw: Raw) -> dict[str, Any]:
+    """The state dict for a metric with this config and accumulator state."""
+    state: dict[str, Any] = {
+        "format": FORMAT, "name": name, "dtype": dtype, "num_threads": num_threads,
+    }
+    for key, value in zip(FLOAT_KEYS, raw[:4]):
+        state[key] = float(value).hex()
+    state["elements"] = int(raw[4])
+    return state
+
+
+def _float_from_hex(state: dict[str, Any], key: str) -> float:
+    text = state[key]
+    if not isinstance(text, str):
+        raise TypeError(
+            f"state[{key!r}] must be a float.hex() string; got {type(text).__name__}"
+        )
+    try:
+        return float.fromhex(text)
+    except ValueError:
+        raise ValueError(
+            f"state[{key!r}] = {text!r} is not a float.hex() string"
+        ) from None
+
+
+def _int_in(state: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"state[{key!r}] must be an int; got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"state[{key!r}] = {value} is outside [{low}, {high}]")
+    return value
+
+
+def parse(state: Any) -> dict[str, Any]:
+    """Validate a state dict; return ``name``, ``dtype``, ``num_threads`` and
+    ``raw`` (the accumulator tuple).  TypeError/ValueError name the key."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict; got {type(state).__name__}")
+    missing = [key for key in KEYS if key not in state]
+    if missing:
+        raise ValueError(f"state is missing the key(s) {missing} (format {FORMAT!r})")
+    if state["format"] != FORMAT:
+        raise ValueError(
+            f"state['format'] is {state['format']!r}; this rmse_ext reads {FORMAT!r}"
+        )
+    name = state["name"]
+    if not isinstance(name, str):
+        raise TypeError(f"state['name'] must be a str; got {type(name).__name__}")
+    if not isinstance(state["dtype"], str):
+        raise TypeError(f"state['dtype'] must be a str; got {type(state['dtype']).__name__}")
+    try:
+        dtype = resolve_result_dtype(state["dtype"]).name
+    except TypeError as exc:
+        raise ValueError(f"state['dtype']: {exc}") from None
+    num_threads = _int_in(state, "num_threads", 1, INT64_MAX)
+    floats = [_float_from_hex(state, key) for key in FLOAT_KEYS]
+    elements = _int_in(state, "elements", 0, INT64_MAX)
+    raw: Raw = (floats[0], floats[1], floats[2], floats[3], elements)
+    return {"name": name, "dtype": dtype, "num_threads": num_threads, "raw": raw}
+
+
+def restore(cls: Any, state: dict[str, Any]) -> Any:
+    """Unpickling hook: ``cls.from_state(state)``."""
+    return cls.from_state(state)

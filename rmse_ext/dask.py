@@ -1,0 +1,199 @@
+"""Fold dask arrays into a RootMeanSquaredError (optional extra ``[dask]``).
+
+``update_state(metric, y_true, y_pred, sample_weight=None)`` applies the
+same Keras rules as ``metric.update_state`` on the equivalent NumPy arrays
+(spec 2 and 3), to the dask arrays' shapes, on the client.  The work runs
+where the data is: every block of the squared errors becomes one partial
+accumulator state on a worker (the operands' blocks are aligned first,
+rechunking where their chunks differ), the partial states (five numbers
+each) are merged in a tree, and the root is merged into ``metric``.  Only
+those five-number states ever travel; nothing larger than a block is
+gathered on the client.  The scheduler is dask's current one: a
+``distributed.Client`` when one is active, else the local default.
+
+>>> import dask.array as da, numpy as np
+>>> import rmse_ext, rmse_ext.dask
+>>> y_true = da.from_array(np.arange(6.0), chunks=2)
+>>> m = rmse_ext.dask.update_state(rmse_ext.RootMeanSquaredError(), y_true, y_true + 2.0)
+>>> print(m.result(), m.count)
+2.0 6.0
+"""
+from __future__ import annotations
+
+import math
+from math import prod
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.delayed import Delayed
+
+from . import _backend
+from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
+from ._plan import (
+    averaged_shape, broadcast_error, fix_ranks, fix_weight_rank, plan_update, row_means,
+    strictly_broadcastable,
+)
+from .metric import RootMeanSquaredError
+
+Raw = tuple[float, float, float, float, int]
+EMPTY_VECTOR = np.empty(0)
+
+__all__ = ["update_state", "partial_states", "merged_state"]
+
+
+# -- on the workers: one block -> one raw state; raw states -> one ------------------
+
+def _block_state(*blocks: np.ndarray) -> Raw:
+    """The state of one block of y_true, y_pred (and weights), all of one rank
+    with every dimension 1 or the block's: plain broadcasting, spec 3.2."""
+    acc = _backend.kernel.Accumulator()
+    plan_update(*blocks).apply(acc)
+    return acc.get_raw()
+
+
+def _values_state(values: np.ndarray, weights: np.ndarray) -> Raw:
+    """total += sum(values), weight += sum(weights) (spec 3.3 blocks)."""
+    acc = _backend.kernel.Accumulator()
+    acc.fold_values(np.ascontiguousarray(values, dtype=FLOAT64).reshape(-1),
+                    np.ascontiguousarray(weights, dtype=FLOAT64).reshape(-1))
+    return acc.get_raw()
+
+
+def _merge(*raws: Raw) -> Raw:
+    """Merge raw states, compensations included."""
+    acc = _backend.kernel.Accumulator()
+    for raw in raws:
+        part = _backend.kernel.Accumulator()
+        part.set_raw(*raw)
+        acc.merge(part)
+    return acc.get_raw()
+
+
+# -- on the client: shapes, rules and the graph -----------------------------------------
+
+def _as_dask(x: Any, name: str) -> da.Array:
+    a = x if isinstance(x, da.Array) else da.asarray(as_array(x, name))
+    kernel_dtype(a.dtype, name)
+    if any(math.isnan(n) for n in a.shape):
+        raise ValueError(
+            f"{name} has unknown chunk sizes (shape {a.shape}); call "
+            f"{name}.compute_chunk_sizes() first"
+        )
+    return a
+
+
+def _to_rank(a: da.Array, rank: int) -> da.Array:
+    """Leading axes of size 1 up to ``rank`` (NumPy broadcasting's alignment)."""
+    return a.reshape((1,) * (rank - a.ndim) + a.shape) if a.ndim < rank else a
+
+
+def _common_chunks(arrays: list[da.Array], shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Per axis, the chunk boundaries of every operand that spans the axis
+    (the common refinement: equal chunks stay as they are)."""
+    chunks = []
+    for axis, size in enumerate(shape):
+        edges = {0, size}
+        for a in arrays:
+            if a.shape[axis] == size:
+                edges.update(np.cumsum(a.chunks[axis]).tolist())
+        chunks.append(tuple(np.diff(sorted(edges)).tolist()))
+    return tuple(chunks)
+
+
+def _aligned(a: da.Array, chunks: tuple[tuple[int, ...], ...], shape: tuple[int, ...]) -> da.Array:
+    """``a`` rechunked to ``chunks`` on the axes it spans (a no-op when equal)."""
+    return a.rechunk(tuple(c if a.shape[i] == n else (1,) for i, (c, n)
+                           in enumerate(zip(chunks, shape))))
+
+
+def _block_of(grid: np.ndarray, a: da.Array, index: tuple[int, ...],
+              shape: tuple[int, ...]) -> Delayed:
+    """The block of ``a`` that meets block ``index`` of the squared errors."""
+    return grid[tuple(i if a.shape[axis] == shape[axis] else 0
+                      for axis, i in enumerate(index))]
+
+
+def _checked_operands(y_true: Any, y_pred: Any, sample_weight: Any):
+    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
+    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
+    t, p = fix_ranks(t, p)                                        # spec 2.2
+    try:
+        shape = np.broadcast_shapes(t.shape, p.shape)             # spec 2.3
+    except ValueError:
+        raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
+    given = None
+    if w is not None:
+        given = w.shape
+        w = fix_weight_rank(w, shape)                             # spec 3.1
+    return t, p, w, shape, given
+
+
+def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[Delayed]:
+    """One delayed raw state ``(total_hi, total_lo, weight_hi, weight_lo,
+    elements)`` per block, after the same checks as ``update_state``.
+    Empty inputs give an empty list."""
+    t, p, w, shape, given = _checked_operands(y_true, y_pred, sample_weight)
+    if w is not None and not strictly_broadcastable(w.shape, shape):  # spec 3.3
+        return _averaged_states(t, p, w, shape, given)
+    if prod(shape) == 0:                                              # spec 4
+        return []
+    operands = [_to_rank(a, len(shape)) for a in (t, p, w) if a is not None]
+    chunks = _common_chunks(operands, shape)
+    operands = [_aligned(a, chunks, shape) for a in operands]
+    grids = [a.to_delayed() for a in operands]
+    block_state = dask.delayed(_block_state, pure=True)
+    return [block_state(*(_block_of(g, a, index, shape) for g, a in zip(grids, operands)))
+            for index in np.ndindex(*(len(c) for c in chunks))]
+
+
+def _averaged_states(t: da.Array, p: da.Array, w: da.Array, shape: tuple[int, ...],
+                     given: tuple[int, ...]) -> list[Delayed]:
+    """Spec 3.3 on blocks: squared errors averaged over their trailing axes
+    (each block rechunked to hold whole trailing axes), times the weights;
+    ``sum(w)`` into the count."""
+    k, out_shape = averaged_shape(w, shape, given)
+    if prod(shape) == 0:                                              # spec 4
+        return []
+    rank = len(shape)
+    t, p = _to_rank(t, rank), _to_rank(p, rank)
+    chunks = _common_chunks([t, p], shape)[:k] + tuple((n,) for n in shape[k:])
+    t, p = (da.broadcast_to(_aligned(a, chunks, shape), shape, chunks=chunks) for a in (t, p))
+    means = da.map_blocks(row_means, t, p, k, drop_axis=list(range(k, rank)),
+                          chunks=chunks[:k], dtype=FLOAT64)
+    values = means * w.astype(FLOAT64)                    # of shape out_shape
+    state = dask.delayed(_values_state, pure=True)
+    return ([state(block, EMPTY_VECTOR) for block in values.to_delayed().ravel()]
+            + [state(EMPTY_VECTOR, block) for block in w.to_delayed().ravel()])
+
+
+def merged_state(states: list[Delayed], split_every: int = 8) -> Delayed:
+    """The partial states merged in a tree, ``split_every`` at a time."""
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2; got {split_every}")
+    merge = dask.delayed(_merge, pure=True)
+    level = list(states) or [merge()]
+    while len(level) > 1:
+        level = [merge(*level[i:i + split_every])
+                 for i in range(0, len(level), split_every)]
+    return level[0]
+
+
+def update_state(metric: RootMeanSquaredError, y_true: Any, y_pred: Any,
+                 sample_weight: Any = None, *, split_every: int = 8) -> RootMeanSquaredError:
+    """Fold dask (or NumPy) arrays into ``metric``, as ``metric.update_state``
+    would fold the equivalent NumPy arrays, computing on dask's current
+    scheduler; returns ``metric``.  Bad input raises TypeError/ValueError
+    before anything is computed, and ``metric`` is unchanged."""
+    if not isinstance(metric, RootMeanSquaredError):
+        raise TypeError(
+            f"metric must be a rmse_ext.RootMeanSquaredError; got {type(metric).__name__}"
+        )
+    states = partial_states(y_true, y_pred, sample_weight)
+    if states:
+        raw: Raw = merged_state(states, split_every).compute()
+        part = RootMeanSquaredError(dtype=metric.dtype)
+        part._acc.set_raw(*raw)
+        metric.merge_state(part)
+    return metric

@@ -1,0 +1,209 @@
+"""``root_mean_squared_error``: scikit-learn's function, computed by the kernel.
+
+Same signature, return types and error classes as
+``sklearn.metrics.root_mean_squared_error`` (scikit-learn 1.9): 1-D or 2-D
+``(n_samples, n_outputs)`` inputs, per-sample weights ``(n_samples,)``, and
+``multioutput`` = ``'raw_values'`` | ``'uniform_average'`` | output weights.
+Each output's weighted sum of squared errors is accumulated by the
+compensated kernel, one accumulator per output (a loop over the columns):
+1-D and F-ordered inputs are read in place, a C-ordered 2-D input in row
+blocks whose columns are gathered while the block is in cache, so the data
+is read once either way.
+
+Non-finite inputs are found after the pass, only when a result is not
+finite, so the common case reads every element exactly once.
+
+>>> root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+0.6123724356957945
+>>> root_mean_squared_error([[0.5, 1], [-1, 1], [7, -6]], [[0, 2], [-1, 2], [8, -5]],
+...                         multioutput="raw_values")
+array([0.64549722, 1.        ])
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _backend
+from ._inputs import as_array, as_operand, kernel_dtype
+
+
+BLOCK_ELEMENTS = 65536  # elements per row block of a C-ordered 2-D input
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong kind (scikit-learn's class of the same name
+    is also both a ValueError and a TypeError)."""
+
+
+def _array_like(x: Any) -> bool:
+    """scikit-learn's notion of array-like: has a length, a shape or
+    ``__array__``, and is not a scalar."""
+    return (hasattr(x, "__len__") or hasattr(x, "shape") or hasattr(x, "__array__")) \
+        and not np.isscalar(x)
+
+
+def _check_parameters(y_true: Any, y_pred: Any, sample_weight: Any, multioutput: Any) -> None:
+    for name, value in (("y_true", y_true), ("y_pred", y_pred)):
+        if not _array_like(value):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of root_mean_squared_error must be an "
+                f"array-like. Got {value!r} instead."
+            )
+    if sample_weight is not None and not _array_like(sample_weight):
+        raise InvalidParameterError(
+            f"The 'sample_weight' parameter of root_mean_squared_error must be an "
+            f"array-like or None. Got {sample_weight!r} instead."
+        )
+    if isinstance(multioutput, str):
+        if multioutput not in ("raw_values", "uniform_average"):
+            raise InvalidParameterError(
+                f"The 'multioutput' parameter of root_mean_squared_error must be a "
+                f"str among {{'raw_values', 'uniform_average'}} or an array-like. "
+                f"Got {multioutput!r} instead."
+            )
+    elif not _array_like(multioutput):
+        raise InvalidParameterError(
+            f"The 'multioutput' parameter of root_mean_squared_error must be a str "
+            f"among {{'raw_values', 'uniform_average'}} or an array-like. Got "
+            f"{multioutput!r} instead."
+        )
+
+
+def _samples(arrays: dict[str, np.ndarray]) -> int:
+    """sklearn's check_consistent_length: one number of samples for all."""
+    lengths = []
+    for name, a in arrays.items():
+        if a.ndim == 0:
+            raise TypeError(
+                f"{name} should have at least 1 dimension; got a scalar array {a!r}"
+            )
+        lengths.append(a.shape[0])
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: {lengths}"
+        )
+    return lengths[0]
+
+
+def _as_targets(a: np.ndarray, name: str) -> np.ndarray:
+    """sklearn's check_array for y: 1-D or 2-D, at least one sample and one
+    output; returned as (n_samples, n_outputs)."""
+    kernel_dtype(a.dtype, name)
+    if a.ndim > 2:
+        raise ValueError(
+            f"{name}: found array with dim {a.ndim}, while dim <= 2 is required."
+        )
+    if a.shape[0] == 0:
+        raise ValueError(
+            f"{name}: found array with 0 sample(s) (shape={a.shape}) while a "
+            f"minimum of 1 is required."
+        )
+    if a.ndim == 2 and a.shape[1] == 0:
+        raise ValueError(
+            f"{name}: found array with 0 feature(s) (shape={a.shape}) while a "
+            f"minimum of 1 is required."
+        )
+    return a.reshape(-1, 1) if a.ndim == 1 else a
+
+
+def _result_dtype(*arrays: Any) -> np.dtype[Any]:
+    """scikit-learn's rule: the widest floating input dtype, else float64."""
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
+    return np.result_type(*floats) if floats else np.dtype(np.float64)
+
+
+def _raise_for_non_finite(arrays: dict[str, np.ndarray]) -> None:
+    """A NaN or infinite input makes its output's result non-finite; name
+    the input the way scikit-learn does.  (A non-finite result from finite
+    inputs is an overflow, or negative weights: returned as is.)"""
+    for name, a in arrays.items():
+        if np.isnan(a).any():
+            raise ValueError(f"Input {name} contains NaN.")
+        if np.isinf(a).any():
+            raise ValueError(
+                f"Input {name} contains infinity or a value too large for "
+                f"dtype('float64')."
+            )
+
+
+def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> list[Any]:
+    """One kernel accumulator per output (column) of the (n, outputs)
+    operands.  Columns that are contiguous (1-D input, F order) are read in
+    place in one call each; a C-ordered input is read in row blocks of about
+    BLOCK_ELEMENTS, each block's columns gathered while the block is in cache
+    (one pass over the memory instead of one per column)."""
+    kernel = _backend.kernel
+    w_mode = _backend.W_NONE if w is None else _backend.W_FULL
+    n, outputs = p.shape
+    accs = [kernel.Accumulator() for _ in range(outputs)]
+    whole_columns = outputs == 1 or (t.flags.f_contiguous and p.flags.f_contiguous)
+    rows = n if whole_columns else max(1, BLOCK_ELEMENTS // outputs)
+    for start in range(0, n, rows):
+        t_rows, p_rows = t[start:start + rows], p[start:start + rows]
+        w_rows = None if w is None else w[start:start + rows]
+        for j, acc in enumerate(accs):
+            acc.fold(as_operand(t_rows[:, j], "y_true"), as_operand(p_rows[:, j], "y_pred"),
+                     w_rows, t_rows.shape[0], _backend.T_FULL, w_mode, 0.0)
+    return accs
+
+
+def root_mean_squared_error(
+    y_true: Any, y_pred: Any, *, sample_weight: Any = None,
+    multioutput: Any = "uniform_average",
+) -> Any:
+    """Root mean squared error, as ``sklearn.metrics.root_mean_squared_error``.
+
+    Returns a float, or with ``multioutput='raw_values'`` an array with one
+    value per output.
+
+    >>> root_mean_squared_error([1, 2, 3], [1, 2, 5], sample_weight=[1, 1, 2])
+    1.4142135623730951
+    """
+    _check_parameters(y_true, y_pred, sample_weight, multioutput)
+    t, p = as_array(y_true, "y_true"), as_array(y_pred, "y_pred")
+    named = {"y_true": t, "y_pred": p}
+    w = None
+    if sample_weight is not None:
+        w = as_array(sample_weight, "sample_weight")
+        named["sample_weight"] = w
+    n = _samples(named)
+    out_dtype = _result_dtype(t, p, w)
+    t, p = _as_targets(t, "y_true"), _as_targets(p, "y_pred")
+    if t.shape[1] != p.shape[1]:
+        raise ValueError(
+            f"y_true and y_pred have different number of output "
+            f"({t.shape[1]}!={p.shape[1]})"
+        )
+    outputs = t.shape[1]
+    if w is not None:
+        kernel_dtype(w.dtype, "sample_weight")
+        if w.ndim != 1:
+            raise ValueError(
+                f"Sample weights must be 1D array or scalar, got {w.ndim}D array "
+                f"of shape {w.shape}. Expected a 1D array of length {n}."
+            )
+        w = as_operand(w, "sample_weight")
+    output_weights = None
+    if not isinstance(multioutput, str):
+        output_weights = as_array(multioutput, "multioutput")
+        if output_weights.shape != (outputs,):
+            raise TypeError(
+                f"multioutput weights of shape {output_weights.shape} do not match "
+                f"the {outputs} output(s) of y_true and y_pred"
+            )
+
+    accs = _column_sums(t, p, w)
+    weight_sum = accs[0].count()
+    errors = np.array([acc.value() for acc in accs])
+    if w is not None and weight_sum == 0.0:
+        if not w.any():
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    if not np.isfinite(errors).all():
+        _raise_for_non_finite(named)
+    errors = errors.astype(out_dtype)
+    if isinstance(multioutput, str) and multioutput == "raw_values":
+        return errors
+    return float(np.average(errors, weights=output_weights))
