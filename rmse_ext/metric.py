@@ -168,23 +168,17 @@ class RootMeanSquaredError:
         >>> print(again.result(), again.count)
         3.0 1.0
         """
-        return _state.to_dict(self._name, self._dtype.name,
-                              getattr(self, "_num_threads", 1), self._acc.get_raw())
+        return _state.to_dict(self._name, self._dtype.name, self._num_threads,
+                              self._acc.get_raw())
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises TypeError/ValueError naming
         the key and changes nothing."""
         parsed = _state.parse(state)
-        if not hasattr(self, "_num_threads") and parsed["num_threads"] != 1:
-            raise ValueError(
-                f"state['num_threads'] = {parsed['num_threads']}, but this "
-                f"{type(self).__name__} has no num_threads setting"
-            )
         self._name = parsed["name"]
         self._dtype = resolve_result_dtype(parsed["dtype"])
-        if hasattr(self, "_num_threads"):
-            self._num_threads = parsed["num_threads"]
+        self._num_threads = parsed["num_threads"]
         self._acc.set_raw(*parsed["raw"])
 
     @classmethod
