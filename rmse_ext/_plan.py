@@ -40,6 +40,9 @@ class Plan:
 
 EMPTY = Plan(None, np.empty(0))
 
+# y_true blocks shorter than this are tiled to about this many elements
+SHORT_ROW = 2048
+
 
 def squeeze_last(a):
     """Drop a trailing length-1 axis (a view; C order is kept)."""
@@ -87,8 +90,8 @@ def suffix_size(small, big):
     core = small
     while core and core[0] == 1:
         core = core[1:]
-    if core and big[len(big) - len(core):] == core:
-        return prod(core)
+    if big[len(big) - len(core):] == core:
+        return prod(core)   # 1 for a scalar-like operand
     return 0
 
 
@@ -175,35 +178,53 @@ def plan_update(y_true, y_pred, sample_weight=None):
         return EMPTY
 
     (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
+    t, p, w = unbroadcast(t), unbroadcast(p), unbroadcast(w)
     t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
-    # y_pred (or y_true: the squared difference is symmetric) at full shape,
-    # the other one full, or one block repeated.
-    if t.shape == p.shape:
-        t_mode, cols = T_FULL, 0
-    elif p.shape == shape and suffix_size(t.shape, shape):
-        t_mode, cols = T_ROW, suffix_size(t.shape, shape)
-    elif t.shape == shape and suffix_size(p.shape, shape):
-        t, p = p, t
-        t_mode, cols = T_ROW, suffix_size(t.shape, shape)
-    else:
-        t, p = np.broadcast_arrays(t, p)
-        t, p = np.ascontiguousarray(t), np.ascontiguousarray(p)
-        t_mode, cols = T_FULL, 0
 
-    if w is None:
-        return Plan(t, p, None, cols, t_mode, W_NONE, repeat=repeat)
-    if w.size == 1:                                               # spec 3.2
-        return Plan(t, p, None, cols, t_mode, W_SCALAR, float(w.reshape(())),
-                    repeat=repeat)
-    w_mode, w_cols = block_structure(w.shape, shape)
-    if w_mode == W_FULL:
-        w_cols = cols
-    elif w_mode is not None and t_mode == T_ROW and w_cols != cols:
-        w_mode = None  # the two repeat patterns differ: spell the weights out
-    if w_mode is None:
-        w, w_mode, w_cols = np.broadcast_to(w, shape), W_FULL, cols
-    return Plan(t, p, as_operand(w, "sample_weight"), w_cols, t_mode, w_mode,
-                repeat=repeat)
+    # The kernel reads y_pred at full shape and y_true either full or as one
+    # block repeated along it.  (p - t)**2 is symmetric, so whichever operand
+    # is full plays y_pred; if neither is, one is spelled out.
+    if p.shape != shape and t.shape == shape:
+        t, p = p, t
+    if p.shape != shape:
+        p = np.ascontiguousarray(np.broadcast_to(p, shape))
+    cols = suffix_size(t.shape, shape)
+    if t.shape == shape:
+        t_mode, cols = T_FULL, 0
+    elif cols:
+        t_mode = T_ROW
+    else:
+        t, t_mode = np.ascontiguousarray(np.broadcast_to(t, shape)), T_FULL
+
+    w_mode, w_scalar = W_NONE, 0.0
+    if w is not None and w.size == 1:                             # spec 3.2
+        w_mode, w_scalar, w = W_SCALAR, float(w.reshape(())), None
+    elif w is not None:
+        w_mode, w_cols = block_structure(w.shape, shape)
+        if w_mode in (W_ROW, W_COL):
+            if t_mode == T_FULL:
+                cols = w_cols
+            elif w_cols % cols == 0:    # y_true's block, repeated to one weight row
+                t, cols = np.tile(t.reshape(-1), w_cols // cols), w_cols
+            else:
+                w_mode = None
+        if w_mode is None:              # an irregular pattern: spell the weights out
+            w, w_mode = np.broadcast_to(w, shape), W_FULL
+        w = as_operand(w, "sample_weight")
+    if t_mode == T_ROW and w_mode not in (W_ROW, W_COL) and cols < SHORT_ROW:
+        # a short repeated block: tile it (a few KiB) so the kernel's runs are long
+        reps = SHORT_ROW // cols
+        t, cols = np.tile(t.reshape(-1), reps), cols * reps
+    return Plan(t, p, w, cols, t_mode, w_mode, w_scalar, repeat=repeat)
+
+
+def unbroadcast(a):
+    """A view of ``a`` with every zero-stride axis cut to length 1: the same
+    values under broadcasting, without the repetition (``np.broadcast_to``
+    views, scalars expanded by strides)."""
+    if a is None or 0 not in a.strides:
+        return a
+    return a[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in a.strides)]
 
 
 def averaged_shape(w, shape, given):

@@ -86,7 +86,9 @@ def peak_bytes(fn):
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("case", ["equal", "equal+full-weights", "scalar-weight",
-                                  "per-sample-weights", "row-true", "row-true+per-sample"])
+                                  "per-sample-weights", "row-true", "row-true+per-sample",
+                                  "scalar-true", "broadcast-view-true", "scalar-true+per-sample",
+                                  "short-row-true+full-weights"])
 def test_common_broadcasts_allocate_no_batch_sized_temporary(case, dt):
     rng = np.random.default_rng(0)
     t = rng.normal(size=(N, D)).astype(dt)
@@ -98,10 +100,21 @@ def test_common_broadcasts_allocate_no_batch_sized_temporary(case, dt):
         "per-sample-weights": (t, p, rng.random(N).astype(dt)),
         "row-true": (t[0], p),
         "row-true+per-sample": (t[0], p, rng.random(N).astype(dt)),
+        "scalar-true": (dt(0.5), p),
+        "broadcast-view-true": (np.broadcast_to(t[0], p.shape), p),
+        "scalar-true+per-sample": (0.5, p, rng.random(N).astype(dt)),
+        "short-row-true+full-weights": (t[0, :1], p, rng.random((N, D)).astype(dt)),
     }[case]
-    m = RootMeanSquaredError()
+    m = RootMeanSquaredError(dtype="float64")
     peak = peak_bytes(lambda: m.update_state(*args))
     assert peak < 64 * 1024, f"{case}: {peak} bytes traced (the batch is {p.nbytes})"
+    # and the in-place reading gives what spelled-out arrays give
+    spelled = [np.ascontiguousarray(np.broadcast_to(np.asarray(a), p.shape)) for a in args[:2]]
+    weights = args[2] if len(args) > 2 else None
+    ref = RootMeanSquaredError(dtype="float64")
+    for _ in range(2):
+        ref.update_state(*spelled, sample_weight=weights)
+    assert m.result() == pytest.approx(ref.result(), rel=1e-15)
 
 
 # -- bad input: a clear exception, the state untouched --------------------------------
