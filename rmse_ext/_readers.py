@@ -33,7 +33,7 @@ import os
 import re
 import zipfile
 from array import array
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator, Literal
 
 import numpy as np
 
@@ -154,7 +154,7 @@ def load_header(path: str) -> np.memmap:
         raise InputError(path, f"not a valid .npy file ({exc})") from None
     except (OSError, EOFError) as exc:
         raise InputError(path, f"not a valid .npy file ({exc or 'truncated'})") from None
-    if not isinstance(mapped, np.ndarray):
+    if not isinstance(mapped, np.memmap):
         raise InputError(path, "is an .npz archive, not an .npy file")
     return mapped
 
@@ -177,13 +177,16 @@ class NpyTable(Table):
         header = load_header(path)
         self.shape, self.dtype = header.shape, header.dtype
         self.offset = header.offset
-        self.order = "F" if header.ndim > 1 and not header.flags.c_contiguous else "C"
+        self.order: Literal["C", "F"] = (
+            "F" if header.ndim > 1 and not header.flags.c_contiguous else "C")
         del header
         check_numeric(path, "the array", self.dtype)
-        self.rows = rows_of(path, self.shape)
+        self.rows = self.total_rows = rows_of(path, self.shape)
         self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:]))
         self.bytes_total = self.rows * self.row_bytes
-        self.file = self.map = self.array = None
+        self.file: BinaryIO | None = None
+        self.map: mmap.mmap | None = None
+        self.array: np.ndarray | None = None
 
     def column(self, option: str | None, role: str) -> int | None:
         if option is None:
@@ -205,19 +208,17 @@ class NpyTable(Table):
 
     def start(self, keys: list[int | None], chunk_rows: int) -> None:
         self.keys, self.next_row = keys, 0
-        self.file = open(self.path, "rb")
-        if os.fstat(self.file.fileno()).st_size == 0:
-            raise InputError(self.path, "empty file")
-        self.map = mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_READ)
-        if hasattr(self.map, "madvise"):
-            self.map.madvise(mmap.MADV_SEQUENTIAL)
-        self.array = np.ndarray(self.shape, self.dtype, buffer=self.map,
+        self.file = file = open(self.path, "rb")
+        self.map = mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        if hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+        self.array = np.ndarray(self.shape, self.dtype, buffer=mapped,
                                 offset=self.offset, order=self.order)
 
     def release(self, stop_row: int) -> None:
         """Drop the mapped pages before ``stop_row`` from this process's
         resident set (they stay in the page cache)."""
-        if not hasattr(self.map, "madvise"):
+        if self.map is None or not hasattr(self.map, "madvise"):
             return
         if self.order == "C":
             end = self.offset + stop_row * self.row_bytes
@@ -231,8 +232,9 @@ class NpyTable(Table):
         start = self.next_row
         if start:
             self.release(start)
-        stop = min(start + k, self.rows)
+        stop = min(start + k, self.total_rows)
         self.next_row = stop
+        assert self.array is not None, "start() first"
         rows = self.array[start:stop]
         return {key: rows if key is None else rows[:, key] for key in self.keys}
 
@@ -390,7 +392,7 @@ def import_pyarrow(path: str, submodule: str, needed: bool) -> Any:
     try:
         import importlib
 
-        import pyarrow
+        import pyarrow  # type: ignore[import-untyped,unused-ignore]
         importlib.import_module(f"pyarrow.{submodule}")
     except ImportError:
         if needed:
@@ -552,17 +554,19 @@ class CsvTable(Table):
 # -- .parquet: pyarrow's batch reader ---------------------------------------------
 
 class ParquetTable(Table):
-    """A Parquet file (pyarrow's batch reader, ``ParquetFile.iter_batches``)
-    or a directory of them (``pyarrow.dataset``): numeric columns, read in
-    record batches."""
+    """A Parquet file, or a directory of them (found by ``pyarrow.dataset``,
+    read in its file order): numeric columns, read in record batches by
+    pyarrow's batch reader ``ParquetFile.iter_batches``, one row group at a
+    time."""
 
     kind = ".parquet"
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.is_dir = os.path.isdir(path)
-        pa = self.pa = import_pyarrow(path, "dataset" if self.is_dir else "parquet",
-                                      needed=True)
+        pa = self.pa = import_pyarrow(path, "parquet", needed=True)
+        if self.is_dir:
+            import_pyarrow(path, "dataset", needed=True)
         try:
             if self.is_dir:
                 self.source = pa.dataset.dataset(path, format="parquet")
@@ -591,11 +595,18 @@ class ParquetTable(Table):
     def start(self, keys: list[str], chunk_rows: int) -> None:
         self.keys = keys
         columns = sorted(set(keys))
-        if self.is_dir:
-            batches = self.source.to_batches(columns=columns, batch_size=chunk_rows)
-        else:
-            batches = self.source.iter_batches(batch_size=chunk_rows, columns=columns)
-        self.chunks = Rechunker((self.to_arrays(b) for b in batches), keys)
+        self.chunks = Rechunker((self.to_arrays(b) for b in self.batches(columns, chunk_rows)),
+                                keys)
+
+    def batches(self, columns: list[str], chunk_rows: int) -> Iterator[Any]:
+        """Record batches in file order, with read-ahead kept to one row group
+        (pyarrow would otherwise buffer far ahead: memory growing with the file)."""
+        parts = ([self.pa.parquet.ParquetFile(f) for f in self.source.files]
+                 if self.is_dir else [self.source])
+        for part in parts:
+            for group in range(part.num_row_groups):
+                yield from part.iter_batches(batch_size=chunk_rows, columns=columns,
+                                             row_groups=[group])
 
     def to_arrays(self, batch: Any) -> dict[str, np.ndarray]:
         out = {}

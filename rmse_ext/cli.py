@@ -202,7 +202,7 @@ class Progress:
         if not enabled:
             return
         try:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
         except ImportError:  # tqdm is a dependency; without it, no bar
             return
         try:
@@ -334,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:  # argparse's --help, --version and usage errors
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(f"{PROG}: error: {exc.code}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
