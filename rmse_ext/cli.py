@@ -283,8 +283,10 @@ def unequal_lengths(tables: list[Table], chunks: list[dict], rows: int) -> Input
     lengths = [rows + len(next(iter(c.values()))) for c in chunks]
     short = lengths.index(min(lengths))
     long = lengths.index(max(lengths))
+    rows_long = tables[long].rows
+    more = f"has {rows_long}" if rows_long is not None else "has more"
     return InputError(tables[short].path, f"ends after {lengths[short]} rows, but "
-                                          f"{tables[long].path} has more")
+                                          f"{tables[long].path} {more}")
 
 
 def json_number(x: float | None) -> float | str | None:
