@@ -1,7 +1,8 @@
-"""``python -m rmse_ext``: the demonstration (see rmse_ext.demo)."""
+"""``python -m rmse_ext``: the command line (see rmse_ext.cli); with no
+arguments, the demonstration."""
 import sys
 
-from .demo import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,357 @@
+"""The ``rmse-ext`` command (also ``python -m rmse_ext``): eval, demo, bench.
+
+Exit codes: 0 success; 2 a usage or input error, reported on one stderr line
+``rmse-ext: error: <file>: <what is wrong>``; 1 an unexpected failure (one
+line; the traceback with ``--debug`` or ``RMSE_EXT_DEBUG=1``).
+
+>>> import contextlib, io
+>>> out = io.StringIO()
+>>> with contextlib.redirect_stdout(out):
+...     code = main(["--version"])
+>>> code, out.getvalue().startswith("rmse-ext ")
+(0, True)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from . import RootMeanSquaredError, __version__, _backend
+from ._plan import fix_ranks, fix_weight_rank
+from ._readers import InputError, Table, open_table
+
+PROG = "rmse-ext"
+#: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
+CHUNK_BYTES = 8 << 20
+ROLES = ("y_true", "y_pred", "sample_weight")
+
+EXAMPLES = """\
+examples:
+  rmse-ext eval y_true.npy y_pred.npy                  RMSE of two .npy files
+  rmse-ext eval y.npy p.npy --weights w.npy --json     weighted, as JSON
+  rmse-ext eval run.npz:y run.npz:p                    arrays of an .npz
+  rmse-ext eval val.csv --true-column y --pred-column yhat
+  rmse-ext eval val.parquet --true-column y --pred-column yhat --weight-column w
+  rmse-ext demo                                        the embedded demonstration
+  rmse-ext bench --json                                timings next to NumPy
+"""
+
+EVAL_EXAMPLES = """\
+Files are rows along their first axis: every input needs the same number of
+rows; within a row the Keras shape and weight rules apply (a (n, 1) y_pred
+meets a (n,) y_true, (n,) weights weigh the rows of (n, d) errors).
+Formats by extension: .npy (memory-mapped), .npz (file.npz:name), .csv/.tsv
+(header optional), .parquet (needs pyarrow: pip install 'rmse_ext[io]').
+
+examples:
+  rmse-ext eval y_true.npy y_pred.npy --dtype float64
+  rmse-ext eval y.npy p.npy --weights w.npy --json --no-progress
+  rmse-ext eval truth.csv preds.csv --column value --chunk-rows 100000
+  rmse-ext eval val.csv --true-column y --pred-column yhat --weight-column w
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=raw, epilog=EXAMPLES,
+        description="Streaming RMSE with tf.keras semantics, exact and fast. "
+                    "Without a command: the demo.")
+    kernel = _backend.kernel.__name__.rsplit(".", 1)[-1]
+    parser.add_argument("--version", action="version",
+                        version=f"{PROG} {__version__} (kernel: {kernel})")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected failure")
+    commands = parser.add_subparsers(dest="command", metavar="{eval,demo,bench}")
+
+    ev = commands.add_parser(
+        "eval", formatter_class=raw, epilog=EVAL_EXAMPLES, prog=f"{PROG} eval",
+        help="RMSE of predictions and targets stored in files",
+        description="RMSE of Y_PRED against Y_TRUE, read in row chunks in "
+                    "bounded memory.")
+    ev.add_argument("y_true", metavar="Y_TRUE", help="targets (or the one file "
+                    "holding every column, with the column options)")
+    ev.add_argument("y_pred", metavar="Y_PRED", nargs="?", help="predictions")
+    ev.add_argument("--weights", metavar="W", help="sample weights file")
+    ev.add_argument("--column", metavar="NAME",
+                    help="the column (name or 0-based index) to read from every file")
+    ev.add_argument("--true-column", metavar="A", help="the column of Y_TRUE")
+    ev.add_argument("--pred-column", metavar="B",
+                    help="the column of Y_PRED (of Y_TRUE when Y_PRED is not given)")
+    ev.add_argument("--weight-column", metavar="C",
+                    help="the column of W (of Y_TRUE when --weights is not given)")
+    ev.add_argument("--chunk-rows", metavar="N", type=positive_int,
+                    help="rows per chunk (default: about 8 MB of float64 per input)")
+    ev.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                    help="the result's dtype, as the metric's dtype (default float32, "
+                         "as in Keras)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--no-progress", action="store_true",
+                    help="no progress bar (it is shown only when stderr is a terminal)")
+
+    demo = commands.add_parser("demo", help="the embedded demonstration (the default)",
+                               description="Streams a synthetic evaluation and sets "
+                                           "it beside an exact reference, Keras's "
+                                           "float32 arithmetic and NumPy.")
+    demo.add_argument("--batches", type=positive_int, default=20000,
+                      help="batches in the synthetic stream (default 20000)")
+    commands.add_parser("bench", add_help=False,
+                        help="timings next to NumPy (rmse-ext bench --help)")
+    parser.set_defaults(eval_parser=ev)
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+# -- eval ------------------------------------------------------------------------
+
+class Operand:
+    """One role (y_true, y_pred or sample_weight): a column of a table."""
+
+    def __init__(self, role: str, table: Table, key: Any) -> None:
+        self.role, self.table, self.key = role, table, key
+        self.label = table.label(key)
+        self.row_shape, self.dtype = table.describe(key)
+
+    def standin(self) -> np.ndarray:
+        """One row of zeros of this operand's shape and dtype (no memory)."""
+        return np.broadcast_to(np.zeros((), self.dtype), (1,) + tuple(self.row_shape))
+
+
+def resolve_operands(args: argparse.Namespace, parser: argparse.ArgumentParser
+                     ) -> list[Operand]:
+    """The files and columns each role reads, with every table opened once."""
+    specific = (args.true_column, args.pred_column, args.weight_column)
+    if args.column is not None and any(c is not None for c in specific):
+        parser.error("--column cannot be combined with --true-column, "
+                     "--pred-column or --weight-column")
+    if args.y_pred is None and args.pred_column is None:
+        parser.error("give Y_PRED, or --true-column and --pred-column to read both "
+                     "from Y_TRUE")
+    specs = (args.y_true, args.y_pred or args.y_true,
+             args.weights or (args.y_true if args.weight_column else None))
+    tables: dict[str, Table] = {}
+    operands = []
+    for role, spec, option in zip(ROLES, specs, specific):
+        if spec is None:
+            continue
+        if spec not in tables:
+            tables[spec] = open_table(spec)
+        table = tables[spec]
+        key = table.column(option if args.column is None else args.column, role)
+        operands.append(Operand(role, table, key))
+    return operands
+
+
+def check_rows(operands: list[Operand]) -> None:
+    """Spec 2/3 per row and equal row counts, before reading any data."""
+    known = [(op.table.rows, op.label) for op in operands if op.table.rows is not None]
+    for rows, label in known[1:]:
+        if rows != known[0][0]:
+            raise InputError(label, f"has {rows} rows, but {known[0][1]} has "
+                                    f"{known[0][0]}")
+
+
+def row_elements(operands: list[Operand]) -> int:
+    """Squared-error elements per row; InputError when the per-row shapes do
+    not follow the Keras rules (checked on one-row stand-ins)."""
+    t, p, *w = (op.standin() for op in operands)
+    labels = " and ".join(f"{op.label} (rows of shape {tuple(op.row_shape)})"
+                          for op in operands)
+    try:
+        RootMeanSquaredError().update_state(t, p, w[0] if w else None)
+    except (TypeError, ValueError) as exc:
+        raise InputError(labels, f"{exc}") from None
+    t, p = fix_ranks(t, p)                                         # spec 2.2
+    if t.ndim != p.ndim:  # right-aligned broadcasting would cross rows
+        raise InputError(labels, "rows must have the same rank after the Keras "
+                                 "rank fix-up (spec 2.2)")
+    shape = np.broadcast_shapes(t.shape, p.shape)                  # spec 2.3
+    if w and fix_weight_rank(w[0], shape).ndim > len(shape):      # spec 3.1
+        raise InputError(labels, "the weights have more dimensions per row than "
+                                 "the squared errors")
+    return math.prod(shape[1:])
+
+
+def default_chunk_rows(operands: list[Operand]) -> int:
+    widest = max(math.prod(op.row_shape) for op in operands)
+    return max(1, CHUNK_BYTES // (8 * max(widest, 1)))
+
+
+class Progress:
+    """A tqdm bar on stderr (bytes read, MB/s, elements/s), or nothing."""
+
+    def __init__(self, enabled: bool, total_bytes: int) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:  # tqdm is a dependency; without it, no bar
+            return
+        try:
+            size = os.get_terminal_size(sys.stderr.fileno())
+        except OSError:
+            size = os.terminal_size((0, 0))
+        # a terminal that reports no size (some pseudo-terminals) gets 80x24
+        self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000,
+                        desc="reading", file=sys.stderr, ncols=size.columns or 80,
+                        nrows=size.lines or 24, mininterval=0.2)
+        self.shown = 0
+
+    def update(self, bytes_done: int, elements: int, seconds: float) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(bytes_done - self.shown)
+        self.shown = bytes_done
+        if seconds > 0:
+            rate = self.bar.format_sizeof(elements / seconds)
+            self.bar.set_postfix_str(f"{rate} elements/s", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Stream every chunk through ``RootMeanSquaredError.update_state``."""
+    start = time.perf_counter()
+    operands = resolve_operands(args, parser)
+    tables = list(dict.fromkeys(op.table for op in operands))
+    try:
+        check_rows(operands)
+        per_row = row_elements(operands)
+        chunk_rows = args.chunk_rows or default_chunk_rows(operands)
+        for table in tables:
+            table.start([op.key for op in operands if op.table is table], chunk_rows)
+        metric = RootMeanSquaredError(dtype=args.dtype)
+        show = not args.no_progress and sys.stderr.isatty()
+        progress = Progress(show, sum(t.bytes_total for t in tables))
+        rows, weight_sums = 0, []
+        try:
+            while True:
+                chunks = [table.read(chunk_rows) for table in tables]
+                sizes = {len(next(iter(c.values()))) for c in chunks}
+                if len(sizes) > 1:
+                    raise unequal_lengths(tables, chunks, rows)
+                n = sizes.pop()
+                if n == 0:
+                    break
+                arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
+                try:
+                    metric.update_state(*arrays)
+                except (TypeError, ValueError) as exc:
+                    raise InputError(" and ".join(op.label for op in operands),
+                                     f"rows {rows + 1}-{rows + n}: {exc}") from None
+                if len(arrays) == 3:
+                    weight_sums.append(float(np.sum(arrays[2], dtype=np.float64)))
+                rows += n
+                progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
+                                time.perf_counter() - start)
+        finally:
+            progress.close()
+    finally:
+        for table in tables:
+            table.close()
+    return {
+        "rmse": metric.result(),
+        "count": metric.count,
+        "weight_sum": math.fsum(weight_sums) if len(operands) == 3 else None,
+        "elements": rows * per_row,
+        "seconds": time.perf_counter() - start,
+        "dtype": metric.dtype,
+    }
+
+
+def unequal_lengths(tables: list[Table], chunks: list[dict], rows: int) -> InputError:
+    lengths = [rows + len(next(iter(c.values()))) for c in chunks]
+    short = lengths.index(min(lengths))
+    long = lengths.index(max(lengths))
+    rows_long = tables[long].rows
+    more = f"has {rows_long}" if rows_long is not None else "has more"
+    return InputError(tables[short].path, f"ends after {lengths[short]} rows, but "
+                                          f"{tables[long].path} {more}")
+
+
+def json_number(x: float | None) -> float | str | None:
+    """Strict JSON: non-finite numbers as the strings "NaN", "Infinity"."""
+    if x is None or math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def print_result(summary: dict[str, Any], as_json: bool) -> None:
+    rmse = summary["rmse"]
+    if not as_json:
+        print(str(rmse))
+        return
+    out = dict(summary)
+    # the shortest decimal that reads back as the result in its own dtype
+    out["rmse"] = json_number(float(str(rmse)))
+    out["count"] = json_number(summary["count"])
+    out["weight_sum"] = json_number(summary["weight_sum"])
+    out["seconds"] = round(summary["seconds"], 6)
+    print(json.dumps(out))
+
+
+# -- entry point -------------------------------------------------------------------
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from .bench import main as bench_main
+        return bench_main(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "eval":
+        print_result(evaluate(args, args.eval_parser), args.json)
+        return 0
+    from .demo import main as demo_main
+    return demo_main(batches=getattr(args, "batches", 20000)) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, 1 or 2)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get("RMSE_EXT_DEBUG", "") not in ("", "0")
+    try:
+        return run(argv)
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # argparse's --help, --version and usage errors
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(f"{PROG}: error: {exc.code}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head: nothing more to say
+        sys.stderr.close()
+        return 1
+    except Exception as exc:  # noqa: BLE001 -- the one place that reports bugs
+        if debug:
+            traceback.print_exc()
+        message = " ".join(str(exc).split())
+        hint = "" if debug else " (RMSE_EXT_DEBUG=1 or --debug shows the traceback)"
+        print(f"{PROG}: internal error: {type(exc).__name__}: {message}{hint}",
+              file=sys.stderr)
+        return 1
