@@ -30,7 +30,7 @@ import numpy as np
 from dask.delayed import Delayed
 
 from . import _backend
-from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
+from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._plan import (
     averaged_shape, broadcast_error, fix_ranks, fix_weight_rank, plan_update, row_means,
     strictly_broadcastable,

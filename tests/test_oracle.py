@@ -8,7 +8,7 @@ term), and the compensated sum adds u relative to the total.
 """
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import given, strategies as st
 
 from rmse_ext.reference import ExactRMSE, exact_update, fsum_rmse
 

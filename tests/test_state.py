@@ -214,13 +214,13 @@ def test_threads_lose_no_update(kernel, weighted):
     threads_n, per_thread = 4, 12
     work = [batch_list(seed, per_thread) for seed in range(threads_n)]
 
-    def feed(metric, batches):
-        for t, p, w in batches:
+    def feed(metric, chunk_list):
+        for t, p, w in chunk_list:
             metric.update_state(t, p, w if weighted else None)
 
     single = metric_on(kernel, dtype="float64")
-    for batches in work:
-        feed(single, batches)
+    for chunk_list in work:
+        feed(single, chunk_list)
 
     shared = metric_on(kernel, dtype="float64")
     start = threading.Barrier(threads_n)
