@@ -28,11 +28,23 @@ for so in rmse_ext/_kernel*.so; do
 done
 echo "built: $(ls rmse_ext/*.so | xargs -n1 basename | tr '\n' ' ')"
 
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Canary: the raw kernel told to read y_true past its end must be caught,
+# else the sanitizer is not live and a clean run below would prove nothing.
+if LD_PRELOAD="$libasan" PYTHONPATH="$work" venv/bin/python -c '
+import numpy as np
+from rmse_ext import _kernel as k
+t, p = np.zeros(1000), np.zeros(2000)
+k.Accumulator().fold(t, p, None, 2000, k.TMode.T_FULL, k.WMode.W_NONE, 0.0)
+' >"$work/canary.log" 2>&1 || ! grep -q "heap-buffer-overflow" "$work/canary.log"; then
+    echo "canary: an out-of-bounds read was NOT reported; the sanitizer is not active"
+    cat "$work/canary.log" | tail -n 20; exit 1
+fi
+echo "canary: out-of-bounds read reported as expected"
+
 status=0
-LD_PRELOAD="$libasan" \
-ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-HYPOTHESIS_PROFILE=dev PYTHONPATH="$work" \
+LD_PRELOAD="$libasan" HYPOTHESIS_PROFILE=dev PYTHONPATH="$work" \
     venv/bin/python -m pytest -q -p no:cacheprovider tests -k "not leak" \
     --ignore=tests/test_typing.py >"$work/pytest.log" 2>&1 || status=$?
 tail -n 3 "$work/pytest.log"
