@@ -8,11 +8,11 @@ term), and the compensated sum adds u relative to the total.
 """
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from rmse_ext.reference import ExactRMSE, exact_update, fsum_rmse
 
-from conftest import KERNELS, metric_on
+from conftest import KERNELS, ORACLE_EXAMPLES, metric_on
 from helpers import snapshot, ulps
 from zoo import FLOAT_DTYPES, LAYOUTS, REAL_DTYPES, arrays, relayout, shapes, weights_for
 
@@ -55,6 +55,7 @@ def run_both(kernel, stream):
     return m, ref, accepted
 
 
+@settings(max_examples=ORACLE_EXAMPLES)
 @given(stream=st.lists(batches(), min_size=1, max_size=4),
        kernel=st.sampled_from(KERNELS))
 def test_stream_within_2_ulp_of_exact(stream, kernel):

@@ -1,0 +1,11 @@
+"""Type stub for rmse_ext._kernel_avx2: the same source as rmse_ext._kernel
+(src/_kernel_body.pxi) compiled for AVX2 + FMA, so the same API.  (At run time
+its Accumulator is a distinct class; merge() takes one from the same module.)"""
+from ._kernel import (
+    Accumulator as Accumulator,
+    TMode as TMode,
+    WMode as WMode,
+    cpu_has_avx2_fma as cpu_has_avx2_fma,
+    hardware_fma as hardware_fma,
+    row_sums as row_sums,
+)
