@@ -37,9 +37,9 @@ def worth_threads(size, num_threads, chunk_size):
 def fold_parallel(acc, plan, num_threads):
     """Apply ``plan`` to ``acc`` using up to ``num_threads`` threads."""
     kernel = sys.modules[type(acc).__module__]
-    size = 0 if plan.p is None else plan.p.size
+    size = plan.p.size
     threads = worth_threads(size, num_threads, kernel.CHUNK_SIZE) if size else 1
-    if plan.fallback is not None or threads == 1:
+    if not plan.threadable or threads == 1:
         plan.apply(acc)
         return
     chunks = -(-size // kernel.CHUNK_SIZE)

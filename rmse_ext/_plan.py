@@ -20,20 +20,17 @@ from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
 class Plan:
     """One prepared update: ``apply(acc)`` folds it into an accumulator."""
 
-    __slots__ = ("t", "p", "w", "cols", "t_mode", "w_mode", "w_scalar",
-                 "repeat", "fallback")
+    __slots__ = ("t", "p", "w", "cols", "t_mode", "w_mode", "w_scalar", "repeat")
+    threadable = True   # rmse_ext._parallel may spread it over chunks
 
     def __init__(self, t, p, w=None, cols=0, t_mode=T_FULL, w_mode=W_NONE,
-                 w_scalar=0.0, repeat=1, fallback=None):
+                 w_scalar=0.0, repeat=1):
         self.t, self.p, self.w, self.cols = t, p, w, cols
         self.t_mode, self.w_mode, self.w_scalar = t_mode, w_mode, w_scalar
-        self.repeat, self.fallback = repeat, fallback
+        self.repeat = repeat
 
     def apply(self, acc):
-        if self.fallback is not None:
-            values, weights = self.fallback
-            acc.fold_values(values, weights)
-        elif self.p.size:
+        if self.p.size:
             acc.fold(self.t, self.p, self.w, self.cols or self.p.size,
                      self.t_mode, self.w_mode, self.w_scalar, self.repeat)
 
@@ -259,11 +256,36 @@ def averaged_plan(t, p, w, shape, given):
     """Spec 3.3: weights that do not strictly broadcast.  The squared errors
     are averaged over their trailing axes down to the weights' rank, the
     averages times the weights (ordinary broadcasting) go into the total and
-    ``sum(w)`` into the count."""
+    ``sum(w)`` into the count.  The kernel forms sum(w_i * rowsum_i) / cols
+    in its compensated arithmetic, so cancelling signed weights keep it."""
     k, out_shape = averaged_shape(w, shape, given)
     weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
     if prod(shape) == 0:                                          # spec 4
         return EMPTY
-    values = np.multiply(row_means(t, p, k), w, dtype=FLOAT64)
-    values = np.ascontiguousarray(np.broadcast_to(values, out_shape)).reshape(-1)
-    return Plan(None, None, fallback=(values, weights))
+    cols = prod(shape[k:])
+    rows_shape = tuple(out_shape) + tuple(shape[k:])
+    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
+    t_full, p_full = (np.ascontiguousarray(np.broadcast_to(a, rows_shape)) for a in (t, p))
+    w_rows = np.ascontiguousarray(np.broadcast_to(weights.reshape(w.shape), out_shape))
+    return AveragedPlan(t_full, p_full, w_rows, cols, weights)
+
+
+class AveragedPlan(Plan):
+    """Spec 3.3's update: total += sum over rows of w_row * mean(row),
+    count += sum(w) (the weights as given, not as broadcast)."""
+
+    __slots__ = ("count_weights",)
+    threadable = False
+
+    def __init__(self, t, p, w_rows, cols, count_weights):
+        super().__init__(t, p, w_rows, cols, T_FULL, W_ROW)
+        self.count_weights = count_weights
+
+    def apply(self, acc):
+        part, count = type(acc)(), type(acc)()
+        part.fold(self.t, self.p, self.w, self.cols, T_FULL, W_ROW, 0.0, 1, self.cols)
+        count.fold_values(np.empty(0), self.count_weights)
+        total_hi, total_lo = part.get_raw()[:2]
+        weight_hi, weight_lo = count.get_raw()[2:4]
+        part.set_raw(total_hi, total_lo, weight_hi, weight_lo, 0)
+        acc.merge(part)

@@ -148,6 +148,18 @@ cdef inline void scale_dd(DD* x, double w) noexcept nogil:
     x.hi = p
 
 
+cdef inline void divide_dd(DD* x, double d) noexcept nogil:
+    """x /= d, to about u**2 relative."""
+    cdef double q = x.hi / d
+    cdef double prod
+    if isfinite(q):
+        prod = q * d
+        x.lo = ((x.hi - prod) - two_prod_err(q, d, prod) + x.lo) / d
+    else:
+        x.lo = 0.0
+    x.hi = q
+
+
 cdef inline double dd_value(DD x) noexcept nogil:
     return x.hi + x.lo if isfinite(x.hi) else x.hi
 
@@ -406,7 +418,7 @@ cdef class Accumulator:
         else:
             add_dd(&self.weight, part.weight.hi, part.weight.lo)
 
-    cdef void fold_batch(self, const Batch* B, int64_t repeat) noexcept:
+    cdef void fold_batch(self, const Batch* B, int64_t repeat, int64_t divisor) noexcept:
         """Sum the batch (without the GIL when it is big enough to pay), then
         fold the sum into the state while holding the GIL: concurrent Python
         threads never interleave inside the state update."""
@@ -420,16 +432,21 @@ cdef class Accumulator:
         if repeat != 1:
             scale_dd(&part.total, <double>repeat)
             scale_dd(&part.weight, <double>repeat)
+        if divisor != 1:
+            divide_dd(&part.total, <double>divisor)
+            divide_dd(&part.weight, <double>divisor)
         self.add_partial(&part, B.w_mode, B.size * repeat)
 
     def fold(self, cnp.ndarray t, cnp.ndarray p, object w, Py_ssize_t cols,
-             int t_mode, int w_mode, double w_scalar, int64_t repeat=1):
+             int t_mode, int w_mode, double w_scalar, int64_t repeat=1,
+             int64_t divisor=1):
         """Fold one prepared batch: p is the full squared-error shape, t is
         laid out per t_mode, w per w_mode (None for W_NONE / W_SCALAR); the
-        whole batch counts ``repeat`` times (zero-stride broadcasts)."""
+        whole batch counts ``repeat`` times (zero-stride broadcasts) and its
+        weighted sums are divided by ``divisor`` (row means, spec 3.3)."""
         cdef Batch B
         make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
-        self.fold_batch(&B, repeat)
+        self.fold_batch(&B, repeat, divisor)
 
     def fold_partials(self, const double[:, ::1] parts, int w_mode,
                       int64_t size, int64_t repeat=1):
@@ -483,7 +500,7 @@ cdef class Accumulator:
         else:
             return False
         make_batch(&B, ta, pa, wa, cols, T_FULL, w_mode, w_scalar)
-        self.fold_batch(&B, 1)
+        self.fold_batch(&B, 1, 1)
         return True
 
     def value(self):
