@@ -6,7 +6,6 @@ import pytest
 
 from rmse_ext import RootMeanSquaredError
 
-from helpers import snapshot
 from zoo import LAYOUTS, relayout
 
 
