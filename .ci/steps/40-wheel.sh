@@ -70,6 +70,23 @@ print("testing", rmse_ext.__file__, "with numpy", numpy.__version__)'
     )
 }
 run_suite newest
+
+# the console script the wheel installs, on PATH, as a user would call it
+(
+    export PATH="$work/venv-newest/bin:$PATH"
+    cd "$work"
+    rmse-ext --version
+    python -c "import numpy as np; np.save('t.npy', np.arange(10.0)); np.save('p.npy', np.arange(10.0) + 3)"
+    test "$(rmse-ext eval t.npy p.npy --no-progress)" = "3.0"
+    rmse-ext eval t.npy p.npy --json
+    rmse-ext demo --batches 200 > /dev/null
+    set +e
+    rmse-ext eval t.npy missing.npy 2> err.txt
+    code=$?
+    set -e
+    test "$code" = 2 && grep -q "^rmse-ext: error: missing.npy: no such file" err.txt
+    echo "console script: ok"
+)
 oldest=$(python3 -c 'import sys; print({(3, 10): "1.25.2", (3, 11): "1.25.2",
                                         (3, 12): "1.26.4"}.get(sys.version_info[:2], ""))')
 if [ -n "$oldest" ]; then
