@@ -402,6 +402,16 @@ def import_pyarrow(path: str, submodule: str, needed: bool) -> Any:
     return pyarrow
 
 
+def numpy_dtype(arrow_type: Any) -> np.dtype:
+    """The NumPy dtype of a numeric pyarrow type (``to_pandas_dtype`` would
+    need pandas with older pyarrow)."""
+    import pyarrow.types as pat
+    if pat.is_boolean(arrow_type):
+        return np.dtype(np.bool_)
+    kind = "f" if pat.is_floating(arrow_type) else "i" if pat.is_signed_integer(arrow_type) else "u"
+    return np.dtype(f"{kind}{arrow_type.bit_width // 8}")
+
+
 def arrow_to_numpy(values: Any) -> np.ndarray:
     """A null-free numeric pyarrow Array as a NumPy array, read from its data
     buffer (zero-copy; booleans unpacked), without pyarrow's pandas import.
@@ -412,7 +422,7 @@ def arrow_to_numpy(values: Any) -> np.ndarray:
     >>> arrow_to_numpy(pa.array([True, False, True]).slice(1))
     array([False,  True])
     """
-    dtype = np.dtype(values.type.to_pandas_dtype())
+    dtype = numpy_dtype(values.type)
     n, start = len(values), values.offset
     if n == 0:
         return np.empty(0, dtype)
@@ -590,7 +600,7 @@ class ParquetTable(Table):
         return name
 
     def describe(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
-        return (), np.dtype(self.schema.field(key).type.to_pandas_dtype())
+        return (), numpy_dtype(self.schema.field(key).type)
 
     def start(self, keys: list[str], chunk_rows: int) -> None:
         self.keys = keys

@@ -120,7 +120,7 @@ def write_csv(path, columns, header=True, delimiter=","):
 
 
 def write_parquet(path, columns):
-    pa = pytest.importorskip("pyarrow")
+    pa = pytest.importorskip("pyarrow", exc_type=ImportError)
     import pyarrow.parquet as pq
     pq.write_table(pa.table(columns), path, row_group_size=300)
     return path
