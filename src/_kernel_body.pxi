@@ -493,10 +493,22 @@ cdef class Accumulator:
                 w_mode = W_FULL
             elif (cnp.PyArray_NDIM(wa) == 1 and cnp.PyArray_NDIM(pa) == 2
                   and cnp.PyArray_DIM(wa, 0) == cnp.PyArray_DIM(pa, 0)):
-                w_mode = W_ROW          # (n,) -> (n, 1) against (n, d)
-                cols = cnp.PyArray_DIM(pa, 1)
+                # (n,) -> (n, 1) against (n, d); for d == 1 that is (n,) itself
+                if cnp.PyArray_DIM(pa, 1) == 1:
+                    w_mode = W_FULL
+                else:
+                    w_mode = W_ROW
+                    cols = cnp.PyArray_DIM(pa, 1)
             else:
                 return False
+            if cnp.PyArray_SIZE(wa) == 1:
+                # one weight for the batch: the planner's W_SCALAR, so every
+                # path through update_state gives the same bits
+                w_mode = W_SCALAR
+                w_scalar = ((<const double*>cnp.PyArray_DATA(wa))[0]
+                            if cnp.PyArray_TYPE(wa) == cnp.NPY_DOUBLE
+                            else (<const float*>cnp.PyArray_DATA(wa))[0])
+                wa = None
         else:
             return False
         make_batch(&B, ta, pa, wa, cols, T_FULL, w_mode, w_scalar)
@@ -596,15 +608,24 @@ cdef inline DD count_of(DD weight, int64_t elements) noexcept nogil:
     return c
 
 
+cdef inline DD normalized(DD x) noexcept nogil:
+    """The same value with |lo| <= ulp(hi) / 2 (hi is then the rounded sum)."""
+    cdef DD out
+    out.hi = x.hi + x.lo
+    out.lo = two_sum_err(x.hi, x.lo, out.hi) if isfinite(out.hi) else 0.0
+    return out
+
+
 cdef double result_of(DD total, DD weight, int64_t elements) noexcept nogil:
-    cdef DD c = count_of(weight, elements)
+    cdef DD c = normalized(count_of(weight, elements))
+    cdef DD s = normalized(total)
     cdef double q, r
     if c.hi == 0.0:
         return 0.0
-    q = total.hi / c.hi
+    q = s.hi / c.hi
     if isfinite(q) and q != 0.0:
         # one Newton step on the quotient of two double-doubles
-        r = fma(-q, c.hi, total.hi) + total.lo - q * c.lo
+        r = fma(-q, c.hi, s.hi) + s.lo - q * c.lo
         q = q + r / c.hi
     return sqrt(q)
 

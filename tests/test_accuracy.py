@@ -108,12 +108,25 @@ def test_same_inputs_give_bitwise_the_same_state(make_metric):
     assert raws[0] == raws[1] == raws[2]
 
 
+def test_result_reads_the_low_words_when_high_words_cancel(make_metric):
+    # signed weights that cancel in the double-double's high word: the
+    # count is 1e-20 exactly (held in the low word), and so is the total
+    m = make_metric(dtype="float64")
+    m.update_state(np.ones(3), np.zeros(3), sample_weight=np.array([1.0, 1e-20, -1.0]))
+    assert m.count == 1e-20 and m.total == 1e-20
+    assert m.result() == 1.0
+    m2 = make_metric(dtype="float64")
+    m2.update_state(np.zeros(3), np.array([1.0, 1e-10, 1.0]), sample_weight=[1.0, 1.0, -1.0])
+    assert ulps(m2.result(), 1e-10) <= 1
+
+
 # -- threads -------------------------------------------------------------------
 
 LARGE = (1 << 20) + 12_345   # above the threading threshold, chunks do not divide it
 
 
-@pytest.mark.parametrize("case", ["equal", "weighted", "per-sample", "row-true", "scalar-w", "f32"])
+@pytest.mark.parametrize("case", ["equal", "weighted", "per-sample", "row-true", "scalar-w",
+                                  "f32", "column", "row-of-one", "size-1-weight-array"])
 def test_threads_give_bitwise_the_same_state(case, kernel):
     rng = np.random.default_rng(5)
     t = rng.normal(size=LARGE)
@@ -128,6 +141,9 @@ def test_threads_give_bitwise_the_same_state(case, kernel):
         "row-true": lambda: (t[:7], p[: rows7 * 7].reshape(rows7, 7)),
         "scalar-w": lambda: (t, p, 2.5),
         "f32": lambda: (t.astype(np.float32), p.astype(np.float32)),
+        "column": lambda: (t.reshape(-1, 1), p.reshape(-1, 1), w),
+        "row-of-one": lambda: (t.reshape(1, -1), p.reshape(1, -1), np.array([0.3])),
+        "size-1-weight-array": lambda: (t, p, np.array([0.7], dtype=np.float32)),
     }[case]()
     raws = []
     for threads in (1, 2, 3, 5):

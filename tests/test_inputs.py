@@ -17,16 +17,22 @@ def raw_after(make_metric, *args, **kwargs):
 
 # -- layouts: every memory layout reads the same numbers ----------------------------
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", LAYOUTS + ["list"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
-def test_layouts_give_bitwise_the_same_state(layout, dtype, make_metric):
+@pytest.mark.parametrize("shape, w_shape", [((9, 5), (9,)), ((40, 1), (40,)),
+                                            ((1, 40), (1,)), ((6, 7), (1, 7))])
+def test_layouts_give_bitwise_the_same_state(layout, dtype, shape, w_shape, make_metric):
+    # the C fast path and the planner must read every layout to the same bits
     rng = np.random.default_rng(7)
-    t = (rng.normal(size=(9, 5)) * 100).astype(dtype)
-    p = (rng.normal(size=(9, 5)) * 100).astype(dtype)
-    w = rng.random(9)
+    t = (rng.normal(size=shape) * 100).astype(dtype)
+    p = (rng.normal(size=shape) * 100).astype(dtype)
+    w = rng.random(w_shape)
     expected = raw_after(make_metric, t, p, w)
-    got = raw_after(make_metric, relayout(t, layout), relayout(p, layout),
-                    relayout(w, layout))
+    if layout == "list":
+        got = raw_after(make_metric, t.tolist(), p, w)
+    else:
+        got = raw_after(make_metric, relayout(t, layout), relayout(p, layout),
+                        relayout(w, layout))
     assert got == expected
 
 
