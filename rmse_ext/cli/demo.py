@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from . import RootMeanSquaredError, __version__, _backend
-from .reference import Float32RMSE, fsum_rmse
+from .. import RootMeanSquaredError, __version__, _backend
+from ..reference import Float32RMSE, fsum_rmse
 
 
 def synthetic_stream(batches=20000, batch_shape=(64, 4), seed=0):

@@ -1,16 +1,5 @@
-"""The ``rmse-ext`` command (also ``python -m rmse_ext``): eval, demo, bench.
-
-Exit codes: 0 success; 2 a usage or input error, reported on one stderr line
-``rmse-ext: error: <file>: <what is wrong>``; 1 an unexpected failure (one
-line; the traceback with ``--debug`` or ``RMSE_EXT_DEBUG=1``).
-
->>> import contextlib, io
->>> out = io.StringIO()
->>> with contextlib.redirect_stdout(out):
-...     code = main(["--version"])
->>> code, out.getvalue().startswith("rmse-ext ")
-(0, True)
-"""
+"""``rmse-ext eval``: the RMSE of predictions and targets stored in files,
+streamed in row chunks through ``RootMeanSquaredError.update_state``."""
 from __future__ import annotations
 
 import argparse
@@ -19,30 +8,17 @@ import math
 import os
 import sys
 import time
-import traceback
 from typing import Any
 
 import numpy as np
 
-from . import RootMeanSquaredError, __version__, _backend
-from ._plan import fix_ranks, fix_weight_rank
-from ._readers import InputError, Table, open_table
+from .. import RootMeanSquaredError
+from .._plan import fix_ranks, fix_weight_rank
+from ..io import InputError, Table, open_table
 
-PROG = "rmse-ext"
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
 CHUNK_BYTES = 8 << 20
 ROLES = ("y_true", "y_pred", "sample_weight")
-
-EXAMPLES = """\
-examples:
-  rmse-ext eval y_true.npy y_pred.npy                  RMSE of two .npy files
-  rmse-ext eval y.npy p.npy --weights w.npy --json     weighted, as JSON
-  rmse-ext eval run.npz:y run.npz:p                    arrays of an .npz
-  rmse-ext eval val.csv --true-column y --pred-column yhat
-  rmse-ext eval val.parquet --true-column y --pred-column yhat --weight-column w
-  rmse-ext demo                                        the embedded demonstration
-  rmse-ext bench --json                                timings next to NumPy
-"""
 
 EVAL_EXAMPLES = """\
 Files are rows along their first axis: every input needs the same number of
@@ -59,24 +35,8 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
-        prog=PROG, formatter_class=raw, epilog=EXAMPLES,
-        description="Streaming RMSE with tf.keras semantics, exact and fast. "
-                    "Without a command: the demo.")
-    kernel = _backend.kernel.__name__.rsplit(".", 1)[-1]
-    parser.add_argument("--version", action="version",
-                        version=f"{PROG} {__version__} (kernel: {kernel})")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of an unexpected failure")
-    commands = parser.add_subparsers(dest="command", metavar="{eval,demo,bench}")
-
-    ev = commands.add_parser(
-        "eval", formatter_class=raw, epilog=EVAL_EXAMPLES, prog=f"{PROG} eval",
-        help="RMSE of predictions and targets stored in files",
-        description="RMSE of Y_PRED against Y_TRUE, read in row chunks in "
-                    "bounded memory.")
+def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
+    """The arguments of ``rmse-ext eval``."""
     ev.add_argument("y_true", metavar="Y_TRUE", help="targets (or the one file "
                     "holding every column, with the column options)")
     ev.add_argument("y_pred", metavar="Y_PRED", nargs="?", help="predictions")
@@ -96,17 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--no-progress", action="store_true",
                     help="no progress bar (it is shown only when stderr is a terminal)")
-
-    demo = commands.add_parser("demo", help="the embedded demonstration (the default)",
-                               description="Streams a synthetic evaluation and sets "
-                                           "it beside an exact reference, Keras's "
-                                           "float32 arithmetic and NumPy.")
-    demo.add_argument("--batches", type=positive_int, default=20000,
-                      help="batches in the synthetic stream (default 20000)")
-    commands.add_parser("bench", add_help=False,
-                        help="timings next to NumPy (rmse-ext bench --help)")
-    parser.set_defaults(eval_parser=ev)
-    return parser
 
 
 def positive_int(text: str) -> int:
@@ -308,50 +257,3 @@ def print_result(summary: dict[str, Any], as_json: bool) -> None:
     out["weight_sum"] = json_number(summary["weight_sum"])
     out["seconds"] = round(summary["seconds"], 6)
     print(json.dumps(out))
-
-
-# -- entry point -------------------------------------------------------------------
-
-def run(argv: list[str]) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        from .bench import main as bench_main
-        return bench_main(extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "eval":
-        print_result(evaluate(args, args.eval_parser), args.json)
-        return 0
-    from .demo import main as demo_main
-    return demo_main(batches=getattr(args, "batches", 20000)) or 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0, 1 or 2)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv or os.environ.get("RMSE_EXT_DEBUG", "") not in ("", "0")
-    try:
-        return run(argv)
-    except InputError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # argparse's --help, --version and usage errors
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
-        print(f"{PROG}: error: {exc.code}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. piped into head: nothing more to say
-        sys.stderr.close()
-        return 1
-    except Exception as exc:  # noqa: BLE001 -- the one place that reports bugs
-        if debug:
-            traceback.print_exc()
-        message = " ".join(str(exc).split())
-        hint = "" if debug else " (RMSE_EXT_DEBUG=1 or --debug shows the traceback)"
-        print(f"{PROG}: internal error: {type(exc).__name__}: {message}{hint}",
-              file=sys.stderr)
-        return 1

@@ -1,5 +1,5 @@
 """Side-by-side timings in one process: rmse_ext against NumPy (and tf.keras /
-torchmetrics when they happen to be installed).  ``python -m rmse_ext.bench``
+torchmetrics when they happen to be installed).  ``python -m rmse_ext.cli.bench``
 or ``rmse-ext bench``; ``--json`` for machine-readable output.
 
 Every figure is a median of repeated runs measured here, now; each ratio
@@ -18,7 +18,7 @@ import tracemalloc
 
 import numpy as np
 
-from . import RootMeanSquaredError, __version__, _backend
+from .. import RootMeanSquaredError, __version__, _backend
 
 PINNED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -225,7 +225,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if any(os.environ.get(var) != "1" for var in PINNED):
         env = dict(os.environ, **{var: "1" for var in PINNED})
-        cmd = [sys.executable, "-m", "rmse_ext.bench", *(sys.argv[1:] if argv is None else argv)]
+        cmd = [sys.executable, "-m", "rmse_ext.cli.bench", *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(cmd, env=env).returncode
     info = machine()
     rows = (big_array_rows(args.size, args.repeat) + small_batch_rows(args.repeat)

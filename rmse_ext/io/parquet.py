@@ -1,0 +1,90 @@
+"""``.parquet`` files and directories of them: pyarrow's batch reader."""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import numpy as np
+
+from .common import (InputError, Rechunker, Table, arrow_to_numpy, import_pyarrow,
+                     numpy_dtype, pick_named)
+
+
+class ParquetTable(Table):
+    """A Parquet file, or a directory of them (found by ``pyarrow.dataset``,
+    read in its file order): numeric columns, read in record batches by
+    pyarrow's batch reader ``ParquetFile.iter_batches``, one row group at a
+    time."""
+
+    kind = ".parquet"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.is_dir = os.path.isdir(path)
+        pa = self.pa = import_pyarrow(path, "parquet", needed=True)
+        if self.is_dir:
+            import_pyarrow(path, "dataset", needed=True)
+        try:
+            if self.is_dir:
+                self.source = pa.dataset.dataset(path, format="parquet")
+                self.rows = self.source.count_rows()
+                self.bytes_total = sum(os.path.getsize(f) for f in self.source.files)
+            else:
+                self.source = pa.parquet.ParquetFile(path)
+                self.rows = self.source.metadata.num_rows
+            self.schema = self.source.schema if self.is_dir else self.source.schema_arrow
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(path, f"not a readable Parquet file ({exc})") from None
+        self.names = list(self.schema.names)
+        self.done = 0
+
+    def column(self, option: str | None, role: str) -> str:
+        name = self.names[pick_named(self.path, self.names, option, role)]
+        kind = self.schema.field(name).type
+        types = self.pa.types
+        if not (types.is_integer(kind) or types.is_floating(kind) or types.is_boolean(kind)):
+            raise InputError(self.path, f"column {name!r} holds {kind}, not numbers")
+        return name
+
+    def describe(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
+        return (), numpy_dtype(self.schema.field(key).type)
+
+    def start(self, keys: list[str], chunk_rows: int) -> None:
+        self.keys = keys
+        columns = sorted(set(keys))
+        self.chunks = Rechunker((self.to_arrays(b) for b in self.batches(columns, chunk_rows)),
+                                keys)
+
+    def batches(self, columns: list[str], chunk_rows: int) -> Iterator[Any]:
+        """Record batches in file order, with read-ahead kept to one row group
+        (pyarrow would otherwise buffer far ahead: memory growing with the file)."""
+        parts = ([self.pa.parquet.ParquetFile(f) for f in self.source.files]
+                 if self.is_dir else [self.source])
+        for part in parts:
+            for group in range(part.num_row_groups):
+                yield from part.iter_batches(batch_size=chunk_rows, columns=columns,
+                                             row_groups=[group])
+
+    def to_arrays(self, batch: Any) -> dict[str, np.ndarray]:
+        out = {}
+        for key in self.keys:
+            values = batch.column(key)
+            if values.null_count:
+                raise InputError(self.path, f"column {key!r} has missing values (null) "
+                                            f"near row {self.done + 1}")
+            out[key] = arrow_to_numpy(values)
+        self.done += batch.num_rows
+        return out
+
+    def read(self, k: int) -> dict[str, np.ndarray]:
+        try:
+            return self.chunks.read(k)
+        except (self.pa.ArrowException, OSError) as exc:
+            raise InputError(self.path, str(exc).split("\n")[0]) from None
+
+    def bytes_done(self) -> int:
+        return int(self.bytes_total * self.done / self.rows) if self.rows else 0
+
+    def close(self) -> None:
+        if not self.is_dir:
+            self.source.close()
