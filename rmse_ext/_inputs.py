@@ -88,7 +88,7 @@ def as_operand(x, name):
 
 
 def resolve_result_dtype(dtype):
-    """The NumPy float dtype that ``result()`` returns (spec 1: None -> float32)."""
+    """The NumPy float dtype that ``result()`` returns (semantics 1: None -> float32)."""
     if dtype is None:
         return FLOAT32
     as_numpy = getattr(dtype, "as_numpy_dtype", None)  # a tf.DType

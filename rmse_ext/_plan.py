@@ -1,6 +1,6 @@
 """The Keras shape and weight rules, turned into one kernel call.
 
-Every rule cites its section of shared/spec/keras-rmse-semantics.md.  Nothing
+Every rule cites its section of docs/semantics.md.  Nothing
 here touches the metric's state: ``plan_update`` either raises (TypeError /
 ValueError naming the argument and the shapes) or returns a ``Plan`` whose
 ``apply`` cannot fail.  The common layouts reach the kernel without any
@@ -47,7 +47,7 @@ def squeeze_last(a):
 
 
 def fix_ranks(t, p):
-    """Spec 2.2: squeeze a trailing size-1 axis off the operand that has
+    """Semantics 2.2: squeeze a trailing size-1 axis off the operand that has
     exactly one more dimension than the other."""
     if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
         p = squeeze_last(p)
@@ -57,7 +57,7 @@ def fix_ranks(t, p):
 
 
 def fix_weight_rank(w, shape):
-    """Spec 3.1: match the weights' rank to the squared errors' ``shape``."""
+    """Semantics 3.1: match the weights' rank to the squared errors' ``shape``."""
     if w.ndim == 0:
         return w
     if w.ndim == len(shape) + 1:
@@ -73,7 +73,7 @@ def fix_weight_rank(w, shape):
 
 
 def strictly_broadcastable(wshape, shape):
-    """Spec 3.2: scalar, or same rank with every dimension 1 or equal."""
+    """Semantics 3.2: scalar, or same rank with every dimension 1 or equal."""
     return len(wshape) == 0 or (
         len(wshape) == len(shape)
         and all(wd == 1 or wd == vd for wd, vd in zip(wshape, shape))
@@ -158,20 +158,20 @@ def plan_update(y_true, y_pred, sample_weight=None):
     if sample_weight is not None:
         w = as_array(sample_weight, "sample_weight")
         kernel_dtype(w.dtype, "sample_weight")
-    t, p = fix_ranks(t, p)                                        # spec 2.2
+    t, p = fix_ranks(t, p)                                        # semantics 2.2
     shape = t.shape
     if p.shape != shape:
         try:
-            shape = np.broadcast_shapes(t.shape, p.shape)         # spec 2.3
+            shape = np.broadcast_shapes(t.shape, p.shape)         # semantics 2.3
         except ValueError:
             raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
 
     if w is not None:
         given = w.shape
-        w = fix_weight_rank(w, shape)                             # spec 3.1
-        if not strictly_broadcastable(w.shape, shape):            # spec 3.3
+        w = fix_weight_rank(w, shape)                             # semantics 3.1
+        if not strictly_broadcastable(w.shape, shape):            # semantics 3.3
             return averaged_plan(t, p, w, shape, given)
-    if prod(shape) == 0:                                          # spec 4
+    if prod(shape) == 0:                                          # semantics 4
         return EMPTY
 
     (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
@@ -194,7 +194,7 @@ def plan_update(y_true, y_pred, sample_weight=None):
         t, t_mode = np.ascontiguousarray(np.broadcast_to(t, shape)), T_FULL
 
     w_mode, w_scalar = W_NONE, 0.0
-    if w is not None and w.size == 1:                             # spec 3.2
+    if w is not None and w.size == 1:                             # semantics 3.2
         w_mode, w_scalar, w = W_SCALAR, float(w.reshape(())), None
     elif w is not None:
         w_mode, w_cols = block_structure(w.shape, shape)
@@ -225,7 +225,7 @@ def unbroadcast(a):
 
 
 def averaged_shape(w, shape, given):
-    """Spec 3.3: the number ``k`` of leading axes the squared errors keep
+    """Semantics 3.3: the number ``k`` of leading axes the squared errors keep
     (they are averaged over the rest) and the shape of their product with
     the weights; ValueError when the weights do not broadcast.  Works on
     anything with ``.shape``/``.ndim`` (rmse_ext.dask uses it too)."""
@@ -234,16 +234,16 @@ def averaged_shape(w, shape, given):
     try:
         return k, np.broadcast_shapes(lead, w.shape)
     except ValueError:
-        read_as = f" (read as {w.shape}, spec 3.1)" if w.shape != given else ""
+        read_as = f" (read as {w.shape}, semantics 3.1)" if w.shape != given else ""
         averaged = f", averaged to {lead}" if lead != shape else ""
         raise ValueError(
             f"sample_weight of shape {given}{read_as} does not broadcast to the "
-            f"squared errors of shape {shape}{averaged} (spec 3.2/3.3)"
+            f"squared errors of shape {shape}{averaged} (semantics 3.2/3.3)"
         ) from None
 
 
 def row_means(t, p, k):
-    """Spec 3.3: the mean of (p - t)**2 over all but the first ``k`` axes of
+    """Semantics 3.3: the mean of (p - t)**2 over all but the first ``k`` axes of
     the operands' broadcast shape (each row's sum rounded once to float64)."""
     t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
     t_full, p_full = (np.ascontiguousarray(a) for a in np.broadcast_arrays(t, p))
@@ -253,14 +253,14 @@ def row_means(t, p, k):
 
 
 def averaged_plan(t, p, w, shape, given):
-    """Spec 3.3: weights that do not strictly broadcast.  The squared errors
+    """Semantics 3.3: weights that do not strictly broadcast.  The squared errors
     are averaged over their trailing axes down to the weights' rank, the
     averages times the weights (ordinary broadcasting) go into the total and
     ``sum(w)`` into the count.  The kernel forms sum(w_i * rowsum_i) / cols
     in its compensated arithmetic, so cancelling signed weights keep it."""
     k, out_shape = averaged_shape(w, shape, given)
     weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
-    if prod(shape) == 0:                                          # spec 4
+    if prod(shape) == 0:                                          # semantics 4
         return EMPTY
     cols = prod(shape[k:])
     rows_shape = tuple(out_shape) + tuple(shape[k:])
@@ -271,7 +271,7 @@ def averaged_plan(t, p, w, shape, given):
 
 
 class AveragedPlan(Plan):
-    """Spec 3.3's update: total += sum over rows of w_row * mean(row),
+    """Semantics 3.3's update: total += sum over rows of w_row * mean(row),
     count += sum(w) (the weights as given, not as broadcast)."""
 
     __slots__ = ("count_weights",)

@@ -2,7 +2,7 @@
 
 ``update_state(metric, y_true, y_pred, sample_weight=None)`` applies the
 same Keras rules as ``metric.update_state`` on the equivalent NumPy arrays
-(spec 2 and 3), to the dask arrays' shapes, on the client.  The work runs
+(semantics 2 and 3), to the dask arrays' shapes, on the client.  The work runs
 where the data is: every block of the squared errors becomes one partial
 accumulator state on a worker (the operands' blocks are aligned first,
 rechunking where their chunks differ), the partial states (five numbers
@@ -47,14 +47,14 @@ __all__ = ["update_state", "partial_states", "merged_state"]
 
 def _block_state(*blocks: np.ndarray) -> Raw:
     """The state of one block of y_true, y_pred (and weights), all of one rank
-    with every dimension 1 or the block's: plain broadcasting, spec 3.2."""
+    with every dimension 1 or the block's: plain broadcasting, semantics 3.2."""
     acc = _backend.kernel.Accumulator()
     plan_update(*blocks).apply(acc)
     return acc.get_raw()
 
 
 def _values_state(values: np.ndarray, weights: np.ndarray) -> Raw:
-    """total += sum(values), weight += sum(weights) (spec 3.3 blocks)."""
+    """total += sum(values), weight += sum(weights) (semantics 3.3 blocks)."""
     acc = _backend.kernel.Accumulator()
     acc.fold_values(np.ascontiguousarray(values, dtype=FLOAT64).reshape(-1),
                     np.ascontiguousarray(weights, dtype=FLOAT64).reshape(-1))
@@ -118,15 +118,15 @@ def _block_of(grid: np.ndarray, a: da.Array, index: tuple[int, ...],
 def _checked_operands(y_true: Any, y_pred: Any, sample_weight: Any):
     t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
     w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
-    t, p = fix_ranks(t, p)                                        # spec 2.2
+    t, p = fix_ranks(t, p)                                        # semantics 2.2
     try:
-        shape = np.broadcast_shapes(t.shape, p.shape)             # spec 2.3
+        shape = np.broadcast_shapes(t.shape, p.shape)             # semantics 2.3
     except ValueError:
         raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
     given = None
     if w is not None:
         given = w.shape
-        w = fix_weight_rank(w, shape)                             # spec 3.1
+        w = fix_weight_rank(w, shape)                             # semantics 3.1
     return t, p, w, shape, given
 
 
@@ -135,9 +135,9 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[
     elements)`` per block, after the same checks as ``update_state``.
     Empty inputs give an empty list."""
     t, p, w, shape, given = _checked_operands(y_true, y_pred, sample_weight)
-    if w is not None and not strictly_broadcastable(w.shape, shape):  # spec 3.3
+    if w is not None and not strictly_broadcastable(w.shape, shape):  # semantics 3.3
         return _averaged_states(t, p, w, shape, given)
-    if prod(shape) == 0:                                              # spec 4
+    if prod(shape) == 0:                                              # semantics 4
         return []
     operands = [_to_rank(a, len(shape)) for a in (t, p, w) if a is not None]
     chunks = _common_chunks(operands, shape)
@@ -150,11 +150,11 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[
 
 def _averaged_states(t: da.Array, p: da.Array, w: da.Array, shape: tuple[int, ...],
                      given: tuple[int, ...]) -> list[Delayed]:
-    """Spec 3.3 on blocks: squared errors averaged over their trailing axes
+    """Semantics 3.3 on blocks: squared errors averaged over their trailing axes
     (each block rechunked to hold whole trailing axes), times the weights;
     ``sum(w)`` into the count."""
     k, out_shape = averaged_shape(w, shape, given)
-    if prod(shape) == 0:                                              # spec 4
+    if prod(shape) == 0:                                              # semantics 4
         return []
     rank = len(shape)
     t, p = _to_rank(t, rank), _to_rank(p, rank)

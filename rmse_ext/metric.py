@@ -46,7 +46,7 @@ class RootMeanSquaredError:
         self._num_threads = int(num_threads)
         self._acc = _backend.kernel.Accumulator()
 
-    # -- Keras surface (spec 1) ------------------------------------------
+    # -- Keras surface (semantics 1) ------------------------------------------
 
     @property
     def name(self) -> str:
@@ -62,7 +62,7 @@ class RootMeanSquaredError:
         return self._num_threads
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Fold one batch into the running state (spec 2 and 3).
+        """Fold one batch into the running state (semantics 2 and 3).
 
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """

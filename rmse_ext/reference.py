@@ -1,6 +1,6 @@
 """Slow, obviously-correct references (test oracles and the demo's yardsticks).
 
-``ExactRMSE`` follows the spec's rules (shared/spec/keras-rmse-semantics.md)
+``ExactRMSE`` follows the rules of docs/semantics.md
 written out plainly with NumPy for the shapes and ``fractions.Fraction`` for
 every number, so its result is the exact value rounded once.  It shares no code
 with the planner in ``_plan.py``.  ``Float32RMSE`` imitates tf.keras's own
@@ -48,11 +48,11 @@ def exact_sum(x):
 
 def exact_squared_errors(y_true, y_pred):
     t, p = exact_array(y_true), exact_array(y_pred)
-    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:       # spec 2.2
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:       # semantics 2.2
         p = p[..., 0]
     elif t.ndim == p.ndim + 1 and t.shape[-1] == 1:
         t = t[..., 0]
-    d = p - t                                            # spec 2.3
+    d = p - t                                            # semantics 2.3
     return np.asarray(d * d, dtype=object)
 
 
@@ -62,7 +62,7 @@ def exact_update(y_true, y_pred, sample_weight=None):
     if sample_weight is None:
         return exact_sum(values), Fraction(values.size)
     w = exact_array(sample_weight)
-    if w.ndim == values.ndim + 1 and w.ndim > 0:         # spec 3.1
+    if w.ndim == values.ndim + 1 and w.ndim > 0:         # semantics 3.1
         if w.shape[-1] != 1:
             raise ValueError("weights rank")
         w = w[..., 0]
@@ -72,10 +72,10 @@ def exact_update(y_true, y_pred, sample_weight=None):
         w.ndim == values.ndim
         and all(a in (1, b) for a, b in zip(w.shape, values.shape))
     )
-    if strict:                                           # spec 3.2
+    if strict:                                           # semantics 3.2
         wb = np.broadcast_to(w, values.shape)
         return exact_sum(values * wb), exact_sum(wb)
-    k = w.ndim                                           # spec 3.3
+    k = w.ndim                                           # semantics 3.3
     if values.size == 0:
         np.broadcast_shapes(values.shape[:k], w.shape)
         return Fraction(0), Fraction(0)
@@ -99,7 +99,7 @@ class ExactRMSE:
         self.count += count
 
     def result(self):
-        if self.count == 0:                              # spec 1: divide_no_nan
+        if self.count == 0:                              # semantics 1: divide_no_nan
             return 0.0
         return sqrt_fraction(self.total / self.count)
 

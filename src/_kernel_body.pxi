@@ -443,7 +443,7 @@ cdef class Accumulator:
         """Fold one prepared batch: p is the full squared-error shape, t is
         laid out per t_mode, w per w_mode (None for W_NONE / W_SCALAR); the
         whole batch counts ``repeat`` times (zero-stride broadcasts) and its
-        weighted sums are divided by ``divisor`` (row means, spec 3.3)."""
+        weighted sums are divided by ``divisor`` (row means, semantics 3.3)."""
         cdef Batch B
         make_batch(&B, t, p, w, cols, t_mode, w_mode, w_scalar)
         self.fold_batch(&B, repeat, divisor)
@@ -468,7 +468,7 @@ cdef class Accumulator:
         """Fast path for the commonest calls: y_true and y_pred ndarrays of
         one shape (aligned, native, C-contiguous float32/float64) and the
         weights None, a Python float, the same shape, or per-sample (n,)
-        against (n, d) (spec 3.1-3.2).  Returns False, having done nothing,
+        against (n, d) (semantics 3.1-3.2).  Returns False, having done nothing,
         for anything else: the caller then takes the full path."""
         cdef Batch B
         cdef int w_mode = W_NONE
@@ -517,7 +517,7 @@ cdef class Accumulator:
 
     def value(self):
         """sqrt(total / count) in float64; 0.0 while count is 0 (Keras's
-        divide_no_nan, spec 1)."""
+        divide_no_nan, semantics 1)."""
         return result_of(self.total, self.weight, self.elements)
 
     def value_as(self, cnp.dtype descr):
@@ -552,7 +552,7 @@ cdef class Accumulator:
 
     def fold_values(self, cnp.ndarray values, cnp.ndarray weights):
         """total += sum(values), weight += sum(weights); both contiguous
-        float64 (the rare averaged-weights path of spec 3.3)."""
+        float64 (the rare averaged-weights path of semantics 3.3)."""
         cdef const double* v = <const double*>cnp.PyArray_DATA(values)
         cdef const double* w = <const double*>cnp.PyArray_DATA(weights)
         cdef Py_ssize_t i, nv = cnp.PyArray_SIZE(values), nw = cnp.PyArray_SIZE(weights)
@@ -666,7 +666,7 @@ def chunk_partials(cnp.ndarray t, cnp.ndarray p, object w, Py_ssize_t cols,
 
 def row_sums(cnp.ndarray t, cnp.ndarray p, Py_ssize_t cols):
     """Per-row sum of (p - t)**2 over rows of length cols, rounded to float64
-    (t and p of one shape).  Used by the averaged-weights path, spec 3.3."""
+    (t and p of one shape).  Used by the averaged-weights path, semantics 3.3."""
     cdef Py_ssize_t rows = cnp.PyArray_SIZE(p) // cols if cols > 0 else 0
     cdef cnp.ndarray out = np.zeros(rows)
     cdef double* o = <double*>cnp.PyArray_DATA(out)

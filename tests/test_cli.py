@@ -226,7 +226,7 @@ def test_json_weighted_per_row_weights(cli, files, data):
     assert out["dtype"] == "float64"
     assert ulps(out["rmse"], exact(data["t2"], data["p2"], data["w"])) <= 1
     assert ulps(out["weight_sum"], float(weight_sum)) <= 1
-    # spec 3.2: the (n, 1) weights count once per element they touch
+    # semantics 3.2: the (n, 1) weights count once per element they touch
     assert ulps(out["count"], float(3 * weight_sum)) <= 1
     assert out["elements"] == ROWS * 3
 
@@ -253,7 +253,7 @@ def test_columns_of_a_2d_npy(cli, tmp_path, data):
 
 
 def test_rank_fixup_between_files(cli, tmp_path, data):
-    """Spec 2.2: a (n, 1) y_pred meets a (n,) y_true."""
+    """Semantics 2.2: a (n, 1) y_pred meets a (n,) y_true."""
     np.save(tmp_path / "p_col.npy", data["p"].reshape(-1, 1))
     np.save(tmp_path / "t.npy", data["t"])
     proc = cli("eval", tmp_path / "t.npy", tmp_path / "p_col.npy", "--dtype", "float64",
@@ -274,7 +274,7 @@ def test_parquet_directory_dataset(cli, tmp_path, data):
 # -- edge values -----------------------------------------------------------------------
 
 def test_empty_files_give_zero(cli, tmp_path):
-    """Spec 4: no elements -> result 0 (divide_no_nan)."""
+    """Semantics 4: no elements -> result 0 (divide_no_nan)."""
     np.save(tmp_path / "e.npy", np.zeros(0))
     (tmp_path / "header_only.csv").write_text("y,yhat\n")
     (tmp_path / "zero_bytes.csv").write_text("")
@@ -325,7 +325,7 @@ def test_bad_shapes(cli, tmp_path, data):
     assert_input_error(cli("eval", tmp_path / "t3.npy", tmp_path / "p4.npy"),
                        "t3.npy", "p4.npy", "do not broadcast")
     np.save(tmp_path / "w3.npy", np.ones((ROWS, 2)))
-    # spec 3.3: (n, 2) weights against (n, 3) errors do not broadcast
+    # semantics 3.3: (n, 2) weights against (n, 3) errors do not broadcast
     assert_input_error(cli("eval", tmp_path / "t3.npy", tmp_path / "t3.npy",
                            "--weights", tmp_path / "w3.npy"), "w3.npy", "sample_weight")
 
@@ -382,7 +382,7 @@ def test_parquet_errors(cli, tmp_path):
 def test_parquet_without_pyarrow_names_the_extra(files, data):
     path = parquet_file(files, data)
     proc = python_c(NO_PYARROW, "eval", path, *ONE_FILE_COLUMNS)
-    assert_input_error(proc, "all.parquet", "pyarrow", "pip install 'rmse_ext[io]'")
+    assert_input_error(proc, "all.parquet", "pyarrow", "pip install pyarrow")
 
 
 def test_column_choice_errors(cli, files):

@@ -44,7 +44,7 @@ CASES = {
     "float32 and int": ((normal(50).astype(np.float32), (20,)),
                         (RNG.integers(-9, 9, 50), (7,)), None),
     "scalar weight": ((normal(40, 7), (10, 7)), (normal(40, 7), (10, 3)), (2.5, None)),
-    "per-sample weights (spec 3.1)": ((normal(40, 7), (10, 7)), (normal(40, 7), (6, 3)),
+    "per-sample weights (semantics 3.1)": ((normal(40, 7), (10, 7)), (normal(40, 7), (6, 3)),
                                       (RNG.random(40), (7,))),
     "full weights": ((normal(30, 5), (10, 5)), (normal(30, 5), (10, 5)),
                      (RNG.random((30, 5)), (4, 2))),
@@ -53,7 +53,7 @@ CASES = {
     "weights with a trailing 1": ((normal(30, 5), (9, 5)), (normal(30, 5), (10, 5)),
                                   (RNG.random((30, 5, 1)), (4, 5, 1))),
     "signed weights": ((normal(30), (9,)), (normal(30), (10,)), (RNG.normal(size=30), (4,))),
-    "averaged (spec 3.3): (n, a, b) with (n,)": ((normal(12, 3, 4), (5, 2, 3)),
+    "averaged (semantics 3.3): (n, a, b) with (n,)": ((normal(12, 3, 4), (5, 2, 3)),
                                                  (normal(12, 3, 4), (4, 3, 1)),
                                                  (RNG.random(12), (5,))),
     "averaged: (n, a, b) with (n, a)": ((normal(12, 3, 4), (5, 2, 3)),
@@ -91,7 +91,7 @@ def test_adds_to_the_running_state():
 
 BAD = {
     "shapes do not broadcast": ((normal(4), (2,)), (normal(3), (2,)), None),
-    "weights (d,) against (n, d) (spec 3.4)": ((normal(4, 3), (2, 3)), (normal(4, 3), (2, 3)),
+    "weights (d,) against (n, d) (semantics 3.4)": ((normal(4, 3), (2, 3)), (normal(4, 3), (2, 3)),
                                               (RNG.random(3), (3,))),
     "weights one axis too many": ((normal(4, 3), (2, 3)), (normal(4, 3), (2, 3)),
                                   (RNG.random((4, 3, 2)), (2, 3, 2))),

@@ -2,7 +2,7 @@
 elements, and resident-memory growth over long runs of updates.
 
 Rejected input must raise the right exception class with a message that
-names the argument, and leave the state bitwise unchanged (spec 4).  Odd but
+names the argument, and leave the state bitwise unchanged (semantics 4).  Odd but
 valid input (layouts, subclasses, NaN/inf weights, broadcast views) must give
 the same state as the plain C-contiguous copy of the same numbers.
 """
@@ -51,7 +51,7 @@ def generator():
 
 # (id, argument the message must name, exception class, action on a metric)
 REJECTED = [
-    # dtypes that are not real numbers, in each argument (spec 2.1)
+    # dtypes that are not real numbers, in each argument (semantics 2.1)
     ("object-array", "y_true", TypeError, update(np.array([1.0, 2.0], dtype=object), [1.0, 2.0])),
     ("object-mixed", "y_pred", TypeError, update([1.0, 2.0], np.array([1.0, "x"], dtype=object))),
     ("str-list", "y_true", TypeError, update(["a", "b"], [1.0, 2.0])),
@@ -83,7 +83,7 @@ REJECTED = [
     ("ragged-true", "y_true", ValueError, update([[1.0, 2.0], [3.0]], [1.0, 2.0])),
     ("ragged-pred", "y_pred", ValueError, update([1.0, 2.0], [[1.0], [2.0, 3.0]])),
     ("ragged-deep", "y_true", ValueError, update([[1.0], [[2.0]]], [1.0])),
-    # shapes that do not broadcast (spec 2.2, 2.3)
+    # shapes that do not broadcast (semantics 2.2, 2.3)
     ("shape-4-vs-3", "y_true", ValueError, update(np.zeros(4), np.zeros(3))),
     ("shape-2x3-vs-3x2", "y_pred", ValueError, update(np.zeros((2, 3)), np.zeros((3, 2)))),
     ("shape-inner-mismatch", "y_true", ValueError, update(np.zeros((2, 3, 4)), np.zeros((2, 4)))),
@@ -100,7 +100,7 @@ REJECTED = [
     ("weight-generator", "sample_weight", TypeError, update([1.0, 2.0], [2.0, 3.0], generator)),
     ("weight-masked", "sample_weight", TypeError, update([1.0, 2.0], [2.0, 3.0], lambda: masked([1.0, 1.0]))),
     ("weight-ragged", "sample_weight", ValueError, update(np.zeros(3), np.zeros(3), [[1.0], [2.0, 3.0]])),
-    # weights: wrong shape (spec 3.1 - 3.4)
+    # weights: wrong shape (semantics 3.1 - 3.4)
     ("weight-3-vs-4x3", "sample_weight", ValueError, update(Z43, Z43, np.ones(3))),
     ("weight-4x2-vs-4x3", "sample_weight", ValueError, update(Z43, Z43, np.ones((4, 2)))),
     ("weight-4x3x2-vs-4x3", "sample_weight", ValueError, update(Z43, Z43, np.ones((4, 3, 2)))),
@@ -108,7 +108,7 @@ REJECTED = [
     ("weight-3-vs-2x3x4", "sample_weight", ValueError,
      update(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)), np.ones(3))),
     ("weight-empty-vs-4x3", "sample_weight", ValueError, update(Z43, Z43, np.ones(0))),
-    # the metric's own dtype and name (spec 1)
+    # the metric's own dtype and name (semantics 1)
     ("dtype-int8", "dtype", TypeError, construct(dtype="int8")),
     ("dtype-complex", "dtype", TypeError, construct(dtype="complex")),
     ("dtype-nonsense", "dtype", TypeError, construct(dtype="nonsense")),
@@ -201,7 +201,7 @@ def test_zero_d_and_n_d_operands_mix_by_broadcasting(make_metric):
 ])
 def test_nan_and_inf_weights_are_accepted_and_propagate(weight, expect_total, expect_count,
                                                         make_metric):
-    """Spec 4: NaN (and inf) entering the sums is not an input error."""
+    """Semantics 4: NaN (and inf) entering the sums is not an input error."""
     m = make_metric(dtype="float64")
     m.update_state([1.0, 2.0], [2.0, 4.0], sample_weight=[1.0, weight])
     assert repr(m.total) == expect_total and repr(m.count) == expect_count
@@ -306,7 +306,7 @@ SMALL = [
     (np.arange(4.0), np.arange(4.0) + 1.5, None),                    # the fast path
     (np.arange(4, dtype=np.float32), np.ones(4), np.arange(4.0)),    # full weights
     ([1.0, 2.0, 3.0], [[2.0, 2.0, 2.0], [0.0, 1.0, 5.0]], [1.0, 2.0]),  # lists, row + per-sample
-    (np.ones((2, 3, 2)), np.zeros((2, 3, 2)), np.array([1.0, 3.0])),  # averaged (spec 3.3)
+    (np.ones((2, 3, 2)), np.zeros((2, 3, 2)), np.array([1.0, 3.0])),  # averaged (semantics 3.3)
     (np.arange(6, dtype=np.int16)[::-1], np.zeros(6), 0.5),          # convert + scalar weight
 ]
 

@@ -1,4 +1,4 @@
-"""The spec, rule by rule (shared/spec/keras-rmse-semantics.md).
+"""The semantics, section by section (docs/semantics.md).
 
 Each test names the section it checks.  Expected values come from the spec's
 own table (section 7) or from arithmetic small enough to do by hand, written

@@ -25,7 +25,8 @@ Files are rows along their first axis: every input needs the same number of
 rows; within a row the Keras shape and weight rules apply (a (n, 1) y_pred
 meets a (n,) y_true, (n,) weights weigh the rows of (n, d) errors).
 Formats by extension: .npy (memory-mapped), .npz (file.npz:name), .csv/.tsv
-(header optional), .parquet (needs pyarrow: pip install 'rmse_ext[io]').
+(header optional), .parquet (needs pyarrow: pip install pyarrow,
+or the [io] extra).
 
 examples:
   rmse-ext eval y_true.npy y_pred.npy --dtype float64
@@ -109,7 +110,7 @@ def resolve_operands(args: argparse.Namespace, parser: argparse.ArgumentParser
 
 
 def check_rows(operands: list[Operand]) -> None:
-    """Spec 2/3 per row and equal row counts, before reading any data."""
+    """Semantics 2/3 per row and equal row counts, before reading any data."""
     known = [(op.table.rows, op.label) for op in operands if op.table.rows is not None]
     for rows, label in known[1:]:
         if rows != known[0][0]:
@@ -127,12 +128,12 @@ def row_elements(operands: list[Operand]) -> int:
         RootMeanSquaredError().update_state(t, p, w[0] if w else None)
     except (TypeError, ValueError) as exc:
         raise InputError(labels, f"{exc}") from None
-    t, p = fix_ranks(t, p)                                         # spec 2.2
+    t, p = fix_ranks(t, p)                                         # semantics 2.2
     if t.ndim != p.ndim:  # right-aligned broadcasting would cross rows
         raise InputError(labels, "rows must have the same rank after the Keras "
-                                 "rank fix-up (spec 2.2)")
-    shape = np.broadcast_shapes(t.shape, p.shape)                  # spec 2.3
-    if w and fix_weight_rank(w[0], shape).ndim > len(shape):      # spec 3.1
+                                 "rank fix-up (semantics 2.2)")
+    shape = np.broadcast_shapes(t.shape, p.shape)                  # semantics 2.3
+    if w and fix_weight_rank(w[0], shape).ndim > len(shape):      # semantics 3.1
         raise InputError(labels, "the weights have more dimensions per row than "
                                  "the squared errors")
     return math.prod(shape[1:])

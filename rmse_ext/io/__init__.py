@@ -1,7 +1,7 @@
 """Reading y_true / y_pred / weights from files, in row chunks, in bounded memory.
 
 A *table* is one input file; a *column* is one array in it, read in row chunks
-along axis 0 (spec 2 and 3 then apply inside each chunk; the metric treats a
+along axis 0 (semantics 2 and 3 then apply inside each chunk; the metric treats a
 chunked stream exactly as one update of the whole file).
 
 One module per format (``npy``, ``npz``, ``csv``, ``parquet``); what they

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._inputs import kernel_dtype
 
-IO_EXTRA = "pip install 'rmse_ext[io]'"
+IO_EXTRA = "pip install pyarrow (the package's [io] extra)"
 
 
 class InputError(Exception):
