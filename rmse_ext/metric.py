@@ -6,7 +6,8 @@ from typing import Any, Iterable, Union
 import numpy as np
 
 from . import _backend, _state
-from ._inputs import resolve_result_dtype
+from ._chunked import fold_chunked, is_chunked, windowable
+from ._inputs import read_input, resolve_result_dtype
 from ._parallel import fold_parallel
 from ._plan import plan_update
 
@@ -69,6 +70,16 @@ class RootMeanSquaredError:
         if ((self._num_threads == 1 or getattr(y_pred, "size", 0) < PARALLEL_MIN_SIZE)
                 and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
+        t, p = read_input(y_true, "y_true"), read_input(y_pred, "y_pred")
+        w = None if sample_weight is None else read_input(sample_weight, "sample_weight")
+        if is_chunked(t, p, w):
+            if windowable(t, p, w):
+                fold_chunked(self._acc, t, p, w)
+                return
+            t, p, w = (x.concatenate() if is_chunked(x) else x for x in (t, p, w))
+        self._fold(t, p, w)
+
+    def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         plan = plan_update(y_true, y_pred, sample_weight)
         if self._num_threads == 1:
             plan.apply(self._acc)

@@ -1,0 +1,104 @@
+"""Folding operands held in pieces (Arrow chunked columns) without
+concatenating them.
+
+The kernel sums a batch in fixed chunks of ``CHUNK_SIZE`` elements and folds
+the chunk sums in chunk order (``chunk_partials`` / ``fold_partials``, the
+same pair the threads use).  Here the operands are cut into windows whose
+sizes are multiples of ``CHUNK_SIZE``, each window's chunk sums are written
+into one small (chunks, 4) table, and the table is folded once: bitwise the
+state of one call on the concatenated operands.  A window inside one piece
+of each operand is a view; one that straddles a piece boundary (of y_true,
+y_pred or the weights: they need not align) is gathered into a window-sized
+buffer.
+"""
+from __future__ import annotations
+
+from math import gcd, prod
+from typing import Any, Iterator, Optional, Union
+
+import numpy as np
+
+import sys
+
+from ._inputs import Chunks, kernel_dtype
+from ._plan import plan_update
+
+Operand = Union[np.ndarray, Chunks]
+Window = tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]
+
+WINDOW_ELEMENTS = 1 << 20    # about this many elements per window
+
+
+def is_chunked(*operands: Any) -> bool:
+    return any(isinstance(x, Chunks) for x in operands)
+
+
+def _pieces(x: Operand) -> list[np.ndarray]:
+    return x.pieces if isinstance(x, Chunks) else [x]
+
+
+def _rows(x: Operand, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``x``: a view when one piece holds them."""
+    parts, at = [], 0
+    for piece in _pieces(x):
+        lo, hi = max(start - at, 0), min(stop - at, len(piece))
+        if lo < hi:
+            parts.append(piece[lo:hi])
+        at += len(piece)
+        if at >= stop:
+            break
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def windowable(t: Operand, p: Operand, w: Any) -> bool:
+    """Whether the operands can be folded window by window along their first
+    axis: y_true and y_pred of one shape with at least one axis, and the
+    weights None, one number, that shape, or one per row (semantics 3.1); no
+    broadcast (zero-stride) views, which the planner would compress."""
+    if t.shape != p.shape or len(t.shape) == 0:
+        return False
+    if any(0 in piece.strides for x in (t, p, w) if x is not None for piece in _pieces(x)):
+        return False
+    if w is None:
+        return True
+    w_shape = w.shape
+    return bool(w_shape == t.shape or prod(w_shape) == 1 or w_shape == t.shape[:1])
+
+
+def fold_chunked(acc: Any, t: Operand, p: Operand, w: Any) -> None:
+    """Fold windowable operands into the accumulator ``acc`` window by
+    window, bitwise as one call on the concatenated operands."""
+    kernel = sys.modules[type(acc).__module__]
+    chunk = kernel.CHUNK_SIZE
+    size = prod(t.shape)
+    parts = np.empty((-(-size // chunk), 4))
+    done, w_mode = 0, None
+    for window in windows(t, p, w, chunk):
+        plan = plan_update(*window)  # type: ignore[no-untyped-call]
+        count = -(-plan.p.size // chunk)
+        kernel.chunk_partials(plan.t, plan.p, plan.w, plan.cols or plan.p.size,
+                              plan.t_mode, plan.w_mode, plan.w_scalar, 0, count,
+                              parts[done:done + count])
+        done, w_mode = done + count, plan.w_mode
+    if done:
+        acc.fold_partials(parts, w_mode, size)
+
+
+def windows(t: Operand, p: Operand, w: Any, chunk: int) -> Iterator[Window]:
+    """Consecutive row windows of the (windowable) operands, each a multiple
+    of the kernel's chunk in elements.  Every piece's dtype is checked before
+    the first window is made, so folding them cannot fail halfway."""
+    for x, name in ((t, "y_true"), (p, "y_pred"), (w, "sample_weight")):
+        if x is not None:
+            for piece in _pieces(x):
+                kernel_dtype(piece.dtype, name)
+    n, row = t.shape[0], prod(t.shape[1:])
+    if n * row == 0:                                              # semantics 4
+        return
+    step = chunk // gcd(row, chunk)     # rows in a multiple of the kernel's chunk
+    rows = max(step, WINDOW_ELEMENTS // max(row, 1) // step * step)
+    per_row_w = w is not None and w.shape[:1] == (n,) and prod(w.shape) != 1
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        yield (_rows(t, start, stop), _rows(p, start, stop),
+               _rows(w, start, stop) if per_row_w else w)
