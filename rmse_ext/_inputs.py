@@ -149,9 +149,9 @@ def _reject_nulls(valid: np.ndarray | None, name: str) -> None:
     if valid is not None:
         where = np.flatnonzero(~valid.reshape(-1))
         raise ValueError(
-            f"{name} has {len(where)} missing value(s) (Arrow null), the first at "
-            f"flat position {where[0]} of its chunk; rmse_ext does not read nulls: "
-            f"drop or fill them first")
+            f"{name} has missing values (Arrow null): {len(where)}, the first at "
+            f"position {where[0]} of its chunk; rmse_ext does not read nulls: drop "
+            f"or fill them first")
 
 
 # DLPack device types that are host memory (DLDeviceType: kDLCPU, kDLCUDAHost,

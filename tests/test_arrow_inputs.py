@@ -188,10 +188,10 @@ def test_nulls_are_rejected_by_name_and_the_state_is_unchanged():
     m = RootMeanSquaredError()
     m.update_state([1.0], [2.0])
     before = snapshot(m)
-    with pytest.raises(ValueError, match=r"sample_weight has 1 missing value\(s\) \(Arrow null\)"):
+    with pytest.raises(ValueError, match=r"sample_weight has missing values \(Arrow null\): 1, the first at position 1"):
         m.update_state(pa.array([1.0, 2.0]), pa.array([1.0, 2.0]),
                        sample_weight=pa.array([1.0, None]))
-    with pytest.raises(ValueError, match="y_pred has 1 missing value"):
+    with pytest.raises(ValueError, match=r"y_pred has missing values \(Arrow null\): 1"):
         m.update_state(pa.array([1.0, 2.0, 3.0]),
                        pa.chunked_array([[1.0, 2.0], [None]], type=pa.float64()))
     assert snapshot(m) == before
@@ -255,7 +255,7 @@ def test_record_batch_errors_name_the_column():
     table = pa.table({"y": [1.0, None], "s": ["a", "b"]})
     with pytest.raises(ValueError, match=r"no column 'z' \(columns: \['y', 's'\]\)"):
         list(record_batches(table, ["z"], "table"))
-    with pytest.raises(ValueError, match="column 'y' of table has 1 missing value"):
+    with pytest.raises(ValueError, match="column 'y' of table has missing values"):
         list(record_batches(table, ["y"], "table"))
     with pytest.raises(TypeError, match="column 's' holds string values"):
         list(record_batches(table, ["s"], "table"))

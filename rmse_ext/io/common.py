@@ -151,25 +151,3 @@ def numpy_dtype(arrow_type: Any) -> np.dtype:
         return np.dtype(np.bool_)
     kind = "f" if pat.is_floating(arrow_type) else "i" if pat.is_signed_integer(arrow_type) else "u"
     return np.dtype(f"{kind}{arrow_type.bit_width // 8}")
-
-
-def arrow_to_numpy(values: Any) -> np.ndarray:
-    """A null-free numeric pyarrow Array as a NumPy array, read from its data
-    buffer (zero-copy; booleans unpacked), without pyarrow's pandas import.
-
-    >>> import pyarrow as pa
-    >>> arrow_to_numpy(pa.array([1.5, 2.5, 3.5]).slice(1))
-    array([2.5, 3.5])
-    >>> arrow_to_numpy(pa.array([True, False, True]).slice(1))
-    array([False,  True])
-    """
-    dtype = numpy_dtype(values.type)
-    n, start = len(values), values.offset
-    if n == 0:
-        return np.empty(0, dtype)
-    data = values.buffers()[1]
-    if dtype == np.bool_:
-        bits = np.unpackbits(np.frombuffer(data, np.uint8), count=start + n,
-                             bitorder="little")
-        return bits[start:].view(np.bool_)
-    return np.frombuffer(data, dtype, count=n, offset=start * dtype.itemsize)

@@ -10,7 +10,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .common import InputError, Rechunker, Table, arrow_to_numpy, import_pyarrow, pick_named
+from .._inputs import record_batches
+from .common import InputError, Rechunker, Table, import_pyarrow, pick_named
 
 
 def is_number(field: str) -> bool:
@@ -112,15 +113,15 @@ class CsvTable(Table):
         try:
             reader = pa.csv.open_csv(self.pa_file, read_options=read,
                                      parse_options=parse, convert_options=convert)
-            for batch in reader:
-                yield {j: arrow_to_numpy(batch.column(internal[j])) for j in self.keys}
-        except pa.ArrowInvalid as exc:
+            for batch in record_batches(reader, [internal[j] for j in wanted], self.path):
+                yield {j: batch[internal[j]] for j in self.keys}
+        except (pa.ArrowInvalid, ValueError) as exc:   # ValueError: a failed batch
             raise InputError(self.path, self.arrow_message(str(exc))) from None
 
     def arrow_message(self, message: str) -> str:
         """pyarrow's message with its column numbers shown as our names."""
-        found = re.match(r"In CSV column #(\d+): CSV conversion error to \w+: "
-                         r"invalid value (.*)", message)
+        found = re.search(r"In CSV column #(\d+): CSV conversion error to \w+: "
+                          r"invalid value (.*)", message)
         if found and int(found[1]) < len(self.names):
             return f"column {self.names[int(found[1])]!r}: not a number: {found[2]}"
         return message.split("\n")[0]

@@ -6,8 +6,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .common import (InputError, Rechunker, Table, arrow_to_numpy, import_pyarrow,
-                     numpy_dtype, pick_named)
+from .._inputs import record_batches
+from .common import InputError, Rechunker, Table, import_pyarrow, numpy_dtype, pick_named
 
 
 class ParquetTable(Table):
@@ -66,13 +66,12 @@ class ParquetTable(Table):
                                              row_groups=[group])
 
     def to_arrays(self, batch: Any) -> dict[str, np.ndarray]:
-        out = {}
-        for key in self.keys:
-            values = batch.column(key)
-            if values.null_count:
-                raise InputError(self.path, f"column {key!r} has missing values (null) "
-                                            f"near row {self.done + 1}")
-            out[key] = arrow_to_numpy(values)
+        """One record batch's columns, read as every Arrow input is
+        (``rmse_ext._inputs.record_batches``: numbers in place)."""
+        try:
+            (out,) = record_batches(batch, sorted(set(self.keys)), f"rows {self.done + 1}-")
+        except (TypeError, ValueError) as exc:
+            raise InputError(self.path, str(exc)) from None
         self.done += batch.num_rows
         return out
 
