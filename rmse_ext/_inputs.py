@@ -118,21 +118,21 @@ def _numpy_native(x: Any) -> bool:
 
 def _arrow_operand(x: Any, name: str) -> Operand:
     """An Arrow column as an ndarray (one chunk) or ``Chunks``."""
-    pieces = [piece for piece in (_arrow_values(chunk, name)
+    pieces = [piece for piece in (arrow_values(chunk, name)
                                   for chunk in read_column(x, name).chunks) if len(piece)]
     if len(pieces) == 1:
         return pieces[0]
     return Chunks(pieces, name) if pieces else np.empty(0)
 
 
-def _arrow_values(chunk: Chunk, name: str) -> np.ndarray:
+def arrow_values(chunk: Chunk, name: str) -> np.ndarray:
     """One Arrow chunk as an ndarray: numbers in place, a list column whose
     rows all have one length as a 2-D array (one row per sample)."""
     if isinstance(chunk, Leaf):
-        _reject_nulls(chunk.valid, name)
+        reject_nulls(chunk.valid, name)
         return chunk.values
-    _reject_nulls(chunk.valid, name)
-    _reject_nulls(chunk.values.valid, name)
+    reject_nulls(chunk.valid, name)
+    reject_nulls(chunk.values.valid, name)
     lengths = np.diff(chunk.offsets)
     width = int(lengths[0]) if len(lengths) else 0
     if (lengths != width).any():
@@ -143,7 +143,7 @@ def _arrow_values(chunk: Chunk, name: str) -> np.ndarray:
     return chunk.values.values[first:first + width * len(lengths)].reshape(len(lengths), width)
 
 
-def _reject_nulls(valid: np.ndarray | None, name: str) -> None:
+def reject_nulls(valid: np.ndarray | None, name: str) -> None:
     """Arrow nulls are missing values: rejected until a missing-value policy
     reads them."""
     if valid is not None:
@@ -194,7 +194,7 @@ def record_batches(stream: Any, columns: list[str],
     [array([1.5, 2.5])]
     """
     for batch in read_batches(stream, columns, name):
-        yield {column: _arrow_values(chunk, f"column {column!r} of {name}")
+        yield {column: arrow_values(chunk, f"column {column!r} of {name}")
                for column, chunk in batch.items()}
 
 
