@@ -14,3 +14,14 @@ def snapshot(metric):
     """Everything the metric's state holds, bit for bit."""
     return tuple(np.float64(x).tobytes() if isinstance(x, float) else x
                  for x in metric._acc.get_raw())
+
+
+def traced_peak(call, *args, **kwargs):
+    """The peak of memory traced by tracemalloc while ``call(*args, **kwargs)`` runs."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        call(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

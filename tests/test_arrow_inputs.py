@@ -2,7 +2,6 @@
 chunked columns folded chunk by chunk with the bits of the concatenated
 array, nulls and non-numbers rejected by name, GPU tensors refused."""
 import decimal
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from rmse_ext import RootMeanSquaredError, root_mean_squared_error
 from rmse_ext._inputs import Chunks, read_input, record_batches
 from rmse_ext._plan import plan_update
 
-from helpers import snapshot
+from helpers import snapshot, traced_peak
 
 pa = pytest.importorskip("pyarrow")
 
@@ -158,13 +157,7 @@ def test_chunked_columns_are_not_concatenated():
     t, p, _ = data(n, seed=4)
     ct, cp = chunked(t, [n // 3, 2 * n // 3]), chunked(p, [12345])
     m = RootMeanSquaredError()
-    tracemalloc.start()
-    try:
-        m.update_state(ct, cp)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 24 * 2**20
+    assert traced_peak(m.update_state, ct, cp) < 24 * 2**20
     assert snapshot(m) == state_of(t, p)
 
 
