@@ -244,7 +244,7 @@ def resolve_result_dtype(dtype: Any) -> np.dtype[Any]:
         dtype = as_numpy
     try:
         resolved: np.dtype[Any] | None = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):  # e.g. np.dtype('0x1p0'): a ValueError
         resolved = None
     if resolved is None or resolved.kind != "f" or resolved.itemsize not in (2, 4, 8):
         raise TypeError(

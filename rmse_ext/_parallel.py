@@ -6,6 +6,7 @@ folds the chunk sums in chunk order.  Here the chunks are spread over threads
 and the same ordered fold runs on it: the result is bitwise identical for
 every thread count.
 """
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,35 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 MIN_CHUNKS_PER_THREAD = 4   # 4 x 65536 elements: below that a thread does not pay
+MAX_THREADS = 1024
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def check_num_threads(value: object) -> int:
+    """The one validation of ``num_threads``: an int from 1 to MAX_THREADS,
+    or None / 0 for every CPU available to this process.  TypeError /
+    ValueError naming ``num_threads`` otherwise.
+
+    >>> check_num_threads(2), check_num_threads(None) == available_cpus()
+    (2, True)
+    """
+    if value is None:
+        return available_cpus()
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"num_threads must be an int (or None); got {type(value).__name__}")
+    n = int(value)
+    if n == 0:
+        return available_cpus()
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"num_threads must be from 1 to {MAX_THREADS}, or 0 / None for "
+                         f"every available CPU; got {n}")
+    return n
 
 _pools = {}
 _pools_lock = threading.Lock()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._inputs import resolve_result_dtype
+from ._parallel import check_num_threads
 
 FORMAT = "rmse_ext.state/1"
 FLOAT_KEYS = ("total_hi", "total_lo", "weight_hi", "weight_lo")
@@ -47,6 +48,11 @@ def _float_from_hex(state: dict[str, Any], key: str) -> float:
         raise ValueError(
             f"state[{key!r}] = {text!r} is not a float.hex() string"
         ) from None
+    except OverflowError:
+        raise ValueError(
+            f"state[{key!r}] = {text!r} is beyond the float64 range (an infinity "
+            f"is written 'inf')"
+        ) from None
 
 
 def _int_in(state: dict[str, Any], key: str, low: int, high: int) -> int:
@@ -66,6 +72,10 @@ def parse(state: Any) -> dict[str, Any]:
     missing = [key for key in KEYS if key not in state]
     if missing:
         raise ValueError(f"state is missing the key(s) {missing} (format {FORMAT!r})")
+    if not isinstance(state["format"], str):
+        raise TypeError(
+            f"state['format'] must be a str; got {type(state['format']).__name__}"
+        )
     if state["format"] != FORMAT:
         raise ValueError(
             f"state['format'] is {state['format']!r}; this rmse_ext reads {FORMAT!r}"
@@ -77,9 +87,12 @@ def parse(state: Any) -> dict[str, Any]:
         raise TypeError(f"state['dtype'] must be a str; got {type(state['dtype']).__name__}")
     try:
         dtype = resolve_result_dtype(state["dtype"]).name
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"state['dtype']: {exc}") from None
-    num_threads = _int_in(state, "num_threads", 1, INT64_MAX)
+    try:
+        num_threads = check_num_threads(state["num_threads"])
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"state['num_threads']: {exc}") from None
     floats = [_float_from_hex(state, key) for key in FLOAT_KEYS]
     elements = _int_in(state, "elements", 0, INT64_MAX)
     raw: Raw = (floats[0], floats[1], floats[2], floats[3], elements)
@@ -87,5 +100,6 @@ def parse(state: Any) -> dict[str, Any]:
 
 
 def restore(cls: Any, state: dict[str, Any]) -> Any:
-    """Unpickling hook: ``cls.from_state(state)``."""
+    """Unpickling hook of pickles written before the metric used
+    ``__getstate__`` / ``__setstate__``: ``cls.from_state(state)``."""
     return cls.from_state(state)

@@ -21,6 +21,7 @@ array([0.64549722, 1.        ])
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -71,20 +72,46 @@ def _check_parameters(y_true: Any, y_pred: Any, sample_weight: Any, multioutput:
         )
 
 
-def _samples(arrays: dict[str, np.ndarray]) -> int:
-    """sklearn's check_consistent_length: one number of samples for all."""
+def _samples(arrays: dict[str, np.ndarray], given: dict[str, Any]) -> int:
+    """sklearn's check_consistent_length: one number of samples for all,
+    counted as it counts them (``shape[0]``, else ``len()`` of what was
+    passed)."""
     lengths = []
     for name, a in arrays.items():
         if a.ndim == 0:
-            raise TypeError(
-                f"{name} should have at least 1 dimension; got a scalar array {a!r}"
-            )
-        lengths.append(a.shape[0])
+            original = given[name]
+            if hasattr(original, "shape") or not hasattr(original, "__len__"):
+                raise TypeError(
+                    f"{name} should have at least 1 dimension; got a scalar array {a!r}"
+                )
+            lengths.append(len(original))
+        else:
+            lengths.append(a.shape[0])
     if len(set(lengths)) > 1:
         raise ValueError(
             f"Found input variables with inconsistent numbers of samples: {lengths}"
         )
     return lengths[0]
+
+
+def _as_numbers(a: np.ndarray, name: str) -> np.ndarray:
+    """scikit-learn's ``check_array`` conversion: bool, int and float arrays
+    as they are; anything else (strings of numbers, objects that are
+    numbers, ...) converted to float64 the way it converts them, raising its
+    classes: ValueError for complex data and for what is not a number,
+    TypeError for objects ``float()`` does not take."""
+    if a.dtype.kind in "biuf":
+        return a
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        try:
+            return np.asarray(a, dtype=np.float64)
+        except np.exceptions.ComplexWarning:
+            raise ValueError(f"{name}: complex data is not supported") from None
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        except TypeError as exc:
+            raise TypeError(f"{name}: {exc}") from None
 
 
 def _as_targets(a: np.ndarray, name: str) -> np.ndarray:
@@ -168,8 +195,11 @@ def root_mean_squared_error(
     if sample_weight is not None:
         w = as_array(sample_weight, "sample_weight")
         named["sample_weight"] = w
-    n = _samples(named)
+    n = _samples(named, {"y_true": y_true, "y_pred": y_pred,
+                         "sample_weight": sample_weight})
     out_dtype = _result_dtype(t, p, w)
+    named = {name: _as_numbers(a, name) for name, a in named.items()}
+    t, p, w = named["y_true"], named["y_pred"], named.get("sample_weight")
     t, p = _as_targets(t, "y_true"), _as_targets(p, "y_pred")
     if t.shape[1] != p.shape[1]:
         raise ValueError(

@@ -8,7 +8,7 @@ import numpy as np
 from . import _backend, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import read_input, resolve_result_dtype
-from ._parallel import fold_parallel
+from ._parallel import check_num_threads, fold_parallel
 from ._plan import plan_update
 
 # batches smaller than this stay on the single-threaded fast path
@@ -35,16 +35,12 @@ class RootMeanSquaredError:
     """
 
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None,
-                 num_threads: int = 1) -> None:
+                 num_threads: int | None = 1) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str; got {type(name).__name__}")
-        if not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, bool):
-            raise TypeError(f"num_threads must be an int; got {type(num_threads).__name__}")
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be at least 1; got {num_threads}")
+        self._num_threads = check_num_threads(num_threads)
         self._name = name
         self._dtype = resolve_result_dtype(dtype)
-        self._num_threads = int(num_threads)
         self._acc = _backend.kernel.Accumulator()
 
     # -- Keras surface (semantics 1) ------------------------------------------
@@ -186,7 +182,10 @@ class RootMeanSquaredError:
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises TypeError/ValueError naming
         the key and changes nothing."""
-        parsed = _state.parse(state)
+        self._restore(_state.parse(state))
+
+    def _restore(self, parsed: dict[str, Any]) -> None:
+        """Take over a parsed state dict (it cannot fail)."""
         self._name = parsed["name"]
         self._dtype = resolve_result_dtype(parsed["dtype"])
         self._num_threads = parsed["num_threads"]
@@ -203,7 +202,22 @@ class RootMeanSquaredError:
         metric._acc.set_raw(*parsed["raw"])
         return metric
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle, ``copy.copy`` and ``copy.deepcopy`` go through the state
-        dict, so they round-trip bitwise and never share the accumulator."""
-        return (_state.restore, (type(self), self.get_state()))
+    # -- pickle, copy.copy, copy.deepcopy: the usual protocol ------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state dict, plus any attributes a subclass added: a subclass
+        whose ``__init__`` takes other arguments pickles and copies too."""
+        extra = {k: v for k, v in self.__dict__.items() if k not in _OWN_ATTRIBUTES}
+        return {"state": self.get_state(), "attributes": extra}
+
+    def __setstate__(self, data: dict[str, Any]) -> None:
+        """Rebuild from ``__getstate__``'s dict, bitwise, with an accumulator
+        of its own (a copy never shares it)."""
+        parsed = _state.parse(data["state"])
+        self.__dict__.update(data["attributes"])
+        self._acc = _backend.kernel.Accumulator()
+        self._restore(parsed)
+
+
+#: the attributes RootMeanSquaredError itself keeps (the state dict carries them)
+_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_num_threads", "_acc"})

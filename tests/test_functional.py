@@ -135,3 +135,98 @@ def test_non_finite_results_from_finite_inputs_are_returned():
     neg = ([1, 2, 3], [1, 2, 5])
     assert np.isnan(ours(*neg, sample_weight=[1, 2, -1]))
     assert np.isnan(call(theirs, *neg, sample_weight=[1, 2, -1]))
+
+
+# -- input kinds: accept what scikit-learn accepts, reject what it rejects -------------
+
+def _kinds():
+    from decimal import Decimal
+    from fractions import Fraction
+    floats = np.array([1.5, 2.0, 4.0])
+    return {
+        "list of ints": [1, 2, 4],
+        "list of floats": [1.5, 2.0, 4.0],
+        "float32": floats.astype(np.float32),
+        "float16": floats.astype(np.float16),
+        "int8": np.array([1, 2, 4], np.int8),
+        "uint64 big": np.array([2**64 - 1, 0, 2**63], np.uint64),
+        "bool": np.array([True, False, True]),
+        "longdouble": floats.astype(np.longdouble),
+        "str numbers": np.array(["1.5", "2", "4"]),
+        "str list": ["1.5", "2", "4"],
+        "str spaced": np.array([" 1.5", "2 ", "4"]),
+        "str exponent": np.array(["1.5e0", "2E0", "+4"]),
+        "bytes numbers": np.array([b"1.5", b"2", b"4"]),
+        "mixed list": [1, "2", 4.0],
+        "object floats": np.array([1.5, 2.0, 4.0], dtype=object),
+        "object ints": np.array([1, 2, 2**70], dtype=object),
+        "object str": np.array(["1.5", "2", "4"], dtype=object),
+        "object mixed": np.array([1, "2", 4.0], dtype=object),
+        "object Decimal": np.array([Decimal("1.5"), Decimal(2), Decimal(4)], dtype=object),
+        "object Fraction": np.array([Fraction(3, 2), Fraction(2), 4], dtype=object),
+        "object numpy scalars": np.array([np.float32(1.5), np.int64(2), 4], dtype=object),
+        "Python ints beyond 64 bits": [2**70, 1, 2],
+        "2-d str": np.array([["1", "2"], ["3", "4"], ["5", "6"]]),
+        "2-d object": np.array([[1, 2.5], [3, 4], [5, 6]], dtype=object),
+        # rejected by scikit-learn
+        "str not numbers": np.array(["a", "2", "4"]),
+        "str empty": np.array(["", "2", "4"]),
+        "str nan": np.array(["nan", "2", "4"]),
+        "str inf": np.array(["inf", "2", "4"]),
+        "object None": np.array([None, 2.0, 4.0], dtype=object),
+        "object nan": np.array([np.nan, 2.0, 4.0], dtype=object),
+        "object complex": np.array([1 + 1j, 2, 4], dtype=object),
+        "object list": np.array([[1], [2], [3]], dtype=object).reshape(3, 1)[:, 0],
+        "object dict": np.array([{}, 2, 4], dtype=object),
+        "complex": np.array([1 + 1j, 2, 4]),
+        "complex real": np.array([1 + 0j, 2, 4]),
+        "ragged": [[1, 2], [3], [4, 5]],
+        "None": None,
+        "set": {1, 2, 4},
+        "str": "124",
+        "dict": {"a": 1},
+        "dict of 3": {"a": 1, "b": 2, "c": 3},
+        "datetime": np.array(["2020-01-01", "2020-01-02", "2020-01-05"], dtype="M8[D]"),
+        "timedelta": np.array([1, 2, 4], dtype="m8[s]"),
+        "structured": np.array([(1,), (2,), (4,)], dtype=[("x", "f8")]),
+        "empty str": np.array([], dtype=str),
+        "generator": (x for x in [1, 2, 4]),
+    }
+
+
+KINDS = list(_kinds())
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        return "ok", call(fn, *args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 -- the class is what is compared
+        return "raised", exc
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("role", ["y_true", "y_pred", "sample_weight"])
+def test_input_kinds_are_accepted_and_rejected_as_sklearn_does(kind, role):
+    def args():
+        value = _kinds()[kind]                  # fresh: generators are used up
+        shape = np.shape(value) if hasattr(value, "shape") else None
+        other = np.ones(shape if shape and len(shape) == 2 else 3) * 3.0
+        t, p, w = other, other * 0.5, None
+        if role == "y_true":
+            t = value
+        elif role == "y_pred":
+            p = value
+        else:
+            t, p, w = np.array([1.0, 5.0, 2.0]), np.array([0.0, 2.0, 2.5]), value
+        return (t, p), {"sample_weight": w}
+
+    theirs_kind, theirs_value = _outcome(theirs, *args()[0], **args()[1])
+    ours_kind, ours_value = _outcome(ours, *args()[0], **args()[1])
+    assert ours_kind == theirs_kind, (ours_value, theirs_value)
+    if theirs_kind == "raised":
+        for cls in (ValueError, TypeError, ZeroDivisionError):
+            assert isinstance(ours_value, cls) == isinstance(theirs_value, cls), (
+                cls, ours_value, theirs_value)
+    else:
+        assert type(ours_value) is type(theirs_value)
+        np.testing.assert_allclose(ours_value, theirs_value, rtol=1e-12)

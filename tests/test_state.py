@@ -167,7 +167,11 @@ def good_state():
     ({"name": 3}, TypeError, "name"),
     ({"dtype": "int32"}, ValueError, "dtype"),
     ({"dtype": None}, TypeError, "dtype"),
-    ({"num_threads": 0}, ValueError, "num_threads"),
+    ({"num_threads": -1}, ValueError, "num_threads"),
+    ({"num_threads": 2**70}, ValueError, "num_threads"),
+    ({"num_threads": True}, TypeError, "num_threads"),
+    ({"total_hi": "0x1p99999"}, ValueError, "total_hi"),
+    ({"format": np.array(["a", "b"])}, TypeError, "format"),
     ({"num_threads": "2"}, TypeError, "num_threads"),
     ({"total_lo": None}, TypeError, "total_lo"),
 ])
@@ -194,6 +198,85 @@ def test_set_state_names_missing_keys():
     del state["weight_hi"], state["elements"]
     with pytest.raises(ValueError, match=r"\['weight_hi', 'elements'\]"):
         RootMeanSquaredError().set_state(state)
+
+
+# a value of every kind, for every key: what set_state must survive
+ODD_VALUES = [None, True, 0, -1, 2**70, 1.5, float("nan"), "", "x", "0x1p99999", "-0x1p99999",
+              "0x1.8p", b"0x1p0", [], {}, (1,), np.array(["a", "b"]), np.array([1, 2]),
+              np.float64(1.0), np.int64(3), np.array(2.0), object(), "float64", "0x0p+0"]
+
+
+@pytest.mark.parametrize("key", ["format", "name", "dtype", "num_threads", "total_hi",
+                                 "total_lo", "weight_hi", "weight_lo", "elements"])
+def test_every_malformed_state_value_is_a_type_or_value_error_naming_the_key(key):
+    for value in ODD_VALUES:
+        state = {**good_state(), key: value}
+        m = RootMeanSquaredError(name="keep", dtype="float32")
+        m.update_state([3.0], [1.0])
+        before = (snapshot(m), m.get_config())
+        try:
+            m.set_state(state)
+        except (TypeError, ValueError) as exc:
+            assert repr(key) in str(exc), (key, value, exc)
+            assert (snapshot(m), m.get_config()) == before, (key, value)
+            with pytest.raises(type(exc), match=repr(key)):
+                RootMeanSquaredError.from_state(state)
+        else:  # a value the key may hold: from_state takes it too
+            assert snapshot(RootMeanSquaredError.from_state(state)) == snapshot(m)
+
+
+# -- pickling protocol and num_threads ----------------------------------------------
+
+class Tagged(RootMeanSquaredError):
+    """A subclass with its own __init__ argument and an extra attribute."""
+
+    def __init__(self, tag, **kwargs):
+        super().__init__(**kwargs)
+        self.tag = tag
+        self.seen = []
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.seen.append(len(y_true))
+        super().update_state(y_true, y_pred, sample_weight)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+def test_subclasses_with_their_own_init_and_attributes_pickle_and_copy(how):
+    m = Tagged("run-7", name="val", dtype="float64", num_threads=2)
+    m.update_state([1.0, 2.0], [0.0, 0.0])
+    m.note = {"epoch": 3}
+    clone = {"pickle": lambda o: pickle.loads(pickle.dumps(o)),
+             "deepcopy": copy.deepcopy, "copy": copy.copy}[how](m)
+    assert type(clone) is Tagged
+    assert (clone.tag, clone.seen, clone.note) == ("run-7", [2], {"epoch": 3})
+    assert snapshot(clone) == snapshot(m)
+    assert clone.get_config() == m.get_config() and clone.num_threads == 2
+    clone.update_state([0.0], [1.0])        # never shares the accumulator
+    assert snapshot(clone) != snapshot(m)
+    if how != "copy":                        # a deep copy shares no attribute either
+        assert clone.seen == [2, 1] and m.seen == [2]
+
+
+@pytest.mark.parametrize("bad, error", [(2**70, ValueError), (1025, ValueError),
+                                        (-1, ValueError), (True, TypeError),
+                                        (2.0, TypeError), ("2", TypeError)])
+def test_num_threads_is_validated_once_the_same_way_everywhere(bad, error):
+    with pytest.raises(error, match="num_threads"):
+        RootMeanSquaredError(num_threads=bad)
+    state = {**good_state(), "num_threads": bad}
+    with pytest.raises(error, match="num_threads"):
+        RootMeanSquaredError.from_state(state)
+
+
+def test_num_threads_none_or_0_means_every_available_cpu():
+    import os
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    for value in (None, 0):
+        m = RootMeanSquaredError(num_threads=value)
+        assert m.num_threads == cpus
+        assert copy.deepcopy(m).num_threads == cpus
+    assert RootMeanSquaredError(num_threads=1024).num_threads == 1024
+    assert RootMeanSquaredError(num_threads=np.int64(3)).num_threads == 3
 
 
 # -- several Python threads on one instance ---------------------------------------
