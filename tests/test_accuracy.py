@@ -164,7 +164,7 @@ def test_threads_small_batches_take_the_serial_path():
     assert str(m.result()) == "2.4494898"
 
 
-@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
+@pytest.mark.parametrize("bad, exc", [(1025, ValueError), (-2, ValueError), (1.5, TypeError),
                                       ("2", TypeError), (True, TypeError)])
 def test_num_threads_is_validated(bad, exc):
     with pytest.raises(exc, match="num_threads"):
