@@ -6,8 +6,9 @@
 >>> print(m.result())
 2.4494898
 """
-from .functional import root_mean_squared_error
+from .functional import root_mean_squared_error, root_mean_squared_error_interval
 from .metric import RootMeanSquaredError
 
 __version__ = "0.1.0"
-__all__ = ["RootMeanSquaredError", "root_mean_squared_error", "__version__"]
+__all__ = ["RootMeanSquaredError", "root_mean_squared_error", "root_mean_squared_error_interval",
+           "__version__"]

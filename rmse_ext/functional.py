@@ -237,3 +237,25 @@ def root_mean_squared_error(
     if isinstance(multioutput, str) and multioutput == "raw_values":
         return errors
     return float(np.average(errors, weights=output_weights))
+
+
+def root_mean_squared_error_interval(
+    y_true: Any, y_pred: Any, *, sample_weight: Any = None, level: float = 0.95,
+    method: str = "normal", n_boot: int = 200, seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(rmse, low, high)``: the RMSE of one batch under the Keras rules
+    (semantics 2-3) and a ``level`` confidence interval for it, by
+    ``method`` ``'normal'`` or ``'bootstrap'`` (docs/intervals.md).
+
+    >>> rmse, low, high = root_mean_squared_error_interval(
+    ...     [0.0, 0.0, 0.0, 0.0], [1.0, -1.0, 2.0, -2.0])
+    >>> round(rmse, 4), round(low, 4), round(high, 4)
+    (1.5811, 0.8959, 2.0488)
+    """
+    from ._intervals import check_level
+    from .metric import RootMeanSquaredError
+    level = check_level(level)
+    metric = RootMeanSquaredError(dtype="float64", interval=method, n_boot=n_boot, seed=seed)
+    metric.update_state(y_true, y_pred, sample_weight)
+    low, high = metric.confidence_interval(level)
+    return float(metric.result()), low, high

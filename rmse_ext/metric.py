@@ -1,11 +1,11 @@
 """The public metric class."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Union
+from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
-from . import _backend, _state
+from . import _backend, _intervals, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import read_input, resolve_result_dtype
 from ._parallel import check_num_threads, fold_parallel
@@ -35,13 +35,22 @@ class RootMeanSquaredError:
     """
 
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None,
-                 num_threads: int | None = 1) -> None:
+                 num_threads: int | None = 1, *, interval: Optional[str] = None,
+                 n_boot: int = 200, seed: int = 0, stream: int = 0) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str; got {type(name).__name__}")
         self._num_threads = check_num_threads(num_threads)
         self._name = name
         self._dtype = resolve_result_dtype(dtype)
         self._acc = _backend.kernel.Accumulator()
+        if interval is not None:
+            _intervals.check_settings(interval, n_boot, seed, stream)
+        self._interval_args = (interval, int(n_boot), int(seed), int(stream))
+        self._interval: Optional[_intervals.IntervalState] = self._new_interval()
+
+    def _new_interval(self) -> Optional[_intervals.IntervalState]:
+        method, n_boot, seed, stream = self._interval_args
+        return None if method is None else _intervals.new_state(method, n_boot, seed, stream)
 
     # -- Keras surface (semantics 1) ------------------------------------------
 
@@ -63,13 +72,14 @@ class RootMeanSquaredError:
 
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """
-        if ((self._num_threads == 1 or getattr(y_pred, "size", 0) < PARALLEL_MIN_SIZE)
+        if (self._interval is None
+                and (self._num_threads == 1 or getattr(y_pred, "size", 0) < PARALLEL_MIN_SIZE)
                 and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
         t, p = read_input(y_true, "y_true"), read_input(y_pred, "y_pred")
         w = None if sample_weight is None else read_input(sample_weight, "sample_weight")
         if is_chunked(t, p, w):
-            if windowable(t, p, w):
+            if self._interval is None and windowable(t, p, w):
                 fold_chunked(self._acc, t, p, w)
                 return
             t, p, w = (x.concatenate() if is_chunked(x) else x for x in (t, p, w))
@@ -77,7 +87,10 @@ class RootMeanSquaredError:
 
     def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         plan = plan_update(y_true, y_pred, sample_weight)
-        if self._num_threads == 1:
+        if self._interval is not None:
+            units = _intervals.units_of(plan, y_true, y_pred, sample_weight)
+            _intervals.fold_update(self._acc, plan, units, self._interval, omit=False)
+        elif self._num_threads == 1:
             plan.apply(self._acc)
         else:
             fold_parallel(self._acc, plan, self._num_threads)
@@ -90,6 +103,7 @@ class RootMeanSquaredError:
     def reset_state(self) -> None:
         """Back to the empty state."""
         self._acc.reset()
+        self._interval = self._new_interval()
 
     def reset_states(self) -> None:
         """The r1.14 name of ``reset_state``."""
@@ -101,11 +115,45 @@ class RootMeanSquaredError:
         return self.result()
 
     def get_config(self) -> dict[str, Any]:
-        """Keras's ``{'name', 'dtype'}``; ``num_threads`` only when not 1."""
+        """Keras's ``{'name', 'dtype'}``; ``num_threads`` only when not 1, the
+        interval settings only when an interval was asked for."""
         config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
         if self._num_threads != 1:
             config["num_threads"] = self._num_threads
+        config.update(self._interval_config())
         return config
+
+    def _interval_config(self) -> dict[str, Any]:
+        method, n_boot, seed, stream = self._interval_args
+        if method is None:
+            return {}
+        if method == "normal":
+            return {"interval": method}
+        return {"interval": method, "n_boot": n_boot, "seed": seed, "stream": stream}
+
+    # -- confidence intervals (docs/intervals.md) ------------------------------
+
+    @property
+    def interval(self) -> Optional[str]:
+        """The interval method asked for at construction, or None."""
+        return self._interval_args[0]
+
+    def confidence_interval(self, level: float = 0.95) -> tuple[float, float]:
+        """``(low, high)``: a ``level`` confidence interval for the RMSE of the
+        stream seen so far (NaN, NaN before any unit).  ValueError when the
+        metric was built with ``interval=None``.
+
+        >>> m = RootMeanSquaredError(interval="normal")
+        >>> m.update_state([0.0, 0.0, 0.0, 0.0], [1.0, -1.0, 2.0, -2.0])
+        >>> [round(v, 3) for v in m.confidence_interval(0.95)]
+        [0.896, 2.049]
+        """
+        level = _intervals.check_level(level)
+        if self._interval is None:
+            raise ValueError(
+                "confidence_interval() needs a metric built with interval='normal' or "
+                "interval='bootstrap'; this one has interval=None")
+        return self._interval.interval(level)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RootMeanSquaredError:
@@ -159,11 +207,22 @@ class RootMeanSquaredError:
                         f"dtype {self.dtype!r}"
                     )
                 metrics.append(metric)
+        if self._interval is not None or any(m._interval is not None for m in metrics):
+            for metric in metrics:
+                if self._interval is None:
+                    raise ValueError("cannot merge a metric with an interval into one with "
+                                     "interval=None")
+                self._interval.check_mergeable(metric._interval)
         raws = [metric._acc.get_raw() for metric in metrics]  # before any change
+        copies = [_intervals.state_from_dict(metric._interval.to_dict())
+                  for metric in metrics if metric._interval is not None]
         for raw in raws:
             part = type(self._acc)()
             part.set_raw(*raw)
             self._acc.merge(part)
+        for copy in copies:
+            assert self._interval is not None
+            self._interval.merge(copy)  # type: ignore[arg-type]
 
     def get_state(self) -> dict[str, Any]:
         """The whole state as a plain, JSON-serialisable dict (floats as
@@ -175,21 +234,36 @@ class RootMeanSquaredError:
         >>> print(again.result(), again.count)
         3.0 1.0
         """
-        return _state.to_dict(self._name, self._dtype.name, self._num_threads,
-                              self._acc.get_raw())
+        state = _state.to_dict(self._name, self._dtype.name, self._num_threads,
+                               self._acc.get_raw())
+        if self._interval is not None:
+            state["interval"] = self._interval.to_dict()
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises TypeError/ValueError naming
         the key and changes nothing."""
-        self._restore(_state.parse(state))
+        parsed = _state.parse(state)
+        self._restore(parsed, _parse_interval(state))
 
-    def _restore(self, parsed: dict[str, Any]) -> None:
-        """Take over a parsed state dict (it cannot fail)."""
+    def _restore(self, parsed: dict[str, Any],
+                 interval: Optional[_intervals.IntervalState]) -> None:
+        """Take over a parsed state dict and interval state (it cannot fail)."""
         self._name = parsed["name"]
         self._dtype = resolve_result_dtype(parsed["dtype"])
         self._num_threads = parsed["num_threads"]
         self._acc.set_raw(*parsed["raw"])
+        self._set_interval(interval)
+
+    def _set_interval(self, interval: Optional[_intervals.IntervalState]) -> None:
+        self._interval = interval
+        if interval is None:
+            self._interval_args = (None, 200, 0, 0)
+        elif isinstance(interval, _intervals.BootstrapInterval):
+            self._interval_args = ("bootstrap", interval.n_boot, interval.seed, interval.stream)
+        else:
+            self._interval_args = ("normal", 200, 0, 0)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RootMeanSquaredError:
@@ -198,8 +272,10 @@ class RootMeanSquaredError:
         kwargs: dict[str, Any] = {"name": parsed["name"], "dtype": parsed["dtype"]}
         if parsed["num_threads"] != 1:
             kwargs["num_threads"] = parsed["num_threads"]
+        interval = _parse_interval(state)
         metric = cls(**kwargs)
         metric._acc.set_raw(*parsed["raw"])
+        metric._set_interval(interval)
         return metric
 
     # -- pickle, copy.copy, copy.deepcopy: the usual protocol ------------------
@@ -214,10 +290,17 @@ class RootMeanSquaredError:
         """Rebuild from ``__getstate__``'s dict, bitwise, with an accumulator
         of its own (a copy never shares it)."""
         parsed = _state.parse(data["state"])
+        interval = _parse_interval(data["state"])
         self.__dict__.update(data["attributes"])
         self._acc = _backend.kernel.Accumulator()
-        self._restore(parsed)
+        self._restore(parsed, interval)
 
 
 #: the attributes RootMeanSquaredError itself keeps (the state dict carries them)
-_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_num_threads", "_acc"})
+_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_num_threads", "_acc", "_interval",
+                             "_interval_args"})
+
+
+def _parse_interval(state: dict[str, Any]) -> Optional[_intervals.IntervalState]:
+    """The interval state of a saved metric (None when it has none)."""
+    return None if "interval" not in state else _intervals.state_from_dict(state["interval"])

@@ -678,3 +678,7 @@ def row_sums(cnp.ndarray t, cnp.ndarray p, Py_ssize_t cols):
         chunk_dispatch(&B, r * cols, (r + 1) * cols, &part)
         o[r] = dd_value(part.total)
     return out
+
+
+include "_moments.pxi"
+include "_bootstrap.pxi"

@@ -1,0 +1,317 @@
+"""Confidence intervals for the RMSE of a stream (docs/intervals.md).
+
+Two interval states, built only when a metric asks for one:
+
+- ``NormalInterval``: six compensated moment sums of the units x (squared
+  errors) and weights w; the interval for the weighted mean of x is the
+  normal one with the linearisation (sandwich) variance of the ratio
+  sum(w*x)/sum(w), made unbiased for equal weights by the effective sample
+  size n_eff = (sum w)**2 / sum(w**2); its ends are mapped through sqrt.
+- ``BootstrapInterval``: a streaming Poisson bootstrap; every unit gets
+  ``n_boot`` Poisson(1) replicate weights from a counter-based generator keyed
+  on (seed, stream, index in the stream); the interval is the percentile one.
+
+Units are what the main state counts: one per squared error, or one per row
+mean under semantics 3.3.
+
+>>> import numpy as np
+>>> state = NormalInterval()
+>>> state.fold(Units(np.zeros(4), np.array([1.0, 2.0, 1.0, 2.0]), None), omit=False)
+>>> [round(v, 4) for v in state.interval(0.95)]
+[0.8959, 2.0488]
+"""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from . import _backend
+from ._inputs import FLOAT64
+
+METHODS = ("normal", "bootstrap")
+UINT64_MAX = 2**64 - 1
+
+
+class Units(NamedTuple):
+    """The units of one update, laid out for the interval kernels: x =
+    (p - t)**2 (t and p of one dtype and size, C order = stream order), or
+    x = p when t is None; weights None, one ``w_scalar``, ``w`` per unit, or
+    ``w`` per row of ``cols`` units (float64)."""
+
+    t: Optional[np.ndarray]
+    p: np.ndarray
+    w: Optional[np.ndarray]
+    cols: int = 0
+    w_mode: int = _backend.W_NONE
+    w_scalar: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return int(self.p.size)
+
+
+def check_level(level: Any) -> float:
+    """The confidence level as a float in (0, 1), else TypeError/ValueError."""
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
+        raise TypeError(f"level must be a float in (0, 1); got {type(level).__name__}")
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    return level
+
+
+def check_settings(method: Any, n_boot: Any, seed: Any, stream: Any = 0) -> None:
+    """The interval arguments of a metric or function; TypeError/ValueError
+    naming the argument."""
+    if method not in METHODS:
+        raise ValueError(f"interval method must be one of {METHODS}; got {method!r}")
+    for name, value, low, high in (("n_boot", n_boot, 2, 1 << 20),
+                                   ("seed", seed, 0, UINT64_MAX),
+                                   ("stream", stream, 0, UINT64_MAX)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+        if not low <= int(value) <= high:
+            raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
+
+
+def _float_list(values: Any, key: str) -> list[float]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"state['interval'][{key!r}] must be a list of float.hex() strings")
+    try:
+        return [float.fromhex(v) for v in values]
+    except ValueError:
+        raise ValueError(f"state['interval'][{key!r}] holds a non-float.hex() string") from None
+
+
+class NormalInterval:
+    """The moment sums of the "normal" interval."""
+
+    method = "normal"
+
+    def __init__(self) -> None:
+        self._moments = _backend.kernel.Moments()
+
+    def fold(self, units: Units, omit: bool, start: int = 0, stop: Optional[int] = None) -> None:
+        """Fold units start .. stop-1 (default: all)."""
+        self._moments.fold(units.t, units.p, units.w, units.cols, units.w_mode,
+                           units.w_scalar, start, units.size if stop is None else stop, omit)
+
+    def merge(self, other: NormalInterval) -> None:
+        self._moments.merge(other._moments)
+
+    def check_mergeable(self, other: Any) -> None:
+        if not isinstance(other, NormalInterval):
+            raise ValueError(f"cannot merge a metric with interval="
+                             f"{getattr(other, 'method', None)!r} into one with interval='normal'")
+
+    def estimate_and_se(self) -> tuple[float, float]:
+        """The weighted mean of the units and its standard error."""
+        hi_lo = self._moments.get_raw()
+        sums = [math.fsum(hi_lo[2 * k:2 * k + 2]) for k in range(6)]
+        w, wx, _, w2, w2x, w2x2 = sums
+        if not w > 0.0 or not w2 > 0.0:
+            return math.nan, math.nan
+        mean = wx / w
+        n_eff = w * w / w2
+        if not n_eff > 1.0:
+            return mean, math.nan
+        # sum w**2 (x - mean)**2, the three terms summed without a rounding between them
+        spread = math.fsum([hi_lo[10], hi_lo[11], -2.0 * mean * hi_lo[8], -2.0 * mean * hi_lo[9],
+                            mean * mean * hi_lo[6], mean * mean * hi_lo[7]])
+        variance = max(spread, 0.0) / (w * w) * n_eff / (n_eff - 1.0)
+        return mean, math.sqrt(variance)
+
+    def interval(self, level: float) -> tuple[float, float]:
+        mean, se = self.estimate_and_se()
+        z = NormalDist().inv_cdf(0.5 + level / 2.0)
+        if math.isnan(mean) or math.isnan(se):
+            return math.nan, math.nan
+        return math.sqrt(max(mean - z * se, 0.0)), math.sqrt(mean + z * se)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "normal",
+                "moments": [float(v).hex() for v in self._moments.get_raw()]}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> NormalInterval:
+        values = _float_list(state.get("moments"), "moments")
+        if len(values) != 12:
+            raise ValueError("state['interval']['moments'] must hold 12 floats")
+        out = cls()
+        out._moments.set_raw(values)
+        return out
+
+
+class BootstrapInterval:
+    """The replicate sums of the streaming Poisson bootstrap.
+
+    ``stream`` identifies this partition of the data: units are keyed on
+    (seed, stream, position), ``position`` counting every unit this stream
+    was given.  Partitions merged into one state must use distinct streams.
+    """
+
+    method = "bootstrap"
+
+    def __init__(self, n_boot: int = 200, seed: int = 0, stream: int = 0) -> None:
+        self.n_boot, self.seed, self.stream = int(n_boot), int(seed), int(stream)
+        self.position = 0
+        self._sums = _backend.kernel.Bootstrap(self.n_boot, self.seed, self.stream)
+
+    def fold(self, units: Units, omit: bool) -> None:
+        if units.size:
+            self._sums.fold(units.t, units.p, units.w, units.cols, units.w_mode,
+                            units.w_scalar, self.position, omit)
+            self.position += units.size
+
+    def check_mergeable(self, other: Any) -> None:
+        if not isinstance(other, BootstrapInterval):
+            raise ValueError(f"cannot merge a metric with interval="
+                             f"{getattr(other, 'method', None)!r} into one with "
+                             f"interval='bootstrap'")
+        if (other.n_boot, other.seed) != (self.n_boot, self.seed):
+            raise ValueError(
+                f"cannot merge a bootstrap with n_boot={other.n_boot}, seed={other.seed} "
+                f"into one with n_boot={self.n_boot}, seed={self.seed}")
+        if other.stream == self.stream and other.position and self.position:
+            raise ValueError(
+                f"both metrics drew bootstrap weights from stream {self.stream}: give each "
+                f"partition its own stream= id (docs/intervals.md)")
+
+    def merge(self, other: BootstrapInterval) -> None:
+        """Add ``other``'s replicate sums.  An empty metric of the same stream
+        takes over its position (it continues that stream)."""
+        self._sums.merge(other._sums)
+        if other.stream == self.stream and not self.position:
+            self.position = other.position
+
+    def replicates(self) -> np.ndarray:
+        """The replicate RMSEs (NaN for a replicate that drew no unit)."""
+        return np.asarray(self._sums.replicates())
+
+    def interval(self, level: float) -> tuple[float, float]:
+        reps = self.replicates()
+        if np.isnan(reps).all() or np.isnan(self._sums.get_raw()[:, 0]).any():
+            return math.nan, math.nan
+        reps = reps[~np.isnan(reps)]
+        low, high = np.quantile(reps, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+        return float(low), float(high)
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = self._sums.get_raw()
+        return {"method": "bootstrap", "n_boot": self.n_boot, "seed": self.seed,
+                "stream": self.stream, "position": self.position,
+                "sums": [float(v).hex() for v in raw.reshape(-1)]}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> BootstrapInterval:
+        for key in ("n_boot", "seed", "stream", "position"):
+            if key not in state:
+                raise ValueError(f"state['interval'] is missing the key {key!r}")
+        check_settings("bootstrap", state["n_boot"], state["seed"], state["stream"])
+        position = state["position"]
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise ValueError("state['interval']['position'] must be an int >= 0")
+        values = _float_list(state.get("sums"), "sums")
+        if len(values) != 4 * state["n_boot"]:
+            raise ValueError(f"state['interval']['sums'] must hold {4 * state['n_boot']} floats")
+        out = cls(state["n_boot"], state["seed"], state["stream"])
+        out.position = position
+        out._sums.set_raw(np.array(values, dtype=FLOAT64).reshape(-1, 4))
+        return out
+
+
+IntervalState = NormalInterval | BootstrapInterval
+
+
+def new_state(method: str, n_boot: int, seed: int, stream: int) -> IntervalState:
+    if method == "normal":
+        return NormalInterval()
+    return BootstrapInterval(n_boot, seed, stream)
+
+
+def state_from_dict(state: Any) -> IntervalState:
+    """Parse ``state['interval']`` of a saved metric."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state['interval'] must be a dict; got {type(state).__name__}")
+    if state.get("method") == "normal":
+        return NormalInterval.from_dict(state)
+    if state.get("method") == "bootstrap":
+        return BootstrapInterval.from_dict(state)
+    raise ValueError(f"state['interval']['method'] must be one of {METHODS}; "
+                     f"got {state.get('method')!r}")
+
+
+# -- the units of one update ---------------------------------------------------------
+
+def _same_dtype(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if t.dtype == p.dtype:
+        return t, p
+    return (np.ascontiguousarray(t, dtype=FLOAT64), np.ascontiguousarray(p, dtype=FLOAT64))
+
+
+def _float64(w: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    return None if w is None else np.ascontiguousarray(w, dtype=FLOAT64)
+
+
+def units_of(plan: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
+    """The units of an update that ``plan`` (from ``plan_update``) lays out:
+    read in place for the common layouts (y_true full, weights none, one,
+    full or per row), else spelled out from the inputs in stream order."""
+    from ._plan import AveragedPlan
+    if not plan.p.size:
+        return Units(None, np.empty(0), None)
+    if (type(plan) is not AveragedPlan and plan.t_mode == _backend.T_FULL and plan.repeat == 1
+            and plan.w_mode in (_backend.W_NONE, _backend.W_SCALAR, _backend.W_FULL,
+                                _backend.W_ROW)):
+        t, p = _same_dtype(plan.t, plan.p)
+        return Units(t, p, _float64(plan.w), plan.cols, plan.w_mode, plan.w_scalar)
+    return full_units(y_true, y_pred, sample_weight)
+
+
+def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
+    """The units spelled out: every operand broadcast to the squared errors'
+    shape (semantics 2-3), or under semantics 3.3 the row means with their
+    weights.  Only called after ``plan_update`` accepted the inputs."""
+    from ._inputs import as_operand
+    from ._plan import averaged_shape, fix_ranks, fix_weight_rank, row_means, \
+        strictly_broadcastable
+    t, p = fix_ranks(as_operand(y_true, "y_true"), as_operand(y_pred, "y_pred"))
+    shape = np.broadcast_shapes(t.shape, p.shape)
+    w = None
+    if sample_weight is not None:
+        w = fix_weight_rank(as_operand(sample_weight, "sample_weight"), shape)
+        if not strictly_broadcastable(w.shape, shape):
+            k, out_shape = averaged_shape(w, shape, w.shape)
+            x = np.broadcast_to(row_means(t, p, k), out_shape)
+            return Units(None, np.ascontiguousarray(x, dtype=FLOAT64),
+                         _float64(np.broadcast_to(w, out_shape)), 0, _backend.W_FULL)
+    t, p = _same_dtype(*(np.ascontiguousarray(np.broadcast_to(a, shape)) for a in (t, p)))
+    if w is None:
+        return Units(t, p, None)
+    return Units(t, p, _float64(np.broadcast_to(w, shape)), 0, _backend.W_FULL)
+
+
+def fold_update(acc: Any, plan: Any, units: Units, state: IntervalState, omit: bool) -> None:
+    """Apply ``plan`` to the accumulator and fold ``units`` into the interval
+    state.  For the moments of a layout read in place, chunk by chunk: each
+    chunk's moments are summed right after the main fold read it, while it is
+    still in cache (the main state gets bitwise what ``plan.apply`` gives)."""
+    import sys
+    kernel = sys.modules[type(acc).__module__]
+    size = units.size
+    if (not isinstance(state, NormalInterval) or units.t is None or plan.p is not units.p
+            or size < 2 * kernel.CHUNK_SIZE):
+        plan.apply(acc)
+        state.fold(units, omit)
+        return
+    chunk = kernel.CHUNK_SIZE
+    chunks = -(-size // chunk)
+    parts = np.empty((chunks, 4))
+    args = (plan.t, plan.p, plan.w, plan.cols or size, plan.t_mode, plan.w_mode, plan.w_scalar)
+    for k in range(chunks):
+        kernel.chunk_partials(*args, k, k + 1, parts)
+        state.fold(units, omit, k * chunk, min(size, (k + 1) * chunk))
+    acc.fold_partials(parts, plan.w_mode, size, plan.repeat)
