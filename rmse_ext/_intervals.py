@@ -57,10 +57,10 @@ def check_level(level: Any) -> float:
     """The confidence level as a float in (0, 1), else TypeError/ValueError."""
     if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
         raise TypeError(f"level must be a float in (0, 1); got {type(level).__name__}")
-    level = float(level)
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    return level
+    value = float(level)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {value}")
+    return value
 
 
 def check_settings(method: Any, n_boot: Any, seed: Any, stream: Any = 0) -> None:

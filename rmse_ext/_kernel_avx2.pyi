@@ -8,4 +8,8 @@ from ._kernel import (
     cpu_has_avx2_fma as cpu_has_avx2_fma,
     hardware_fma as hardware_fma,
     row_sums as row_sums,
+    Moments as Moments,
+    Bootstrap as Bootstrap,
+    poisson1_table as poisson1_table,
+    poisson1_draws as poisson1_draws,
 )

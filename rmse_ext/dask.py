@@ -190,10 +190,79 @@ def update_state(metric: RootMeanSquaredError, y_true: Any, y_pred: Any,
         raise TypeError(
             f"metric must be a rmse_ext.RootMeanSquaredError; got {type(metric).__name__}"
         )
+    if metric.interval is not None:
+        return _update_with_interval(metric, y_true, y_pred, sample_weight, split_every)
     states = partial_states(y_true, y_pred, sample_weight)
     if states:
         raw: Raw = merged_state(states, split_every).compute()
         part = RootMeanSquaredError(dtype=metric.dtype)
         part._acc.set_raw(*raw)
         metric.merge_state(part)
+    return metric
+
+
+# -- metrics with a confidence interval (docs/intervals.md) ---------------------------
+
+def _block_stream(stream: int, position: int, block: int) -> int:
+    """The bootstrap stream id of one block: SplitMix64's finaliser of the
+    metric's stream, its position when the update began and the block's
+    index, so no two blocks (of this or a later update) share draws."""
+    z = (stream * 0xD1B54A32D192ED03 + position * 0x9E3779B97F4A7C15 + block + 1) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return z ^ (z >> 31)
+
+
+def _interval_block(config: dict[str, Any], *blocks: np.ndarray) -> dict[str, Any]:
+    """The whole state (main and interval) of one block."""
+    metric = RootMeanSquaredError(**config)
+    metric.update_state(*blocks)
+    return metric.get_state()
+
+
+def _interval_merge(*states: dict[str, Any]) -> dict[str, Any]:
+    root = RootMeanSquaredError.from_state(states[0])
+    root.merge_state([RootMeanSquaredError.from_state(s) for s in states[1:]])
+    return root.get_state()
+
+
+def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any,
+                          sample_weight: Any, split_every: int) -> RootMeanSquaredError:
+    """Each block folds into a metric of its own (for the bootstrap, with a
+    stream id of its own, ``_block_stream``); the block states merge in a
+    tree and the root into ``metric``, whose bootstrap position then moves
+    past the update's units."""
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2; got {split_every}")
+    t, p, w, shape, given = _checked_operands(y_true, y_pred, sample_weight)
+    if w is not None and not strictly_broadcastable(w.shape, shape):
+        averaged_shape(w, shape, given)      # the ValueError for weights that do not fit
+        raise ValueError(
+            "confidence intervals on dask arrays need weights that broadcast to the "
+            f"squared errors; sample_weight of shape {given} against {shape} would "
+            f"average them (semantics 3.3): compute the update on NumPy blocks instead")
+    if prod(shape) == 0:
+        return metric
+    operands = [_to_rank(a, len(shape)) for a in (t, p, w) if a is not None]
+    chunks = _common_chunks(operands, shape)
+    operands = [_aligned(a, chunks, shape) for a in operands]
+    grids = [a.to_delayed() for a in operands]
+    config = {key: value for key, value in metric.get_config().items()
+              if key in ("interval", "n_boot", "seed")}
+    config["dtype"] = metric.dtype
+    stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
+    block_state = dask.delayed(_interval_block, pure=True)
+    states = []
+    for j, index in enumerate(np.ndindex(*(len(c) for c in chunks))):
+        if config["interval"] == "bootstrap":
+            config = dict(config, stream=_block_stream(stream, position, j))
+        states.append(block_state(config, *(_block_of(g, a, index, shape)
+                                            for g, a in zip(grids, operands))))
+    merge = dask.delayed(_interval_merge, pure=True)
+    while len(states) > 1:
+        states = [merge(*states[i:i + split_every]) for i in range(0, len(states), split_every)]
+    root = RootMeanSquaredError.from_state(states[0].compute())
+    metric.merge_state(root)
+    if metric._interval is not None and hasattr(metric._interval, "position"):
+        metric._interval.position += prod(shape)
     return metric

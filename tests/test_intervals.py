@@ -354,3 +354,58 @@ def test_one_shot_function():
         t, p, method="bootstrap", seed=4)[1:]
     assert (low_b, high_b) != root_mean_squared_error_interval(
         t, p, method="bootstrap", seed=5)[1:]
+
+
+# -- the command line and dask ---------------------------------------------------
+
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+def test_cli_ci_json(method, tmp_path, capsys):
+    import json
+    from rmse_ext.cli import main
+    rng = np.random.default_rng(13)
+    t, p = rng.standard_normal(3000), rng.standard_normal(3000)
+    np.save(tmp_path / "t.npy", t)
+    np.save(tmp_path / "p.npy", p)
+    code = main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--json",
+                 "--ci", "0.9", "--ci-method", method, "--chunk-rows", "700", "--no-progress"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    m = RootMeanSquaredError(interval=method)
+    m.update_state(t, p)
+    low, high = m.confidence_interval(0.9)
+    assert (out["ci_level"], out["ci_method"]) == (0.9, method)
+    np.testing.assert_allclose([out["ci_low"], out["ci_high"]], [low, high], rtol=1e-12)
+
+
+def test_cli_ci_bad_level(tmp_path, capsys):
+    from rmse_ext.cli import main
+    np.save(tmp_path / "t.npy", np.zeros(3))
+    assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "t.npy"), "--ci", "95"]) == 2
+    assert "--ci" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+def test_dask_blocks_give_the_interval(method):
+    da = pytest.importorskip("dask.array", reason="dask is not installed")
+    import rmse_ext.dask
+    rng = np.random.default_rng(14)
+    t, p, w = rng.standard_normal((4000, 2)), rng.standard_normal((4000, 2)), \
+        rng.uniform(0, 1, 4000)
+    m = RootMeanSquaredError(interval=method, dtype="float64", n_boot=100)
+    rmse_ext.dask.update_state(m, da.from_array(t, chunks=(700, 1)),
+                               da.from_array(p, chunks=(1000, 2)), da.from_array(w, chunks=900))
+    ref = RootMeanSquaredError(interval=method, dtype="float64", n_boot=100)
+    ref.update_state(t, p, w)
+    assert m.result() == pytest.approx(ref.result(), rel=1e-15)
+    if method == "normal":       # the moments of the blocks add up to the whole's
+        np.testing.assert_allclose(m.confidence_interval(), ref.confidence_interval(),
+                                   rtol=1e-13)
+    else:                        # per-block streams: other draws, the same spread
+        assert m._interval.position == 8000
+        np.testing.assert_allclose(m.confidence_interval(), ref.confidence_interval(),
+                                   rtol=0.02)
+        again = RootMeanSquaredError(interval=method, dtype="float64", n_boot=100)
+        rmse_ext.dask.update_state(again, da.from_array(t, chunks=(700, 1)),
+                                   da.from_array(p, chunks=(1000, 2)),
+                                   da.from_array(w, chunks=900))
+        assert again.confidence_interval() == m.confidence_interval()

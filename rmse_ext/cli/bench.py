@@ -99,6 +99,29 @@ def big_array_rows(n, repeat):
     return rows
 
 
+def interval_rows(n, repeat):
+    """The interval methods (docs/intervals.md): "normal" next to the plain
+    update, and the bootstrap's throughput in element-replicates per second."""
+    rows = []
+    t, p, w = arrays(n, np.float64)
+    plain, normal = RootMeanSquaredError(), RootMeanSquaredError(interval="normal")
+    ours = median_seconds(lambda: normal.update_state(t, p), repeat)
+    rows.append(row(f"{n:.0e} float64 interval='normal' vs plain update",
+                    ours, median_seconds(lambda: plain.update_state(t, p), repeat),
+                    "<= 1.3x the plain time (ratio >= 0.77)"))
+    ours_w = median_seconds(lambda: normal.update_state(t, p, w), repeat)
+    rows.append(row(f"{n:.0e} float64 weighted interval='normal' vs plain update",
+                    ours_w, median_seconds(lambda: plain.update_state(t, p, w), repeat), "-"))
+    m = min(n, 200_000)
+    boot = RootMeanSquaredError(interval="bootstrap", n_boot=200)
+    seconds = median_seconds(lambda: boot.update_state(t[:m], p[:m]), max(3, repeat // 3))
+    rate = m * 200 / seconds
+    rows.append({"case": f"bootstrap B=200, {m:.0e} float64: element-replicates/s, 1 thread",
+                 "rmse_ext": seconds, "baseline": m * 200 / 50e6, "speedup": rate / 50e6,
+                 "target": f">= 50M/s (measured {rate / 1e6:.0f}M/s)"})
+    return rows
+
+
 def small_batch_rows(repeat):
     rows = []
     for dtype in (np.float32, np.float64):
@@ -228,7 +251,8 @@ def main(argv=None):
         cmd = [sys.executable, "-m", "rmse_ext.cli.bench", *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(cmd, env=env).returncode
     info = machine()
-    rows = (big_array_rows(args.size, args.repeat) + small_batch_rows(args.repeat)
+    rows = (big_array_rows(args.size, args.repeat) + interval_rows(args.size, args.repeat)
+            + small_batch_rows(args.repeat)
             + memory_rows(args.size) + foreign_rows(args.size, args.repeat))
     info["memory_floor"] = memory_floors(rows, args.size)
     if args.json:

@@ -54,9 +54,25 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                     help="the result's dtype, as the metric's dtype (default float32, "
                          "as in Keras)")
+    ev.add_argument("--ci", metavar="LEVEL", type=ci_level,
+                    help="also a confidence interval at LEVEL, e.g. 0.95 (docs/intervals.md)")
+    ev.add_argument("--ci-method", choices=("normal", "bootstrap"), default="normal",
+                    help="the interval's method (default normal; bootstrap: 200 "
+                         "replicates, seed 0)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--no-progress", action="store_true",
                     help="no progress bar (it is shown only when stderr is a terminal)")
+
+
+def ci_level(text: str) -> float:
+    """argparse type: a confidence level in (0, 1)."""
+    try:
+        level = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < level < 1.0:
+        raise argparse.ArgumentTypeError(f"a confidence level is in (0, 1); got {text}")
+    return level
 
 
 def positive_int(text: str) -> int:
@@ -190,7 +206,8 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         chunk_rows = args.chunk_rows or default_chunk_rows(operands)
         for table in tables:
             table.start([op.key for op in operands if op.table is table], chunk_rows)
-        metric = RootMeanSquaredError(dtype=args.dtype)
+        metric = RootMeanSquaredError(
+            dtype=args.dtype, interval=None if args.ci is None else args.ci_method)
         show = not args.no_progress and sys.stderr.isatty()
         progress = Progress(show, sum(t.bytes_total for t in tables))
         rows, weight_sums = 0, []
@@ -219,7 +236,7 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     finally:
         for table in tables:
             table.close()
-    return {
+    summary = {
         "rmse": metric.result(),
         "count": metric.count,
         "weight_sum": math.fsum(weight_sums) if len(operands) == 3 else None,
@@ -227,6 +244,10 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         "seconds": time.perf_counter() - start,
         "dtype": metric.dtype,
     }
+    if args.ci is not None:
+        summary["ci_low"], summary["ci_high"] = metric.confidence_interval(args.ci)
+        summary["ci_level"], summary["ci_method"] = args.ci, args.ci_method
+    return summary
 
 
 def unequal_lengths(tables: list[Table], chunks: list[dict], rows: int) -> InputError:
@@ -250,11 +271,17 @@ def print_result(summary: dict[str, Any], as_json: bool) -> None:
     rmse = summary["rmse"]
     if not as_json:
         print(str(rmse))
+        if "ci_low" in summary:
+            print(f"{summary['ci_level']:g} confidence interval ({summary['ci_method']}): "
+                  f"{summary['ci_low']!r} {summary['ci_high']!r}")
         return
     out = dict(summary)
     # the shortest decimal that reads back as the result in its own dtype
     out["rmse"] = json_number(float(str(rmse)))
     out["count"] = json_number(summary["count"])
     out["weight_sum"] = json_number(summary["weight_sum"])
+    for key in ("ci_low", "ci_high"):
+        if key in out:
+            out[key] = json_number(out[key])
     out["seconds"] = round(summary["seconds"], 6)
     print(json.dumps(out))
