@@ -12,6 +12,7 @@ import json
 import math
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -201,9 +202,15 @@ def test_chunk_sizes_do_not_change_the_result(cli, files, data, chunk_rows):
     assert ulps(value(proc), exact(data["t2"], data["p2"], data["w"])) <= 1
 
 
-def test_default_output_is_the_float32_result(cli, files, data):
+def test_default_output_is_float64_and_float32_on_request(cli, files, data):
+    """Issue 11 item 7: the command line answers in full precision by default."""
     proc = cli("eval", files / "t.npy", files / "p.npy")
+    assert ulps(value(proc), exact(data["t"], data["p"])) <= 1
+    assert proc.stdout.strip() == repr(float(proc.stdout))       # all 17 digits
+    proc = cli("eval", files / "t.npy", files / "p.npy", "--dtype", "float32")
     assert proc.stdout.strip() == str(np.float32(exact(data["t"], data["p"])))
+    help_text = " ".join(cli("eval", "--help").stdout.split())
+    assert "default float64" in help_text and "float32 rounds it" in help_text
 
 
 def test_json_unweighted(cli, files, data):
@@ -211,8 +218,8 @@ def test_json_unweighted(cli, files, data):
     assert proc.returncode == 0 and proc.stderr == ""
     out = json.loads(proc.stdout)
     assert set(out) == {"rmse", "count", "weight_sum", "elements", "seconds", "dtype"}
-    assert out["dtype"] == "float32"
-    assert np.float32(out["rmse"]) == np.float32(exact(data["t2"], data["p2"]))
+    assert out["dtype"] == "float64"
+    assert ulps(out["rmse"], exact(data["t2"], data["p2"])) <= 1
     assert out["count"] == out["elements"] == ROWS * 3
     assert out["weight_sum"] is None
     assert out["seconds"] >= 0
@@ -273,18 +280,25 @@ def test_parquet_directory_dataset(cli, tmp_path, data):
 
 # -- edge values -----------------------------------------------------------------------
 
-def test_empty_files_give_zero(cli, tmp_path):
-    """Semantics 4: no elements -> result 0 (divide_no_nan)."""
+def test_empty_input_is_an_error_unless_allowed(cli, tmp_path):
+    """Issue 11 item 8: no rows is not a perfect model.  With --allow-empty,
+    semantics 4: no elements -> result 0 (divide_no_nan)."""
     np.save(tmp_path / "e.npy", np.zeros(0))
+    np.save(tmp_path / "no_columns.npy", np.zeros((5, 0)))
     (tmp_path / "header_only.csv").write_text("y,yhat\n")
     (tmp_path / "zero_bytes.csv").write_text("")
     for args in ([tmp_path / "e.npy", tmp_path / "e.npy"],
+                 [tmp_path / "no_columns.npy", tmp_path / "no_columns.npy"],
                  [tmp_path / "header_only.csv", *ONE_FILE_COLUMNS],
                  [tmp_path / "zero_bytes.csv", tmp_path / "zero_bytes.csv"]):
-        proc = cli("eval", *args, "--json")
+        assert_input_error(cli("eval", *args, "--json"), args[0].name, "to evaluate",
+                           "--allow-empty")
+        proc = cli("eval", *args, "--json", "--allow-empty")
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
         assert (out["rmse"], out["count"], out["elements"]) == (0.0, 0.0, 0)
+    assert_input_error(cli("eval", tmp_path / "header_only.csv", *ONE_FILE_COLUMNS),
+                       "header_only.csv", "no rows to evaluate")
 
 
 def test_nan_makes_the_result_nan(cli, tmp_path, data):
@@ -357,8 +371,9 @@ def test_non_numeric_inputs(cli, files, tmp_path, data):
                        "words.npy", "strings")
     lines = ["y,yhat"] + [f"{i},{i + 1}" for i in range(50)] + ["7,seven"]
     (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    # both CSV readers name the line of the first bad cell (issue 11 item 11)
     assert_input_error(cli("eval", tmp_path / "bad.csv", *ONE_FILE_COLUMNS),
-                       "bad.csv", "column 'yhat'", "seven")
+                       "bad.csv", "line 52", "column 'yhat'", "seven")
 
 
 def test_non_numeric_csv_column_without_pyarrow(tmp_path):
@@ -373,7 +388,8 @@ def test_parquet_errors(cli, tmp_path):
     assert_input_error(cli("eval", tmp_path / "mixed.parquet", "--true-column", "y",
                            "--pred-column", "name"), "mixed.parquet", "'name'", "string")
     assert_input_error(cli("eval", tmp_path / "mixed.parquet", "--true-column", "y",
-                           "--pred-column", "gap"), "mixed.parquet", "missing values")
+                           "--pred-column", "gap"), "mixed.parquet", "missing values",
+                       "row 2 (rows counted from 1")
     (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
     assert_input_error(cli("eval", tmp_path / "junk.parquet", "--true-column", "y",
                            "--pred-column", "y"), "junk.parquet", "Parquet")
@@ -519,18 +535,35 @@ def test_version_and_help(cli):
         assert option in proc.stdout
 
 
-def test_demo_command(cli):
+def test_demo_shows_each_example_with_its_own_data_and_computed_values(cli):
+    """Issue 11 item 13: every example line carries the data it was computed
+    on, and its numbers are what the metric and the exact reference give for
+    that data (nothing typed in); the float32 line says it is a simulation."""
     proc = cli("demo", "--batches", 300)
     assert proc.returncode == 0, proc.stderr
-    assert "Seed example" in proc.stdout
-    assert "RootMeanSquaredError().result() = 2.4494898" in proc.stdout
+    lines = proc.stdout.splitlines()
+    shown = [i for i, line in enumerate(lines) if line.strip().startswith("y_true=")]
+    assert len(shown) == 2
+    for i in shown:
+        fields = dict(re.findall(r"(\w+)=(\[[^\]]*\])", lines[i]))
+        args = [json.loads(fields["y_true"]), json.loads(fields["y_pred"])]
+        weights = json.loads(fields["sample_weight"]) if "sample_weight" in fields else None
+        assert len({len(a) for a in args + ([weights] if weights else [])}) == 1
+        m = rmse_ext.RootMeanSquaredError()
+        m.update_state(*args, sample_weight=weights)
+        _, ours, _, theirs = lines[i + 1].split()
+        assert ours == str(m.result())
+        assert float(theirs) == exact(*args, weights)
+    assert "Keras:" not in proc.stdout
+    simulated = [line for line in lines if "float32 arithmetic" in line]
+    assert len(simulated) == 1 and "simulated" in simulated[0]
     assert "300 batches" in proc.stdout and "ulp apart" in proc.stdout
 
 
 def test_bare_python_m_runs_the_demo():
     proc = run(module_prefix())
     assert proc.returncode == 0, proc.stderr
-    assert "Seed example" in proc.stdout and "20000 batches" in proc.stdout
+    assert "documented examples" in proc.stdout and "20000 batches" in proc.stdout
 
 
 def test_bench_forwards_its_arguments(cli):
@@ -556,3 +589,156 @@ def test_console_script_is_python_m(files, data):
         assert by_script.stderr == by_module.stderr
     proc = run(script, "eval", files / "t.npy", files / "p.npy", "--dtype", "float64")
     assert ulps(value(proc), exact(data["t"], data["p"])) <= 1
+
+
+# -- issue 11: damaged files, directories, number spellings, messages, progress -------
+
+def test_damaged_npz_member_is_an_input_error_naming_it(cli, tmp_path, data):
+    """Item 9: a member whose bytes changed (bad CRC-32; a broken deflate
+    stream) is exit 2 naming the archive and the member, not an internal error."""
+    for save in (np.savez, np.savez_compressed):
+        path = tmp_path / f"{save.__name__}.npz"
+        save(path, t=data["t"], p=data["p"])
+        raw = bytearray(path.read_bytes())
+        member = raw.find(b"p.npy")                     # the local header of 'p'
+        spot = member + 400                             # inside its data
+        raw[spot:spot + 8] = bytes(b ^ 0x5A for b in raw[spot:spot + 8])
+        path.write_bytes(bytes(raw))
+        proc = cli("eval", f"{path}:t", f"{path}:p")
+        assert_input_error(proc, f"{path.name}:p", "damaged")
+
+
+SHRINK = """\
+import os, sys
+import numpy as np
+from rmse_ext.io import InputError, open_table
+path = sys.argv[1]
+np.save(path, np.arange(1_000_000, dtype=np.float64))
+table = open_table(path)
+key = table.column(None, "y_true")
+table.start([key], 100_000)
+first = table.read(100_000)[key]
+os.truncate(path, 4096)                 # the file shrinks while it is read
+try:
+    while len(table.read(100_000)[key]):
+        pass
+except InputError as exc:
+    print("InputError:", exc)
+"""
+
+
+def test_npy_that_shrinks_while_read_is_an_input_error_not_a_signal(tmp_path):
+    """Item 9: a shared memory mapping dies of SIGBUS here; the reader
+    reports the file instead."""
+    proc = python_c(SHRINK, tmp_path / "y.npy")
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    assert proc.stdout.startswith(f"InputError: {tmp_path / 'y.npy'}: ended at byte ")
+    assert "shorter than its header" in proc.stdout
+
+
+def test_truncated_npy_is_found_before_reading(cli, files, tmp_path, data):
+    raw = (files / "t.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(raw[:len(raw) // 2])
+    assert_input_error(cli("eval", files / "t.npy", tmp_path / "cut.npy"),
+                       "cut.npy", "truncated", "header promises")
+
+
+def test_text_file_named_npy_says_not_a_npy_file(cli, files, tmp_path):
+    """Item 12: not NumPy's advice about pickles."""
+    (tmp_path / "x.npy").write_text("1\n2\n3\n")
+    proc = cli("eval", files / "t.npy", tmp_path / "x.npy")
+    assert_input_error(proc, "x.npy", "not a .npy file")
+    assert "pickle" not in proc.stderr
+
+
+def test_a_directory_is_parquet_only_when_it_holds_parquet_files(cli, files, tmp_path):
+    """Item 10."""
+    (tmp_path / "csvs").mkdir()
+    write_csv(tmp_path / "csvs" / "a.csv", {"y": [1.0], "yhat": [2.0]})
+    (tmp_path / "empty").mkdir()
+    for folder in ("csvs", "empty"):
+        for extra in ([tmp_path / folder], ONE_FILE_COLUMNS):
+            proc = cli("eval", tmp_path / folder, *extra)
+            assert_input_error(proc, folder, "directory without Parquet files")
+        proc = python_c(NO_PYARROW, "eval", tmp_path / folder, *ONE_FILE_COLUMNS)
+        assert_input_error(proc, folder, "directory without Parquet files")
+
+
+# every spelling both CSV readers are asked about, with what the documented
+# grammar (rmse_ext.io.csv.NUMBER, docs/cli.md) says: a value, or not a number
+SPELLINGS = {
+    "1": 1.0, "-1.5": -1.5, "+1.5": 1.5, ".5": 0.5, "5.": 5.0, "1e5": 1e5, "1E+5": 1e5,
+    "1e-5": 1e-5, "00012": 12.0, " 1.5": 1.5, "1.5 ": 1.5, "\t1.5": 1.5, "1e400": np.inf,
+    "-1e400": -np.inf, "1e-400": 0.0, "nan": np.nan, "NaN": np.nan, "-nan": np.nan,
+    "nan(123)": np.nan, "NaN(abc_1)": np.nan, "nan()": np.nan, "inf": np.inf,
+    "-Infinity": -np.inf, "INF": np.inf, '"2.5"': 2.5,
+    "1_000": None, "١٢": None, "１２": None, "\u00a01.5": None, "0x10": None, "\"1,5\"": None,
+    "1.5e": None, "e5": None, ".": None, "-": None, "infin": None, "nan(1 2)": None,
+    "nan(-1)": None, "inf(1)": None, "snan": None, "1.5f": None, "1 5": None, "": None,
+    " ": None, '""': None, "1d3": None, "\u20071": None,
+}
+
+
+def read_with(table, reader, pa):
+    """All values of column 'yhat' through one of the two CSV readers, or
+    the InputError message."""
+    key = table.column("yhat", "y_pred")
+    table.keys = [key]
+    batches = table.arrow_batches(pa) if reader == "pyarrow" else table.stdlib_batches(7)
+    try:
+        return np.concatenate([b[key] for b in batches]).tolist()
+    except rmse_ext.io.InputError as exc:
+        return str(exc)
+    finally:
+        table.close()
+
+
+@pytest.mark.parametrize("cell", list(SPELLINGS), ids=[repr(c) for c in SPELLINGS])
+def test_both_csv_readers_take_the_same_documented_number_spellings(tmp_path, cell):
+    """Item 11: one set of spellings in both readers, the line of the first
+    bad cell named by both."""
+    pa = pytest.importorskip("pyarrow", exc_type=ImportError)
+    import pyarrow.csv  # noqa: F401
+    from rmse_ext.io.csv import NUMBER, CsvTable
+    path = tmp_path / "cells.csv"
+    path.write_text(f"y,yhat\n1,2\n3,{cell}\n5,6\n", encoding="utf-8")
+    got = {reader: read_with(CsvTable(str(path), ","), reader, pa)
+           for reader in ("pyarrow", "stdlib")}
+    expected = SPELLINGS[cell]
+    assert (NUMBER.fullmatch(cell.strip('"')) is not None) == (expected is not None)
+    for reader, outcome in got.items():
+        if expected is None:
+            assert isinstance(outcome, str), (reader, outcome)
+            assert "line 3" in outcome and "column 'yhat'" in outcome, (reader, outcome)
+        else:
+            assert not isinstance(outcome, str), (reader, outcome)
+            np.testing.assert_array_equal(outcome, [2.0, expected, 6.0], err_msg=reader)
+    if expected is None:
+        assert got["pyarrow"] == got["stdlib"]
+
+
+def test_csv_progress_moves_with_the_standard_library_reader(tmp_path, monkeypatch):
+    """Item 12: without pyarrow the bar is updated every few ten thousand
+    rows, not once at the end."""
+    from rmse_ext.cli import build_parser
+    import rmse_ext.cli.eval as ev
+    write_csv(tmp_path / "v.csv", {"y": np.zeros(200_000), "yhat": np.ones(200_000)})
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    seen = []
+
+    class Recorder:
+        def __init__(self, enabled, total_bytes):
+            self.total = total_bytes
+
+        def update(self, bytes_done, elements, seconds):
+            seen.append(bytes_done / self.total)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(ev, "Progress", Recorder)
+    parser = build_parser()
+    args = parser.parse_args(["eval", str(tmp_path / "v.csv"), *ONE_FILE_COLUMNS])
+    summary = ev.evaluate(args, parser)
+    assert summary["rmse"] == 1.0 and summary["elements"] == 200_000
+    assert len([f for f in seen if 0 < f < 0.9]) >= 2, seen

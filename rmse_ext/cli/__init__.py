@@ -75,14 +75,15 @@ def run(argv: list[str]) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
         from .bench import main as bench_main
-        return bench_main(extra)
+        code: int = bench_main(extra)
+        return code
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "eval":
         print_result(evaluate(args, args.eval_parser), args.json)
         return 0
     from .demo import main as demo_main
-    return demo_main(batches=getattr(args, "batches", 20000)) or 0
+    return demo_main(batches=getattr(args, "batches", 20000))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ Formats by extension: .npy (memory-mapped), .npz (file.npz:name), .csv/.tsv
 or the [io] extra).
 
 examples:
-  rmse-ext eval y_true.npy y_pred.npy --dtype float64
+  rmse-ext eval y_true.npy y_pred.npy --dtype float32
   rmse-ext eval y.npy p.npy --weights w.npy --json --no-progress
   rmse-ext eval truth.csv preds.csv --column value --chunk-rows 100000
   rmse-ext eval val.csv --true-column y --pred-column yhat --weight-column w
@@ -51,9 +51,13 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
                     help="the column of W (of Y_TRUE when --weights is not given)")
     ev.add_argument("--chunk-rows", metavar="N", type=positive_int,
                     help="rows per chunk (default: about 8 MB of float64 per input)")
-    ev.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                    help="the result's dtype, as the metric's dtype (default float32, "
-                         "as in Keras)")
+    ev.add_argument("--dtype", choices=("float32", "float64"), default="float64",
+                    help="the result's dtype (default float64: the full-precision "
+                         "answer; float32 rounds it as tf.keras's default metric "
+                         "dtype does)")
+    ev.add_argument("--allow-empty", action="store_true",
+                    help="accept inputs with no rows (the result is then 0.0); "
+                         "without it they are an input error (exit 2)")
     ev.add_argument("--ci", metavar="LEVEL", type=ci_level,
                     help="also a confidence interval at LEVEL, e.g. 0.95 (docs/intervals.md)")
     ev.add_argument("--ci-method", choices=("normal", "bootstrap"), default="normal",
@@ -156,8 +160,12 @@ def row_elements(operands: list[Operand]) -> int:
 
 
 def default_chunk_rows(operands: list[Operand]) -> int:
+    """About CHUNK_BYTES of float64 per input, or fewer rows where a reader
+    is slow (so the progress bar moves)."""
     widest = max(math.prod(op.row_shape) for op in operands)
-    return max(1, CHUNK_BYTES // (8 * max(widest, 1)))
+    rows = max(1, CHUNK_BYTES // (8 * max(widest, 1)))
+    hints = [op.table.chunk_rows_hint for op in operands if op.table.chunk_rows_hint]
+    return min([rows, *hints])
 
 
 class Progress:
@@ -236,6 +244,10 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     finally:
         for table in tables:
             table.close()
+    if rows * per_row == 0 and not args.allow_empty:
+        what = "no rows" if rows == 0 else f"{rows} rows of 0 elements each"
+        raise InputError(" and ".join(t.path for t in tables),
+                         f"{what} to evaluate (--allow-empty accepts an empty input)")
     summary = {
         "rmse": metric.result(),
         "count": metric.count,
@@ -250,7 +262,8 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     return summary
 
 
-def unequal_lengths(tables: list[Table], chunks: list[dict], rows: int) -> InputError:
+def unequal_lengths(tables: list[Table], chunks: list[dict[Any, np.ndarray]],
+                    rows: int) -> InputError:
     lengths = [rows + len(next(iter(c.values()))) for c in chunks]
     short = lengths.index(min(lengths))
     long = lengths.index(max(lengths))

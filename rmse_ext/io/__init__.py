@@ -7,15 +7,15 @@ chunked stream exactly as one update of the whole file).
 One module per format (``npy``, ``npz``, ``csv``, ``parquet``); what they
 share is in ``common``.
 
-- ``.npy``: memory-mapped; each chunk is a view of the mapping, and the pages
-  already read are dropped from this process after each chunk
-  (``madvise(MADV_DONTNEED)``), so resident memory stays near one chunk.
-  Column ``j`` of a 2-D array is ``a[:, j]``.
+- ``.npy``: read chunk by chunk into one reused buffer, so resident memory
+  stays near one chunk; a file that shrinks while it is read is an input
+  error.  Column ``j`` of a 2-D array is ``a[:, j]``.
 - ``.npz``: one array per column, ``file.npz:name`` or the column options;
   streamed from the archive without loading the whole array.
 - ``.csv`` / ``.tsv``: streamed (pyarrow's CSV reader when installed, else the
   standard library); a header line is used when its fields are not numbers.
-- ``.parquet``: pyarrow's dataset batch reader (the ``[io]`` extra).
+- ``.parquet`` (a file, or a directory that holds Parquet files): pyarrow's
+  batch reader (the ``[io]`` extra).
 
 >>> import numpy as np, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "y.npy")
@@ -35,7 +35,7 @@ from .common import IO_EXTRA, InputError, Table
 from .csv import CsvTable
 from .npy import NpyTable
 from .npz import NpzTable
-from .parquet import ParquetTable
+from .parquet import ParquetTable, holds_parquet
 
 __all__ = ["FORMATS", "IO_EXTRA", "InputError", "Table", "open_table", "split_spec"]
 
@@ -56,7 +56,13 @@ def open_table(spec: str) -> Table:
     if not os.path.exists(path):
         raise InputError(path, "no such file")
     lower = path.lower()
-    if os.path.isdir(path) or lower.endswith((".parquet", ".pq")):
+    if os.path.isdir(path):
+        if not holds_parquet(path):
+            raise InputError(path, "is a directory without Parquet files (a directory "
+                                   "is read as a Parquet dataset; give files of other "
+                                   "formats one by one)")
+        return ParquetTable(path)
+    if lower.endswith((".parquet", ".pq")):
         return ParquetTable(path)
     if not os.path.isfile(path):
         raise InputError(path, "not a regular file")

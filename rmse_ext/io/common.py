@@ -37,6 +37,8 @@ class Table:
     kind = "file"
     #: rows in the file, when the format knows it before reading
     rows: int | None = None
+    #: at most this many rows per chunk (a slow reader: the progress bar moves)
+    chunk_rows_hint: int | None = None
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -146,7 +148,7 @@ def import_pyarrow(path: str, submodule: str, needed: bool) -> Any:
 def numpy_dtype(arrow_type: Any) -> np.dtype:
     """The NumPy dtype of a numeric pyarrow type (``to_pandas_dtype`` would
     need pandas with older pyarrow)."""
-    import pyarrow.types as pat
+    import pyarrow.types as pat  # type: ignore[import-untyped,unused-ignore]
     if pat.is_boolean(arrow_type):
         return np.dtype(np.bool_)
     kind = "f" if pat.is_floating(arrow_type) else "i" if pat.is_signed_integer(arrow_type) else "u"

@@ -1,9 +1,21 @@
 """``.csv`` / ``.tsv`` files: streamed by pyarrow's CSV reader when it is
-installed, else by the standard library's."""
+installed, else by the standard library's.
+
+Both readers take the same spellings of a number (``NUMBER``, documented in
+docs/cli.md): C's decimal floating-point syntax in ASCII -- an optional
+sign, digits with an optional decimal point, an optional exponent; ``inf``,
+``infinity``, ``nan`` and ``nan(chars)`` in any case -- with spaces or tabs
+around it.  Not numbers: ``1_000``, digits of other scripts, hexadecimal,
+empty cells.  The first bad cell is reported with its line number by both.
+
+>>> [bool(NUMBER.fullmatch(x)) for x in ["-1.5e3", " .5", "NaN(7)", "1_000", "١"]]
+[True, True, True, False, False]
+"""
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from array import array
 from typing import Any, Iterator
@@ -14,12 +26,26 @@ from .._inputs import record_batches
 from .common import InputError, Rechunker, Table, import_pyarrow, pick_named
 
 
+STDLIB_CHUNK_ROWS = 1 << 16
+
+#: a number, as both readers read it (pyarrow's float parser takes exactly these)
+NUMBER = re.compile(r"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                    r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
+                    r"|[nN][aA][nN](?:\([0-9A-Za-z_]*\))?)[ \t]*")
+
+
 def is_number(field: str) -> bool:
+    return NUMBER.fullmatch(field) is not None
+
+
+def parse_number(field: str) -> float:
+    """The value of a cell; ValueError unless it is a NUMBER."""
+    if NUMBER.fullmatch(field) is None:
+        raise ValueError(field)
     try:
-        float(field)
-    except ValueError:
-        return False
-    return True
+        return float(field)
+    except ValueError:  # nan(chars), which float() does not read
+        return math.nan
 
 
 class CsvTable(Table):
@@ -45,6 +71,9 @@ class CsvTable(Table):
         self.empty = not first
         self.raw: io.BufferedReader | None = None
         self.pa_file: Any = None
+        self.pa = None if self.empty else import_pyarrow(path, "csv", needed=False)
+        if self.pa is None:  # the standard library reads ~1M rows/s: small chunks
+            self.chunk_rows_hint = STDLIB_CHUNK_ROWS
 
     def column(self, option: str | None, role: str) -> int:
         if self.empty:
@@ -58,18 +87,20 @@ class CsvTable(Table):
 
     def start(self, keys: list[int], chunk_rows: int) -> None:
         self.keys = keys
-        pa = None if self.empty else import_pyarrow(self.path, "csv", needed=False)
         batches = (iter(()) if self.empty else
-                   self.arrow_batches(pa) if pa is not None else
+                   self.arrow_batches(self.pa) if self.pa is not None else
                    self.stdlib_batches(chunk_rows))
         self.chunks = Rechunker(batches, keys)
 
     def read(self, k: int) -> dict[int, np.ndarray]:
         return self.chunks.read(k)
 
-    def stdlib_batches(self, chunk_rows: int) -> Iterator[dict[int, np.ndarray]]:
-        self.raw = open(self.path, "rb")
-        text = io.TextIOWrapper(self.raw, encoding="utf-8-sig", newline="")
+    def stdlib_batches(self, chunk_rows: int, scan_only: bool = False
+                       ) -> Iterator[dict[int, np.ndarray]]:
+        raw = open(self.path, "rb")
+        if not scan_only:
+            self.raw = raw
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         reader = csv.reader(text, delimiter=self.delimiter)
         width = len(self.names)
         columns = [array("d") for _ in self.keys]
@@ -86,7 +117,7 @@ class CsvTable(Table):
                                                 f"{width} fields, found {len(row)}")
                 for values, j in zip(columns, self.keys):
                     try:
-                        values.append(float(row[j]))
+                        values.append(parse_number(row[j]))
                     except ValueError:
                         raise InputError(
                             self.path, f"line {reader.line_num}, column "
@@ -97,6 +128,9 @@ class CsvTable(Table):
                     columns = [array("d") for _ in self.keys]
         except (csv.Error, UnicodeDecodeError) as exc:
             raise InputError(self.path, f"line {reader.line_num}: {exc}") from None
+        finally:
+            if scan_only:
+                raw.close()
         yield {j: np.frombuffer(v, np.float64) for j, v in zip(self.keys, columns)}
 
     def arrow_batches(self, pa: Any) -> Iterator[dict[int, np.ndarray]]:
@@ -116,7 +150,19 @@ class CsvTable(Table):
             for batch in record_batches(reader, [internal[j] for j in wanted], self.path):
                 yield {j: batch[internal[j]] for j in self.keys}
         except (pa.ArrowInvalid, ValueError) as exc:   # ValueError: a failed batch
-            raise InputError(self.path, self.arrow_message(str(exc))) from None
+            located = self.first_bad_line()
+            raise located or InputError(self.path, self.arrow_message(str(exc))) from None
+
+    def first_bad_line(self) -> InputError | None:
+        """The error the standard-library reader finds, with its line number
+        (pyarrow's messages have none): the file is scanned again, once, only
+        after pyarrow has rejected it."""
+        try:
+            for _ in self.stdlib_batches(1 << 16, scan_only=True):
+                pass
+        except InputError as exc:
+            return exc
+        return None
 
     def arrow_message(self, message: str) -> str:
         """pyarrow's message with its column numbers shown as our names."""

@@ -1,51 +1,74 @@
-"""``.npy`` files: memory-mapped, read in row chunks with the pages behind
-each finished chunk released."""
+"""``.npy`` files, read in row chunks with ``readinto`` into one reused
+buffer: memory stays at one chunk, and a file that is damaged, or shrinks
+while it is read, is an InputError naming it (a shared memory mapping would
+die of SIGBUS instead)."""
 from __future__ import annotations
 
-import mmap
-from typing import BinaryIO, Literal
+import os
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from .common import InputError, Table, check_numeric, rows_of
 
+MAGIC = b"\x93NUMPY"
+BUFFER_BYTES = 1 << 20
 
-def load_header(path: str) -> np.memmap:
-    """np.load's validated view of a .npy file (header checked, nothing read)."""
+
+def read_header(label: str, stream: Any) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """Shape, Fortran order and dtype from the header of a .npy stream (a
+    file, or an .npz archive member), leaving the stream at the data."""
+    start = stream.read(len(MAGIC) + 2)
+    if start.startswith(b"PK"):
+        raise InputError(label, "is an .npz archive, not an .npy file")
+    if start[:len(MAGIC)] != MAGIC or len(start) < len(MAGIC) + 2:
+        raise InputError(label, "not a .npy file (it does not start with NumPy's "
+                                "\\x93NUMPY marker)")
+    version = (start[-2], start[-1])
+    read = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise InputError(label, f"not a valid .npy file (format version {version})")
     try:
-        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        if "Python objects" in str(exc):
-            raise InputError(path, "holds Python objects (dtype object); expected "
-                                   "numbers") from None
-        raise InputError(path, f"not a valid .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(path, f"not a valid .npy file ({exc or 'truncated'})") from None
-    if not isinstance(mapped, np.memmap):
-        raise InputError(path, "is an .npz archive, not an .npy file")
-    return mapped
+        shape, fortran, dtype = read(stream)
+    except (ValueError, EOFError, OSError, SyntaxError) as exc:
+        raise InputError(label, f"not a valid .npy file ({exc or 'truncated'})") from None
+    return tuple(shape), bool(fortran), np.dtype(dtype)
+
 
 class NpyTable(Table):
-    """A memory-mapped .npy array, read in row chunks with the pages behind
-    each finished chunk released."""
+    """A .npy array, read in row chunks.  Column ``j`` of a 2-D array is
+    ``a[:, j]``; a Fortran-ordered array is read column segment by segment."""
 
     kind = ".npy"
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
-        header = load_header(path)
-        self.shape, self.dtype = header.shape, header.dtype
-        self.offset = header.offset
-        self.order: Literal["C", "F"] = (
-            "F" if header.ndim > 1 and not header.flags.c_contiguous else "C")
-        del header
+        with open(path, "rb") as file:
+            self.shape, self.fortran, self.dtype = read_header(path, file)
+            self.offset = file.tell()
+        if self.dtype.hasobject:
+            raise InputError(path, "holds Python objects (dtype object); expected numbers")
         check_numeric(path, "the array", self.dtype)
         self.rows = self.total_rows = rows_of(path, self.shape)
-        self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:]))
+        self.fortran = self.fortran and len(self.shape) > 1
+        self.row_items = int(np.prod(self.shape[1:]))
+        self.row_bytes = self.dtype.itemsize * self.row_items
         self.bytes_total = self.rows * self.row_bytes
-        self.file: BinaryIO | None = None
-        self.map: mmap.mmap | None = None
-        self.array: np.ndarray | None = None
+        # chunks of about BUFFER_BYTES: the copy stays in cache for the kernel's pass
+        self.chunk_rows_hint = max(1, BUFFER_BYTES // max(self.row_bytes, 1))
+        self.check_size()
+        self.file: Any = None
+        self.buffer = np.empty(0, np.uint8)
+        self.next_row = 0
+
+    def check_size(self) -> None:
+        """InputError unless the file still holds what its header promises."""
+        size = os.path.getsize(self.path)
+        if size < self.offset + self.bytes_total:
+            raise InputError(self.path, f"is truncated: its header promises "
+                                        f"{self.offset + self.bytes_total} bytes, the "
+                                        f"file has {size}")
 
     def column(self, option: str | None, role: str) -> int | None:
         if option is None:
@@ -59,7 +82,7 @@ class NpyTable(Table):
                                         f"{self.shape[1] - 1}")
         return int(option)
 
-    def describe(self, key: int | None) -> tuple[tuple[int, ...], np.dtype]:
+    def describe(self, key: int | None) -> tuple[tuple[int, ...], np.dtype[Any]]:
         return (self.shape[1:] if key is None else ()), self.dtype
 
     def label(self, key: int | None) -> str:
@@ -67,45 +90,50 @@ class NpyTable(Table):
 
     def start(self, keys: list[int | None], chunk_rows: int) -> None:
         self.keys, self.next_row = keys, 0
-        self.file = file = open(self.path, "rb")
-        self.map = mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        if hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_SEQUENTIAL)
-        self.array = np.ndarray(self.shape, self.dtype, buffer=mapped,
-                                offset=self.offset, order=self.order)
+        self.file = open(self.path, "rb", buffering=0)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self.file.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
-    def release(self, stop_row: int) -> None:
-        """Drop the mapped pages before ``stop_row`` from this process's
-        resident set (they stay in the page cache)."""
-        if self.map is None or not hasattr(self.map, "madvise"):
-            return
-        if self.order == "C":
-            end = self.offset + stop_row * self.row_bytes
-            end -= end % mmap.PAGESIZE
-        else:  # a column-major chunk touches every column: drop them all
-            end = len(self.map)
-        if end > 0:
-            self.map.madvise(mmap.MADV_DONTNEED, 0, end)
+    def fill(self, view: memoryview, position: int) -> None:
+        """Read exactly ``len(view)`` bytes at ``position``; InputError when
+        the file ends first (it shrank since it was opened)."""
+        self.file.seek(position)
+        done = 0
+        while done < len(view):
+            got = self.file.readinto(view[done:])
+            if not got:
+                raise InputError(self.path, f"ended at byte {position + done} while "
+                                            f"being read: the file is shorter than its "
+                                            f"header says (truncated, or changed while "
+                                            f"being read)")
+            done += got
 
     def read(self, k: int) -> dict[int | None, np.ndarray]:
+        assert self.file is not None, "start() first"
         start = self.next_row
-        if start:
-            self.release(start)
-        stop = min(start + k, self.total_rows)
-        self.next_row = stop
-        assert self.array is not None, "start() first"
-        rows = self.array[start:stop]
+        k = min(k, self.total_rows - start)
+        self.next_row = start + k
+        need = k * self.row_bytes
+        if len(self.buffer) < need:
+            self.buffer = np.empty(need, np.uint8)
+        data = self.buffer[:need]
+        itemsize = self.dtype.itemsize
+        if not self.fortran:
+            self.fill(memoryview(data.data), self.offset + start * self.row_bytes)
+            rows = data.view(self.dtype).reshape((k,) + self.shape[1:])
+        else:  # column c of the trailing axes holds rows 0..n-1 contiguously
+            segments = data.view(self.dtype).reshape(self.row_items, k)
+            byte_segments = data.reshape(self.row_items, k * itemsize)
+            for c in range(self.row_items):
+                self.fill(memoryview(byte_segments[c].data),
+                          self.offset + (c * self.total_rows + start) * itemsize)
+            rows = segments.T.reshape((k,) + self.shape[1:], order="F")
         return {key: rows if key is None else rows[:, key] for key in self.keys}
 
     def bytes_done(self) -> int:
         return self.next_row * self.row_bytes
 
     def close(self) -> None:
-        self.array = None
-        if self.map is not None:
-            try:
-                self.map.close()
-            except BufferError:  # a chunk view still alive: the GC closes it
-                pass
         if self.file is not None:
             self.file.close()
+            self.file = None

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 import numpy as np
 
 from .common import InputError, Table, check_numeric, pick_named, rows_of
+from .npy import read_header
+
+#: what a damaged archive raises while a member is read
+DAMAGED = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError)
 
 
 class NpzMember:
@@ -14,22 +19,20 @@ class NpzMember:
     def __init__(self, table: NpzTable, name: str) -> None:
         path = table.path
         self.label = f"{path}:{name}"
-        self.stream = table.zip.open(name + ".npy")
         try:
-            version = np.lib.format.read_magic(self.stream)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read_header is None:
-                raise ValueError(f"unsupported .npy format version {version}")
-            self.shape, fortran, self.dtype = read_header(self.stream)
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-            raise InputError(self.label, f"not a valid array ({exc})") from None
+            self.stream = table.zip.open(name + ".npy")
+            self.shape, fortran, self.dtype = read_header(self.label, self.stream)
+        except DAMAGED as exc:
+            raise InputError(self.label, f"damaged archive member ({exc})") from None
         check_numeric(self.label, "the array", self.dtype)
         self.rows = rows_of(self.label, self.shape)
         self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:]))
         self.whole = None
         if fortran and len(self.shape) > 1:  # rows are not contiguous: load it
-            self.whole = np.load(table.path)[name]
+            try:
+                self.whole = np.load(table.path)[name]
+            except DAMAGED as exc:
+                raise InputError(self.label, f"damaged archive member ({exc})") from None
         self.done = 0
 
     def read(self, k: int) -> np.ndarray:
@@ -37,13 +40,16 @@ class NpzMember:
         if self.whole is not None:
             out = self.whole[self.done:self.done + k]
         else:
-            data = self.stream.read(k * self.row_bytes)
+            try:
+                data = self.stream.read(k * self.row_bytes)
+            except DAMAGED as exc:
+                raise InputError(self.label, f"damaged archive member ({exc})") from None
             if len(data) != k * self.row_bytes:
                 raise InputError(self.label, "archive member is shorter than its "
                                              "header says")
             out = np.frombuffer(data, self.dtype).reshape((k,) + self.shape[1:])
         self.done += k
-        return out
+        return np.asarray(out)
 
 
 class NpzTable(Table):

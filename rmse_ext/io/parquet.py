@@ -10,6 +10,26 @@ from .._inputs import record_batches
 from .common import InputError, Rechunker, Table, import_pyarrow, numpy_dtype, pick_named
 
 
+def holds_parquet(path: str) -> bool:
+    """Whether a directory holds a Parquet file (by suffix or magic bytes),
+    looking where ``pyarrow.dataset`` looks (names starting with ``.`` or
+    ``_`` are skipped)."""
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in files:
+            if name.startswith((".", "_")):
+                continue
+            if name.lower().endswith((".parquet", ".pq")):
+                return True
+            try:
+                with open(os.path.join(root, name), "rb") as f:
+                    if f.read(4) == b"PAR1":
+                        return True
+            except OSError:
+                continue
+    return False
+
+
 class ParquetTable(Table):
     """A Parquet file, or a directory of them (found by ``pyarrow.dataset``,
     read in its file order): numeric columns, read in record batches by
@@ -44,7 +64,7 @@ class ParquetTable(Table):
         types = self.pa.types
         if not (types.is_integer(kind) or types.is_floating(kind) or types.is_boolean(kind)):
             raise InputError(self.path, f"column {name!r} holds {kind}, not numbers")
-        return name
+        return str(name)
 
     def describe(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
         return (), numpy_dtype(self.schema.field(key).type)
@@ -68,6 +88,14 @@ class ParquetTable(Table):
     def to_arrays(self, batch: Any) -> dict[str, np.ndarray]:
         """One record batch's columns, read as every Arrow input is
         (``rmse_ext._inputs.record_batches``: numbers in place)."""
+        for key in sorted(set(self.keys)):
+            values = batch.column(key)
+            if values.null_count:
+                nulls = values.is_null().to_numpy(zero_copy_only=False)
+                first = self.done + int(np.flatnonzero(nulls)[0]) + 1
+                raise InputError(self.path, f"column {key!r} has missing values (null), "
+                                            f"the first in row {first} (rows counted from "
+                                            f"1, in file order)")
         try:
             (out,) = record_batches(batch, sorted(set(self.keys)), f"rows {self.done + 1}-")
         except (TypeError, ValueError) as exc:
