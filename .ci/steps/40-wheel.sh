@@ -26,7 +26,7 @@ need = {"setup.py", "pyproject.toml", "src/_kernel.pyx", "src/_kernel_avx2.pyx",
         "src/_kernel_body.pxi", "rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi",
         "rmse_ext/py.typed", "rmse_ext/io/__init__.py", "rmse_ext/io/npy.py",
         "rmse_ext/cli/__init__.py", "rmse_ext/cli/eval.py", "tests/conftest.py",
-        "tests/test_hardening.py",
+        "tests/test_hardening.py", "docs/semantics.md",
         "tests/typing/usage.py"}
 assert need <= names, f"sdist lacks {sorted(need - names)}"
 stale = sorted(n for n in names if n.endswith((".c", ".so", ".pyd", ".pyc")))
