@@ -68,10 +68,13 @@ def available():
 
 
 kernel = _choose()
-T_FULL = int(baseline.TMode.T_FULL)
-T_ROW = int(baseline.TMode.T_ROW)
-W_NONE = int(baseline.WMode.W_NONE)
-W_SCALAR = int(baseline.WMode.W_SCALAR)
-W_FULL = int(baseline.WMode.W_FULL)
-W_ROW = int(baseline.WMode.W_ROW)
-W_COL = int(baseline.WMode.W_COL)
+# The modes and policies (the same values in every build).
+TMode = baseline.TMode
+WMode = baseline.WMode
+Policy = baseline.Policy
+
+
+def module_of(acc):
+    """The kernel module an accumulator comes from (its Batch type is the
+    one it folds)."""
+    return sys.modules[type(acc).__module__]

@@ -5,7 +5,7 @@ The kernel sums a batch in fixed chunks of ``CHUNK_SIZE`` elements and folds
 the chunk sums in chunk order (``chunk_partials`` / ``fold_partials``, the
 same pair the threads use).  Here the operands are cut into windows whose
 sizes are multiples of ``CHUNK_SIZE``, each window's chunk sums are written
-into one small (chunks, 4) table, and the table is folded once: bitwise the
+into one small (chunks, 5) table, and the table is folded once: bitwise the
 state of one call on the concatenated operands.  A window inside one piece
 of each operand is a view; one that straddles a piece boundary (of y_true,
 y_pred or the weights: they need not align) is gathered into a window-sized
@@ -18,10 +18,10 @@ from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
-import sys
-
+from . import _backend
 from ._inputs import Chunks, kernel_dtype
 from ._plan import plan_update
+from ._rules import resolve
 
 Operand = Union[np.ndarray, Chunks]
 Window = tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]
@@ -52,36 +52,34 @@ def _rows(x: Operand, start: int, stop: int) -> np.ndarray:
 
 def windowable(t: Operand, p: Operand, w: Any) -> bool:
     """Whether the operands can be folded window by window along their first
-    axis: y_true and y_pred of one shape with at least one axis, and the
-    weights None, one number, that shape, or one per row (semantics 3.1); no
-    broadcast (zero-stride) views, which the planner would compress."""
+    axis: y_true and y_pred of one shape with at least one axis, weights that
+    broadcast strictly (rmse_ext._rules: no averaging, semantics 3.3), and no
+    broadcast (zero-stride) views, which the planner would compress.  (The
+    resolver's errors are left to the planner, which raises them.)"""
     if t.shape != p.shape or len(t.shape) == 0:
         return False
     if any(0 in piece.strides for x in (t, p, w) if x is not None for piece in _pieces(x)):
         return False
-    if w is None:
-        return True
-    w_shape = w.shape
-    return bool(w_shape == t.shape or prod(w_shape) == 1 or w_shape == t.shape[:1])
+    try:
+        return resolve(t.shape, p.shape, None if w is None else w.shape).keep is None
+    except ValueError:
+        return False
 
 
 def fold_chunked(acc: Any, t: Operand, p: Operand, w: Any) -> None:
     """Fold windowable operands into the accumulator ``acc`` window by
-    window, bitwise as one call on the concatenated operands."""
-    kernel = sys.modules[type(acc).__module__]
-    chunk = kernel.CHUNK_SIZE
+    window, bitwise as one call on the concatenated operands: each window's
+    batch writes its rows of one chunk-sum table, folded once."""
+    chunk = _backend.module_of(acc).CHUNK_SIZE
     size = prod(t.shape)
-    parts = np.empty((-(-size // chunk), 4))
-    done, w_mode = 0, None
+    parts = np.empty((-(-size // chunk), 5))
+    done, batch = 0, None
     for window in windows(t, p, w, chunk):
-        plan = plan_update(*window)  # type: ignore[no-untyped-call]
-        count = -(-plan.p.size // chunk)
-        kernel.chunk_partials(plan.t, plan.p, plan.w, plan.cols or plan.p.size,
-                              plan.t_mode, plan.w_mode, plan.w_scalar, 0, count,
-                              parts[done:done + count])
-        done, w_mode = done + count, plan.w_mode
-    if done:
-        acc.fold_partials(parts, w_mode, size)
+        batch = plan_update(*window).batch_for(acc)
+        batch.chunk_partials(0, batch.chunks, parts[done:done + batch.chunks])
+        done += batch.chunks
+    if batch is not None:
+        acc.fold_partials(batch, parts, size)
 
 
 def windows(t: Operand, p: Operand, w: Any, chunk: int) -> Iterator[Window]:

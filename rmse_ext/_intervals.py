@@ -45,7 +45,7 @@ class Units(NamedTuple):
     p: np.ndarray
     w: Optional[np.ndarray]
     cols: int = 0
-    w_mode: int = _backend.W_NONE
+    w_mode: int = _backend.WMode.NONE
     w_scalar: float = 0.0
 
     @property
@@ -260,38 +260,42 @@ def units_of(plan: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     """The units of an update that ``plan`` (from ``plan_update``) lays out:
     read in place for the common layouts (y_true full, weights none, one,
     full or per row), else spelled out from the inputs in stream order."""
-    from ._plan import AveragedPlan
-    if not plan.p.size:
+    if not plan.size:
         return Units(None, np.empty(0), None)
-    if (type(plan) is not AveragedPlan and plan.t_mode == _backend.T_FULL and plan.repeat == 1
-            and plan.w_mode in (_backend.W_NONE, _backend.W_SCALAR, _backend.W_FULL,
-                                _backend.W_ROW)):
+    if (plan.divisor == 1 and plan.t_mode == _backend.TMode.FULL_T and plan.repeat == 1
+            and plan.policy != _backend.Policy.EXACT_DIFF
+            and plan.w_mode in (_backend.WMode.NONE, _backend.WMode.SCALAR,
+                                _backend.WMode.FULL, _backend.WMode.PER_ROW)):
         t, p = _same_dtype(plan.t, plan.p)
-        return Units(t, p, _float64(plan.w), plan.cols, plan.w_mode, plan.w_scalar)
+        return Units(t, p, _float64(plan.w), plan.run, plan.w_mode, plan.w_scalar)
     return full_units(y_true, y_pred, sample_weight)
 
 
 def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
-    """The units spelled out: every operand broadcast to the squared errors'
-    shape (semantics 2-3), or under semantics 3.3 the row means with their
-    weights.  Only called after ``plan_update`` accepted the inputs."""
+    """The units spelled out in stream order, on the layout the resolver
+    gives (rmse_ext._rules): every operand broadcast to the squared errors'
+    shape, or under semantics 3.3 the row means with their weights.  Only
+    called after ``plan_update`` accepted the inputs."""
     from ._inputs import as_operand
-    from ._plan import averaged_shape, fix_ranks, fix_weight_rank, row_means, \
-        strictly_broadcastable
-    t, p = fix_ranks(as_operand(y_true, "y_true"), as_operand(y_pred, "y_pred"))
-    shape = np.broadcast_shapes(t.shape, p.shape)
-    w = None
-    if sample_weight is not None:
-        w = fix_weight_rank(as_operand(sample_weight, "sample_weight"), shape)
-        if not strictly_broadcastable(w.shape, shape):
-            k, out_shape = averaged_shape(w, shape, w.shape)
-            x = np.broadcast_to(row_means(t, p, k), out_shape)
-            return Units(None, np.ascontiguousarray(x, dtype=FLOAT64),
-                         _float64(np.broadcast_to(w, out_shape)), 0, _backend.W_FULL)
+    from ._rules import resolve
+    t, p = as_operand(y_true, "y_true"), as_operand(y_pred, "y_pred")
+    w = None if sample_weight is None else as_operand(sample_weight, "sample_weight")
+    layout = resolve(t.shape, p.shape, None if w is None else w.shape)
+    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
+    shape = layout.shape
+    if w is not None:
+        w = w.reshape(layout.w_shape)
+    if w is not None and layout.keep is not None and layout.w_out_shape is not None:
+        tail = shape[layout.keep:]
+        rows = layout.w_out_shape + tail
+        squares = (np.broadcast_to(p, rows).astype(FLOAT64) - np.broadcast_to(t, rows)) ** 2
+        x = squares.reshape(layout.w_out_shape + (-1,)).mean(axis=-1)
+        return Units(None, np.ascontiguousarray(x, dtype=FLOAT64),
+                     _float64(np.broadcast_to(w, layout.w_out_shape)), 0, _backend.WMode.FULL)
     t, p = _same_dtype(*(np.ascontiguousarray(np.broadcast_to(a, shape)) for a in (t, p)))
     if w is None:
         return Units(t, p, None)
-    return Units(t, p, _float64(np.broadcast_to(w, shape)), 0, _backend.W_FULL)
+    return Units(t, p, _float64(np.broadcast_to(w, shape)), 0, _backend.WMode.FULL)
 
 
 def fold_update(acc: Any, plan: Any, units: Units, state: IntervalState, omit: bool) -> None:
@@ -308,10 +312,9 @@ def fold_update(acc: Any, plan: Any, units: Units, state: IntervalState, omit: b
         state.fold(units, omit)
         return
     chunk = kernel.CHUNK_SIZE
-    chunks = -(-size // chunk)
-    parts = np.empty((chunks, 4))
-    args = (plan.t, plan.p, plan.w, plan.cols or size, plan.t_mode, plan.w_mode, plan.w_scalar)
-    for k in range(chunks):
-        kernel.chunk_partials(*args, k, k + 1, parts)
+    batch = plan.batch_for(acc)
+    parts = np.empty((batch.chunks, 5))
+    for k in range(batch.chunks):
+        batch.chunk_partials(k, k + 1, parts)
         state.fold(units, omit, k * chunk, min(size, (k + 1) * chunk))
-    acc.fold_partials(parts, plan.w_mode, size, plan.repeat)
+    acc.fold_partials(batch, parts)

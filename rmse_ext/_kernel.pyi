@@ -1,46 +1,75 @@
 """Type stub for rmse_ext._kernel (src/_kernel.pyx + src/_kernel_body.pxi).
 
 The kernel trusts its arguments: operands are native-endian, aligned,
-C-contiguous float32/float64 arrays laid out by rmse_ext._plan.
+C-contiguous float32/float64 arrays laid out by rmse_ext._plan after
+rmse_ext._rules resolved the layout.
 """
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 _Real = np.float32 | np.float64
 
+CHUNK_SIZE: int
+
 class TMode(IntEnum):
-    T_FULL = 0
-    T_ROW = 1
+    FULL_T = 0
+    TILED_T = 1
 
 class WMode(IntEnum):
-    W_NONE = 0
-    W_SCALAR = 1
-    W_FULL = 2
-    W_ROW = 3
-    W_COL = 4
+    NONE = 0
+    SCALAR = 1
+    FULL = 2
+    TILED = 3
+    PER_ROW = 4
 
-class Accumulator:
-    """Compensated total, compensated weight sum and exact element count."""
+class Policy(IntEnum):
+    PROPAGATE = 0
+    OMIT = 1
+    EXACT_DIFF = 2
 
-    def __init__(self) -> None: ...
-    def reset(self) -> None: ...
-    def fold(
+Raw = tuple[float, float, float, float, int, int]
+
+class Batch:
+    """One prepared update: operands, how each is read, policy, count rules."""
+
+    operands: tuple[object, ...]
+    def __init__(
         self,
         t: npt.NDArray[_Real],
         p: npt.NDArray[_Real],
-        w: npt.NDArray[_Real] | None,
-        cols: int,
-        t_mode: int,
-        w_mode: int,
-        w_scalar: float,
+        w: npt.NDArray[_Real] | None = None,
+        t_mode: int = 0,
+        w_mode: int = 0,
+        w_scalar: float = 0.0,
+        run: int = 0,
         repeat: int = 1,
+        divisor: int = 1,
+        policy: int = 0,
+        count_weights: npt.NDArray[np.float64] | None = None,
     ) -> None: ...
-    def fold_same_shape(self, t: object, p: object) -> bool: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def chunks(self) -> int: ...
+    def chunk_partials(self, k0: int, k1: int, out: npt.NDArray[np.float64]) -> None: ...
+
+class Accumulator:
+    """Compensated total and weight sum; exact element and omitted counts."""
+
+    def __init__(self) -> None: ...
+    def reset(self) -> None: ...
+    def fold(self, batch: Batch) -> None: ...
+    def fold_partials(
+        self, batch: Batch, parts: npt.NDArray[np.float64], size: int = -1
+    ) -> None: ...
+    def fold_fast(self, t: object, p: object, w: object = None) -> bool: ...
     def value(self) -> float: ...
+    def value_as(self, descr: np.dtype[Any]) -> np.floating[Any]: ...
     def count(self) -> float: ...
-    def get_raw(self) -> tuple[float, float, float, float, int]: ...
+    def get_raw(self) -> Raw: ...
     def set_raw(
         self,
         total_hi: float,
@@ -48,17 +77,12 @@ class Accumulator:
         weight_hi: float,
         weight_lo: float,
         elements: int,
-    ) -> None: ...
-    def fold_values(
-        self, values: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]
+        omitted: int = 0,
     ) -> None: ...
     def merge(self, other: Accumulator) -> None: ...
 
 def cpu_has_avx2_fma() -> bool: ...
 def hardware_fma() -> bool: ...
-def row_sums(
-    t: npt.NDArray[_Real], p: npt.NDArray[_Real], cols: int
-) -> npt.NDArray[np.float64]: ...
 
 class Moments:
     """The six moment sums of the "normal" interval (src/_moments.pxi)."""

@@ -7,11 +7,14 @@ and the same ordered fold runs on it: the result is bitwise identical for
 every thread count.
 """
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from ._backend import baseline
+
+CHUNK_SIZE = baseline.CHUNK_SIZE
 
 MIN_CHUNKS_PER_THREAD = 4   # 4 x 65536 elements: below that a thread does not pay
 MAX_THREADS = 1024
@@ -64,23 +67,20 @@ def worth_threads(size, num_threads, chunk_size):
     return max(1, min(num_threads, chunks // MIN_CHUNKS_PER_THREAD))
 
 
-def fold_parallel(acc, plan, num_threads):
-    """Apply ``plan`` to ``acc`` using up to ``num_threads`` threads."""
-    kernel = sys.modules[type(acc).__module__]
-    size = plan.p.size
-    threads = worth_threads(size, num_threads, kernel.CHUNK_SIZE) if size else 1
-    if not plan.threadable or threads == 1:
-        plan.apply(acc)
+def fold_parallel(acc, batch, num_threads):
+    """Fold the kernel ``batch`` into ``acc`` using up to ``num_threads``
+    threads: bitwise what ``acc.fold(batch)`` gives."""
+    threads = worth_threads(batch.size, num_threads, CHUNK_SIZE) if batch.size else 1
+    if threads == 1:
+        acc.fold(batch)
         return
-    chunks = -(-size // kernel.CHUNK_SIZE)
-    parts = np.empty((chunks, 4))
+    chunks = batch.chunks
+    parts = np.empty((chunks, 5))
     bounds = [chunks * i // threads for i in range(threads + 1)]
-    args = (plan.t, plan.p, plan.w, plan.cols or size, plan.t_mode, plan.w_mode,
-            plan.w_scalar)
     pool = shared_pool(threads - 1)
-    futures = [pool.submit(kernel.chunk_partials, *args, bounds[i], bounds[i + 1], parts)
+    futures = [pool.submit(batch.chunk_partials, bounds[i], bounds[i + 1], parts)
                for i in range(1, threads)]
-    kernel.chunk_partials(*args, bounds[0], bounds[1], parts)
+    batch.chunk_partials(bounds[0], bounds[1], parts)
     for future in futures:
         future.result()
-    acc.fold_partials(parts, plan.w_mode, size, plan.repeat)
+    acc.fold_partials(batch, parts)

@@ -1,86 +1,242 @@
-"""The Keras shape and weight rules, turned into one kernel call.
+"""One update as one kernel ``Batch``: the resolved layout (rmse_ext._rules)
+applied to the actual arrays.
 
-Every rule cites its section of docs/semantics.md.  Nothing
-here touches the metric's state: ``plan_update`` either raises (TypeError /
-ValueError naming the argument and the shapes) or returns a ``Plan`` whose
-``apply`` cannot fail.  The common layouts reach the kernel without any
+``plan_update`` either raises (the resolver's errors, or the input room's)
+or returns a ``Plan`` whose ``apply`` cannot fail, so a rejected update
+changes nothing.  The common layouts reach the kernel without any
 batch-sized temporary: equal shapes, a scalar weight, per-sample weights
-``(n,)`` against ``(n, d)``, and a ``(d,)`` operand against an ``(n, d)`` one.
+``(n,)`` against ``(n, d)``, a ``(d,)`` operand against an ``(n, d)`` one, and
+zero-stride (``np.broadcast_to``) views, which count as a repeat factor.
+
+>>> import numpy as np
+>>> from rmse_ext import _backend
+>>> acc = _backend.kernel.Accumulator()
+>>> plan_update([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]], [1, 0]).apply(acc)
+>>> acc.value()
+0.7071067811865476
 """
+from __future__ import annotations
+
 from math import prod
+from typing import Any
 
 import numpy as np
 
-from ._backend import (
-    T_FULL, T_ROW, W_COL, W_FULL, W_NONE, W_ROW, W_SCALAR,
-)
+from . import _backend, _parallel
+from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
+from ._rules import Layout, resolve
+
+# y_true blocks shorter than this are tiled to about this many elements
+SHORT_RUN = 2048
+# integers beyond this magnitude are not all exact in float64
+EXACT_INT_LIMIT = 2**53
+
+NAN_POLICIES = {"propagate": Policy.PROPAGATE, "omit": Policy.OMIT}
 
 
 class Plan:
-    """One prepared update: ``apply(acc)`` folds it into an accumulator."""
+    """One prepared update: ``apply(acc, num_threads)`` folds it.  It holds
+    what the kernel ``Batch`` is built from (each ISA build has its own
+    Batch type, so the accumulator's module builds it)."""
 
-    __slots__ = ("t", "p", "w", "cols", "t_mode", "w_mode", "w_scalar", "repeat")
-    threadable = True   # rmse_ext._parallel may spread it over chunks
+    FIELDS = ("t", "p", "w", "t_mode", "w_mode", "w_scalar", "run", "repeat", "divisor",
+              "policy", "count_weights")
+    __slots__ = FIELDS
 
-    def __init__(self, t, p, w=None, cols=0, t_mode=T_FULL, w_mode=W_NONE,
-                 w_scalar=0.0, repeat=1):
-        self.t, self.p, self.w, self.cols = t, p, w, cols
-        self.t_mode, self.w_mode, self.w_scalar = t_mode, w_mode, w_scalar
-        self.repeat = repeat
+    def __init__(self, t: Any = None, p: Any = None, w: Any = None,
+                 t_mode: int = TMode.FULL_T, w_mode: int = WMode.NONE,
+                 w_scalar: float = 0.0, run: int = 0, repeat: int = 1, divisor: int = 1,
+                 policy: int = Policy.PROPAGATE, count_weights: Any = None) -> None:
+        self.t, self.p, self.w = t, p, w
+        self.t_mode, self.w_mode, self.w_scalar, self.run = t_mode, w_mode, w_scalar, run
+        self.repeat, self.divisor, self.policy = repeat, divisor, policy
+        self.count_weights = count_weights
 
-    def apply(self, acc):
-        if self.p.size:
-            acc.fold(self.t, self.p, self.w, self.cols or self.p.size,
-                     self.t_mode, self.w_mode, self.w_scalar, self.repeat)
+    @property
+    def size(self) -> int:
+        """Elements the kernel reads (0: nothing to fold)."""
+        return 0 if self.p is None else int(self.p.size)
 
+    def batch_for(self, acc: Any) -> Any:
+        return _backend.module_of(acc).Batch(*(getattr(self, f) for f in self.FIELDS))
 
-EMPTY = Plan(None, np.empty(0))
-
-# y_true blocks shorter than this are tiled to about this many elements
-SHORT_ROW = 2048
-
-
-def squeeze_last(a):
-    """Drop a trailing length-1 axis (a view; C order is kept)."""
-    return a.reshape(a.shape[:-1])
-
-
-def fix_ranks(t, p):
-    """Semantics 2.2: squeeze a trailing size-1 axis off the operand that has
-    exactly one more dimension than the other."""
-    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
-        p = squeeze_last(p)
-    elif t.ndim == p.ndim + 1 and t.shape[-1] == 1:
-        t = squeeze_last(t)
-    return t, p
+    def apply(self, acc: Any, num_threads: int = 1) -> None:
+        if self.p is None:
+            return
+        batch = self.batch_for(acc)
+        if num_threads > 1:
+            _parallel.fold_parallel(acc, batch, num_threads)
+        else:
+            acc.fold(batch)
 
 
-def fix_weight_rank(w, shape):
-    """Semantics 3.1: match the weights' rank to the squared errors' ``shape``."""
-    if w.ndim == 0:
-        return w
-    if w.ndim == len(shape) + 1:
-        if w.shape[-1] != 1:
-            raise ValueError(
-                f"sample_weight of shape {w.shape} has one more dimension than "
-                f"the squared errors {shape}, and its last dimension is not 1"
-            )
-        return squeeze_last(w)
-    if len(shape) == w.ndim + 1:
-        return w.reshape(w.shape + (1,))
-    return w
+EMPTY = Plan()
 
 
-def strictly_broadcastable(wshape, shape):
-    """Semantics 3.2: scalar, or same rank with every dimension 1 or equal."""
-    return len(wshape) == 0 or (
-        len(wshape) == len(shape)
-        and all(wd == 1 or wd == vd for wd, vd in zip(wshape, shape))
-    )
+def full_plan(t: np.ndarray, p: np.ndarray, w: np.ndarray | None = None,
+              policy: int = Policy.PROPAGATE) -> Plan:
+    """The plan for two same-shape operands (and same-shape weights), read in
+    place when they already are kernel operands.  No rule is applied: the
+    caller has resolved the layout."""
+    return Plan(as_operand(t, "y_true"), as_operand(p, "y_pred"),
+                None if w is None else as_operand(w, "sample_weight"),
+                w_mode=WMode.NONE if w is None else WMode.FULL, policy=policy)
 
 
-def suffix_size(small, big):
+def read_arguments(y_true: Any, y_pred: Any, sample_weight: Any
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The three arguments as arrays of numbers (TypeError naming the one
+    that is not)."""
+    t = as_array(y_true, "y_true")
+    kernel_dtype(t.dtype, "y_true")
+    p = as_array(y_pred, "y_pred")
+    kernel_dtype(p.dtype, "y_pred")
+    w = None
+    if sample_weight is not None:
+        w = as_array(sample_weight, "sample_weight")
+        kernel_dtype(w.dtype, "sample_weight")
+    return t, p, w
+
+
+def plan_update(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
+                nan_policy: str = "propagate") -> Plan:
+    """Validate one update and lay it out for the kernel."""
+    t, p, w = read_arguments(y_true, y_pred, sample_weight)
+    layout = resolve(t.shape, p.shape, None if w is None else w.shape)
+    return plan_layout(layout, t, p, w, NAN_POLICIES[nan_policy])
+
+
+def plan_layout(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray | None,
+                policy: int = Policy.PROPAGATE) -> Plan:
+    """The plan for arrays whose shapes ``layout`` resolved."""
+    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
+    if w is not None:
+        w = w.reshape(layout.w_shape)
+    if layout.keep is not None:
+        return averaged_plan(layout, t, p, w, policy)
+    if layout.size == 0:                                          # semantics 4
+        return EMPTY
+    shape = layout.shape
+    if needs_exact_difference(t, p):
+        p, t = exact_difference(t, p, shape)
+        policy = Policy.EXACT_DIFF
+    (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
+    t, p, w = unbroadcast(t), unbroadcast(p), unbroadcast(w)
+    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
+
+    # The kernel reads y_pred at full shape and y_true either full or as one
+    # block repeated along it.  (p - t)**2 is symmetric, so whichever operand
+    # is full plays y_pred (under EXACT_DIFF both are already full); if
+    # neither is, one is spelled out.
+    if p.shape != shape and t.shape == shape:
+        t, p = p, t
+    if p.shape != shape:
+        p = np.ascontiguousarray(np.broadcast_to(p, shape))
+    run = suffix_size(t.shape, shape)
+    if t.shape == shape:
+        t_mode, run = TMode.FULL_T, 0
+    elif run:
+        t_mode = TMode.TILED_T
+    else:
+        t, t_mode = np.ascontiguousarray(np.broadcast_to(t, shape)), TMode.FULL_T
+
+    w_mode, w_scalar = WMode.NONE, 0.0
+    if w is not None and w.size == 1:                             # semantics 3.2
+        w_mode, w_scalar, w = WMode.SCALAR, float(w.reshape(())), None
+    elif w is not None:
+        w_mode, w_run = weight_mode(w.shape, shape)
+        if w_mode in (WMode.PER_ROW, WMode.TILED):
+            if t_mode == TMode.FULL_T:
+                run = w_run
+            elif w_run % run == 0:      # y_true's block, repeated to one weight row
+                t, run = np.tile(t.reshape(-1), w_run // run), w_run
+            else:
+                w_mode = None
+        if w_mode is None:              # an irregular pattern: spell the weights out
+            w, w_mode = np.broadcast_to(w, shape), WMode.FULL
+        w = as_operand(w, "sample_weight")
+    if t_mode == TMode.TILED_T and w_mode not in (WMode.PER_ROW, WMode.TILED) and run < SHORT_RUN:
+        # a short repeated block: tile it (a few KiB) so the kernel's runs are long
+        reps = SHORT_RUN // run
+        t, run = np.tile(t.reshape(-1), reps), run * reps
+    return Plan(t, p, w, t_mode, w_mode, w_scalar, run, repeat, policy=policy)
+
+
+def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray,
+                  policy: int) -> Plan:
+    """Semantics 3.3: weights that do not strictly broadcast.  The squared
+    errors are averaged over their trailing axes down to the weights' rank,
+    the averages times the weights go into the total and ``sum(w)`` (the
+    weights as given) into the count."""
+    if layout.size == 0:                                          # semantics 4
+        return EMPTY
+    assert layout.keep is not None and layout.w_out_shape is not None
+    tail = layout.shape[layout.keep:]
+    rows_shape = layout.w_out_shape + tail
+    return rows_plan(np.broadcast_to(t, rows_shape), np.broadcast_to(p, rows_shape),
+                     np.broadcast_to(w, layout.w_out_shape), prod(tail),
+                     count_weights=np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1),
+                     policy=policy)
+
+
+def rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray, run: int,
+              count_weights: np.ndarray | None = None, policy: int = Policy.PROPAGATE) -> Plan:
+    """Semantics 3.3's fold: rows of ``run`` elements (t_rows and p_rows of
+    one shape, w_rows one weight per row); total += sum(w_row * rowsum) / run,
+    formed in the kernel's compensated arithmetic (a PER_ROW batch with a
+    divisor), so cancelling signed weights keep their accuracy; the count
+    grows by the sum of ``count_weights`` (none: by nothing -- rmse_ext.dask
+    counts each weight block once, apart)."""
+    if needs_exact_difference(t_rows, p_rows):
+        p_rows, t_rows = exact_difference(t_rows, p_rows, t_rows.shape)
+        policy = Policy.EXACT_DIFF
+    t_rows, p_rows = (as_operand(np.ascontiguousarray(a), name)
+                      for a, name in ((t_rows, "y_true"), (p_rows, "y_pred")))
+    w_rows = np.ascontiguousarray(w_rows, dtype=FLOAT64).reshape(-1)
+    if count_weights is None:
+        count_weights = w_rows[:0]
+    return Plan(t_rows, p_rows, w_rows, TMode.FULL_T, WMode.PER_ROW, 0.0, run,
+                divisor=run, policy=policy, count_weights=count_weights)
+
+
+# -- exact integers (semantics 5) -------------------------------------------------
+
+def needs_exact_difference(t: np.ndarray, p: np.ndarray) -> bool:
+    """Whether an integer operand holds values float64 cannot all hold."""
+    for a in (t, p):
+        if a.dtype.kind in "iu" and a.dtype.itemsize == 8 and a.size:
+            if a.max() > EXACT_INT_LIMIT or (a.dtype.kind == "i" and a.min() < -EXACT_INT_LIMIT):
+                return True
+    return False
+
+
+def two_exact_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a == high + low`` with both float64 and exact: a 64-bit integer cut
+    into its multiple of 2**32 and its low 32 bits (a float: itself and 0)."""
+    if a.dtype.kind not in "iu":
+        return a.astype(FLOAT64), np.zeros((), FLOAT64)
+    a = a.astype(np.uint64 if a.dtype.kind == "u" else np.int64, copy=False)
+    low = a & 0xFFFFFFFF
+    return (a - low).astype(FLOAT64), low.astype(FLOAT64)
+
+
+def exact_difference(t: np.ndarray, p: np.ndarray, shape: tuple[int, ...]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b), full-shape float64, with p - t == a + b exactly for integer
+    operands (the kernel's EXACT_DIFF policy then squares a - (-b)
+    exactly).  The high parts are multiples of 2**32 below 2**65 in
+    magnitude, so their difference is exact; so is that of the low parts."""
+    t_high, t_low = two_exact_parts(t)
+    p_high, p_low = two_exact_parts(p)
+    a = np.ascontiguousarray(np.broadcast_to(p_high - t_high, shape))
+    minus_b = np.ascontiguousarray(np.broadcast_to(t_low - p_low, shape))
+    return a, minus_b
+
+
+# -- reading layouts in place ----------------------------------------------------
+
+def suffix_size(small: tuple[int, ...], big: tuple[int, ...]) -> int:
     """If ``small`` broadcasts against ``big`` by repeating one contiguous
     block (its shape, leading 1s dropped, is a suffix of ``big``), the size of
     that block; else 0."""
@@ -92,37 +248,32 @@ def suffix_size(small, big):
     return 0
 
 
-def block_structure(wshape, shape):
-    """For strictly broadcastable weights of the squared errors' rank: which
-    kernel weight mode reads them in place, and its row length."""
+def weight_mode(w_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[Any, int]:
+    """For strictly broadcastable weights of the squared errors' rank: the
+    kernel weight mode that reads them in place, and its run length (None:
+    no mode does)."""
     r = len(shape)
     k = r
-    while k > 0 and wshape[k - 1] == 1 and shape[k - 1] != 1:
+    while k > 0 and w_shape[k - 1] == 1 and shape[k - 1] != 1:
         k -= 1
-    if tuple(wshape[:k]) == tuple(shape[:k]) and all(d == 1 for d in wshape[k:]):
-        return (W_FULL, 0) if k == r else (W_ROW, prod(shape[k:]))
+    if tuple(w_shape[:k]) == tuple(shape[:k]) and all(d == 1 for d in w_shape[k:]):
+        return (WMode.FULL, 0) if k == r else (WMode.PER_ROW, prod(shape[k:]))
     j = 0
-    while j < r and wshape[j] == 1:
+    while j < r and w_shape[j] == 1:
         j += 1
-    if tuple(wshape[j:]) == tuple(shape[j:]):
-        return W_COL, prod(shape[j:])
+    if tuple(w_shape[j:]) == tuple(shape[j:]):
+        return WMode.TILED, prod(shape[j:])
     return None, 0
 
 
-def broadcast_error(name_a, a_shape, name_b, b_shape, why=""):
-    return ValueError(
-        f"{name_a} of shape {tuple(a_shape)} and {name_b} of shape "
-        f"{tuple(b_shape)} do not broadcast{why}"
-    )
-
-
-def constant_along(a, axis):
+def constant_along(a: np.ndarray, axis: int) -> bool:
     """Whether ``a`` (right-aligned to the full rank) repeats along ``axis``
     (a negative axis: one it does not have)."""
     return axis < 0 or a.shape[axis] == 1 or a.strides[axis] == 0
 
 
-def compress_repeats(arrays, shape):
+def compress_repeats(arrays: list[Any], shape: tuple[int, ...]
+                     ) -> tuple[list[Any], tuple[int, ...], int]:
     """Axes along which every operand is constant (size 1 or a zero stride,
     e.g. ``np.broadcast_to`` views) add nothing but repetition: cut them to
     length 1 and return the repetition factor.  Huge broadcast views then
@@ -136,7 +287,7 @@ def compress_repeats(arrays, shape):
     if not cut:
         return arrays, shape, 1
 
-    def shrink(a):
+    def shrink(a: Any) -> Any:
         if a is None:
             return None
         index = tuple(slice(0, 1) if i + (r - a.ndim) in cut else slice(None)
@@ -148,74 +299,7 @@ def compress_repeats(arrays, shape):
             prod(shape[i] for i in cut))
 
 
-def plan_update(y_true, y_pred, sample_weight=None):
-    """Validate one update and lay it out for the kernel."""
-    t = as_array(y_true, "y_true")
-    kernel_dtype(t.dtype, "y_true")
-    p = as_array(y_pred, "y_pred")
-    kernel_dtype(p.dtype, "y_pred")
-    w = None
-    if sample_weight is not None:
-        w = as_array(sample_weight, "sample_weight")
-        kernel_dtype(w.dtype, "sample_weight")
-    t, p = fix_ranks(t, p)                                        # semantics 2.2
-    shape = t.shape
-    if p.shape != shape:
-        try:
-            shape = np.broadcast_shapes(t.shape, p.shape)         # semantics 2.3
-        except ValueError:
-            raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
-
-    if w is not None:
-        given = w.shape
-        w = fix_weight_rank(w, shape)                             # semantics 3.1
-        if not strictly_broadcastable(w.shape, shape):            # semantics 3.3
-            return averaged_plan(t, p, w, shape, given)
-    if prod(shape) == 0:                                          # semantics 4
-        return EMPTY
-
-    (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
-    t, p, w = unbroadcast(t), unbroadcast(p), unbroadcast(w)
-    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
-
-    # The kernel reads y_pred at full shape and y_true either full or as one
-    # block repeated along it.  (p - t)**2 is symmetric, so whichever operand
-    # is full plays y_pred; if neither is, one is spelled out.
-    if p.shape != shape and t.shape == shape:
-        t, p = p, t
-    if p.shape != shape:
-        p = np.ascontiguousarray(np.broadcast_to(p, shape))
-    cols = suffix_size(t.shape, shape)
-    if t.shape == shape:
-        t_mode, cols = T_FULL, 0
-    elif cols:
-        t_mode = T_ROW
-    else:
-        t, t_mode = np.ascontiguousarray(np.broadcast_to(t, shape)), T_FULL
-
-    w_mode, w_scalar = W_NONE, 0.0
-    if w is not None and w.size == 1:                             # semantics 3.2
-        w_mode, w_scalar, w = W_SCALAR, float(w.reshape(())), None
-    elif w is not None:
-        w_mode, w_cols = block_structure(w.shape, shape)
-        if w_mode in (W_ROW, W_COL):
-            if t_mode == T_FULL:
-                cols = w_cols
-            elif w_cols % cols == 0:    # y_true's block, repeated to one weight row
-                t, cols = np.tile(t.reshape(-1), w_cols // cols), w_cols
-            else:
-                w_mode = None
-        if w_mode is None:              # an irregular pattern: spell the weights out
-            w, w_mode = np.broadcast_to(w, shape), W_FULL
-        w = as_operand(w, "sample_weight")
-    if t_mode == T_ROW and w_mode not in (W_ROW, W_COL) and cols < SHORT_ROW:
-        # a short repeated block: tile it (a few KiB) so the kernel's runs are long
-        reps = SHORT_ROW // cols
-        t, cols = np.tile(t.reshape(-1), reps), cols * reps
-    return Plan(t, p, w, cols, t_mode, w_mode, w_scalar, repeat=repeat)
-
-
-def unbroadcast(a):
+def unbroadcast(a: Any) -> Any:
     """A view of ``a`` with every zero-stride axis cut to length 1: the same
     values under broadcasting, without the repetition (``np.broadcast_to``
     views, scalars expanded by strides)."""
@@ -224,68 +308,3 @@ def unbroadcast(a):
     return a[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in a.strides)]
 
 
-def averaged_shape(w, shape, given):
-    """Semantics 3.3: the number ``k`` of leading axes the squared errors keep
-    (they are averaged over the rest) and the shape of their product with
-    the weights; ValueError when the weights do not broadcast.  Works on
-    anything with ``.shape``/``.ndim`` (rmse_ext.dask uses it too)."""
-    k = min(w.ndim, len(shape))
-    lead = shape[:k]
-    try:
-        return k, np.broadcast_shapes(lead, w.shape)
-    except ValueError:
-        read_as = f" (read as {w.shape}, semantics 3.1)" if w.shape != given else ""
-        averaged = f", averaged to {lead}" if lead != shape else ""
-        raise ValueError(
-            f"sample_weight of shape {given}{read_as} does not broadcast to the "
-            f"squared errors of shape {shape}{averaged} (semantics 3.2/3.3)"
-        ) from None
-
-
-def row_means(t, p, k):
-    """Semantics 3.3: the mean of (p - t)**2 over all but the first ``k`` axes of
-    the operands' broadcast shape (each row's sum rounded once to float64)."""
-    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
-    t_full, p_full = (np.ascontiguousarray(a) for a in np.broadcast_arrays(t, p))
-    cols = prod(t_full.shape[k:])
-    from ._backend import kernel
-    return (kernel.row_sums(t_full, p_full, cols) / cols).reshape(t_full.shape[:k])
-
-
-def averaged_plan(t, p, w, shape, given):
-    """Semantics 3.3: weights that do not strictly broadcast.  The squared errors
-    are averaged over their trailing axes down to the weights' rank, the
-    averages times the weights (ordinary broadcasting) go into the total and
-    ``sum(w)`` into the count.  The kernel forms sum(w_i * rowsum_i) / cols
-    in its compensated arithmetic, so cancelling signed weights keep it."""
-    k, out_shape = averaged_shape(w, shape, given)
-    weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
-    if prod(shape) == 0:                                          # semantics 4
-        return EMPTY
-    cols = prod(shape[k:])
-    rows_shape = tuple(out_shape) + tuple(shape[k:])
-    t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
-    t_full, p_full = (np.ascontiguousarray(np.broadcast_to(a, rows_shape)) for a in (t, p))
-    w_rows = np.ascontiguousarray(np.broadcast_to(weights.reshape(w.shape), out_shape))
-    return AveragedPlan(t_full, p_full, w_rows, cols, weights)
-
-
-class AveragedPlan(Plan):
-    """Semantics 3.3's update: total += sum over rows of w_row * mean(row),
-    count += sum(w) (the weights as given, not as broadcast)."""
-
-    __slots__ = ("count_weights",)
-    threadable = False
-
-    def __init__(self, t, p, w_rows, cols, count_weights):
-        super().__init__(t, p, w_rows, cols, T_FULL, W_ROW)
-        self.count_weights = count_weights
-
-    def apply(self, acc):
-        part, count = type(acc)(), type(acc)()
-        part.fold(self.t, self.p, self.w, self.cols, T_FULL, W_ROW, 0.0, 1, self.cols)
-        count.fold_values(np.empty(0), self.count_weights)
-        total_hi, total_lo = part.get_raw()[:2]
-        weight_hi, weight_lo = count.get_raw()[2:4]
-        part.set_raw(total_hi, total_lo, weight_hi, weight_lo, 0)
-        acc.merge(part)

@@ -20,6 +20,7 @@ from ._parallel import check_num_threads
 FORMAT = "rmse_ext.state/1"
 FLOAT_KEYS = ("total_hi", "total_lo", "weight_hi", "weight_lo")
 INT64_MAX = 2**63 - 1
+COUNT_MAX = 2**128 - 1      # the kernel's counts are two 64-bit words
 KEYS = ("format", "name", "dtype", "num_threads", *FLOAT_KEYS, "elements")
 
 Raw = tuple[float, float, float, float, int]
@@ -94,7 +95,7 @@ def parse(state: Any) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"state['num_threads']: {exc}") from None
     floats = [_float_from_hex(state, key) for key in FLOAT_KEYS]
-    elements = _int_in(state, "elements", 0, INT64_MAX)
+    elements = _int_in(state, "elements", 0, COUNT_MAX)
     raw: Raw = (floats[0], floats[1], floats[2], floats[3], elements)
     return {"name": name, "dtype": dtype, "num_threads": num_threads, "raw": raw}
 

@@ -5,9 +5,9 @@ same Keras rules as ``metric.update_state`` on the equivalent NumPy arrays
 (semantics 2 and 3), to the dask arrays' shapes, on the client.  The work runs
 where the data is: every block of the squared errors becomes one partial
 accumulator state on a worker (the operands' blocks are aligned first,
-rechunking where their chunks differ), the partial states (five numbers
+rechunking where their chunks differ), the partial states (six numbers
 each) are merged in a tree, and the root is merged into ``metric``.  Only
-those five-number states ever travel; nothing larger than a block is
+those six-number states ever travel; nothing larger than a block is
 gathered on the client.  The scheduler is dask's current one: a
 ``distributed.Client`` when one is active, else the local default.
 
@@ -31,14 +31,11 @@ from dask.delayed import Delayed
 
 from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
-from ._plan import (
-    averaged_shape, broadcast_error, fix_ranks, fix_weight_rank, plan_update, row_means,
-    strictly_broadcastable,
-)
+from ._plan import plan_update, rows_plan, unbroadcast
+from ._rules import resolve
 from .metric import RootMeanSquaredError
 
-Raw = tuple[float, float, float, float, int]
-EMPTY_VECTOR = np.empty(0)
+Raw = tuple[float, float, float, float, int, int]
 
 __all__ = ["update_state", "partial_states", "merged_state"]
 
@@ -46,18 +43,28 @@ __all__ = ["update_state", "partial_states", "merged_state"]
 # -- on the workers: one block -> one raw state; raw states -> one ------------------
 
 def _block_state(*blocks: np.ndarray) -> Raw:
-    """The state of one block of y_true, y_pred (and weights), all of one rank
-    with every dimension 1 or the block's: plain broadcasting, semantics 3.2."""
+    """The state of one block of y_true, y_pred (and weights): the in-memory
+    planner on the block (its shapes resolve as the whole arrays' do)."""
     acc = _backend.kernel.Accumulator()
     plan_update(*blocks).apply(acc)
     return acc.get_raw()
 
 
-def _values_state(values: np.ndarray, weights: np.ndarray) -> Raw:
-    """total += sum(values), weight += sum(weights) (semantics 3.3 blocks)."""
+def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> Raw:
+    """Semantics 3.3 on one block: the compensated sum(w_row * row mean),
+    nothing in the count (the weights are counted once each, by
+    _weight_state, however often they broadcast)."""
     acc = _backend.kernel.Accumulator()
-    acc.fold_values(np.ascontiguousarray(values, dtype=FLOAT64).reshape(-1),
-                    np.ascontiguousarray(weights, dtype=FLOAT64).reshape(-1))
+    rows_plan(t, p, w, t.size // max(w.size, 1)).apply(acc)
+    return acc.get_raw()
+
+
+def _weight_state(w: np.ndarray) -> Raw:
+    """count += sum(w) (semantics 3.3), compensated."""
+    acc = _backend.kernel.Accumulator()
+    weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
+    acc.fold(_backend.kernel.Batch(weights[:0], weights[:0], weights[:0],
+                                   w_mode=_backend.WMode.PER_ROW, count_weights=weights))
     return acc.get_raw()
 
 
@@ -74,7 +81,14 @@ def _merge(*raws: Raw) -> Raw:
 # -- on the client: shapes, rules and the graph -----------------------------------------
 
 def _as_dask(x: Any, name: str) -> da.Array:
-    a = x if isinstance(x, da.Array) else da.asarray(as_array(x, name))
+    """``x`` as a dask array.  A NumPy operand's zero-stride axes
+    (``np.broadcast_to`` views) stay lazy: only its distinct elements become
+    a dask array (from_array copies its input), broadcast back by dask."""
+    if isinstance(x, da.Array):
+        a = x
+    else:
+        array = as_array(x, name)
+        a = da.broadcast_to(da.asarray(unbroadcast(array)), array.shape)
     kernel_dtype(a.dtype, name)
     if any(math.isnan(n) for n in a.shape):
         raise ValueError(
@@ -110,62 +124,55 @@ def _aligned(a: da.Array, chunks: tuple[tuple[int, ...], ...], shape: tuple[int,
 
 def _block_of(grid: np.ndarray, a: da.Array, index: tuple[int, ...],
               shape: tuple[int, ...]) -> Delayed:
-    """The block of ``a`` that meets block ``index`` of the squared errors."""
+    """The block of ``a`` that meets block ``index`` of ``shape``."""
     return grid[tuple(i if a.shape[axis] == shape[axis] else 0
                       for axis, i in enumerate(index))]
 
 
-def _checked_operands(y_true: Any, y_pred: Any, sample_weight: Any):
-    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
-    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
-    t, p = fix_ranks(t, p)                                        # semantics 2.2
-    try:
-        shape = np.broadcast_shapes(t.shape, p.shape)             # semantics 2.3
-    except ValueError:
-        raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
-    given = None
-    if w is not None:
-        given = w.shape
-        w = fix_weight_rank(w, shape)                             # semantics 3.1
-    return t, p, w, shape, given
+def _blockwise(function: Any, operands: list[da.Array], shape: tuple[int, ...],
+               chunks: tuple[tuple[int, ...], ...]) -> list[Delayed]:
+    """``function`` of the operands' blocks, one call per block of ``shape``
+    cut by ``chunks`` (operands of rank len(shape), already aligned)."""
+    grids = [a.to_delayed() for a in operands]
+    call = dask.delayed(function, pure=True)
+    return [call(*(_block_of(g, a, index, shape) for g, a in zip(grids, operands)))
+            for index in np.ndindex(*(len(c) for c in chunks))]
 
 
 def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[Delayed]:
     """One delayed raw state ``(total_hi, total_lo, weight_hi, weight_lo,
-    elements)`` per block, after the same checks as ``update_state``.
-    Empty inputs give an empty list."""
-    t, p, w, shape, given = _checked_operands(y_true, y_pred, sample_weight)
-    if w is not None and not strictly_broadcastable(w.shape, shape):  # semantics 3.3
-        return _averaged_states(t, p, w, shape, given)
-    if prod(shape) == 0:                                              # semantics 4
+    elements, omitted)`` per block, after the same checks as
+    ``update_state`` (the layout from rmse_ext._rules.resolve).  Empty
+    inputs give an empty list."""
+    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
+    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
+    layout = resolve(t.shape, p.shape, None if w is None else w.shape)
+    if layout.size == 0:                                              # semantics 4
         return []
-    operands = [_to_rank(a, len(shape)) for a in (t, p, w) if a is not None]
-    chunks = _common_chunks(operands, shape)
-    operands = [_aligned(a, chunks, shape) for a in operands]
-    grids = [a.to_delayed() for a in operands]
-    block_state = dask.delayed(_block_state, pure=True)
-    return [block_state(*(_block_of(g, a, index, shape) for g, a in zip(grids, operands)))
-            for index in np.ndindex(*(len(c) for c in chunks))]
-
-
-def _averaged_states(t: da.Array, p: da.Array, w: da.Array, shape: tuple[int, ...],
-                     given: tuple[int, ...]) -> list[Delayed]:
-    """Semantics 3.3 on blocks: squared errors averaged over their trailing axes
-    (each block rechunked to hold whole trailing axes), times the weights;
-    ``sum(w)`` into the count."""
-    k, out_shape = averaged_shape(w, shape, given)
-    if prod(shape) == 0:                                              # semantics 4
-        return []
-    rank = len(shape)
-    t, p = _to_rank(t, rank), _to_rank(p, rank)
-    chunks = _common_chunks([t, p], shape)[:k] + tuple((n,) for n in shape[k:])
-    t, p = (da.broadcast_to(_aligned(a, chunks, shape), shape, chunks=chunks) for a in (t, p))
-    means = da.map_blocks(row_means, t, p, k, drop_axis=list(range(k, rank)),
-                          chunks=chunks[:k], dtype=FLOAT64)
-    values = means * w.astype(FLOAT64)                    # of shape out_shape
-    state = dask.delayed(_values_state, pure=True)
-    return ([state(block, EMPTY_VECTOR) for block in values.to_delayed().ravel()]
-            + [state(EMPTY_VECTOR, block) for block in w.to_delayed().ravel()])
+    shape, rank = layout.shape, len(layout.shape)
+    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
+    if w is not None:
+        w = w.reshape(layout.w_shape)
+    if layout.keep is None:
+        operands = [_to_rank(a, rank) for a in (t, p, w) if a is not None]
+        chunks = _common_chunks(operands, shape)
+        operands = [_aligned(a, chunks, shape) for a in operands]
+        return _blockwise(_block_state, operands, shape, chunks)
+    # semantics 3.3: each block holds whole rows (the averaged trailing
+    # axes); the rows' grid is that of (row means) * weights
+    assert w is not None and layout.w_out_shape is not None
+    out_shape, tail = layout.w_out_shape, shape[layout.keep:]
+    rows_shape = out_shape + tail
+    t_rows, p_rows = (da.broadcast_to(_to_rank(a, len(rows_shape)), rows_shape) for a in (t, p))
+    w_rows = da.broadcast_to(_to_rank(w, len(out_shape)), out_shape)
+    w_rows = w_rows.reshape(out_shape + (1,) * len(tail))
+    chunks = _common_chunks([t_rows, p_rows, w_rows], rows_shape)
+    chunks = chunks[:len(out_shape)] + tuple((n,) for n in tail)
+    operands = [_aligned(a, chunks, rows_shape) for a in (t_rows, p_rows, w_rows)]
+    totals = _blockwise(_averaged_total_state, operands, rows_shape, chunks)
+    counts = [dask.delayed(_weight_state, pure=True)(block)
+              for block in w.to_delayed().ravel()]
+    return totals + counts
 
 
 def merged_state(states: list[Delayed], split_every: int = 8) -> Delayed:
@@ -178,6 +185,12 @@ def merged_state(states: list[Delayed], split_every: int = 8) -> Delayed:
         level = [merge(*level[i:i + split_every])
                  for i in range(0, len(level), split_every)]
     return level[0]
+
+
+def _state_of(raw: Raw, accumulator: Any) -> Any:
+    acc = accumulator()
+    acc.set_raw(*raw)
+    return acc
 
 
 def update_state(metric: RootMeanSquaredError, y_true: Any, y_pred: Any,
@@ -195,9 +208,7 @@ def update_state(metric: RootMeanSquaredError, y_true: Any, y_pred: Any,
     states = partial_states(y_true, y_pred, sample_weight)
     if states:
         raw: Raw = merged_state(states, split_every).compute()
-        part = RootMeanSquaredError(dtype=metric.dtype)
-        part._acc.set_raw(*raw)
-        metric.merge_state(part)
+        metric._acc.merge(_state_of(raw, type(metric._acc)))
     return metric
 
 

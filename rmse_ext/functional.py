@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _backend
 from ._inputs import as_array, as_operand, kernel_dtype
+from ._plan import full_plan
 
 
 BLOCK_ELEMENTS = 65536  # elements per row block of a C-ordered 2-D input
@@ -162,7 +163,6 @@ def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> list[Any
     BLOCK_ELEMENTS, each block's columns gathered while the block is in cache
     (one pass over the memory instead of one per column)."""
     kernel = _backend.kernel
-    w_mode = _backend.W_NONE if w is None else _backend.W_FULL
     n, outputs = p.shape
     accs = [kernel.Accumulator() for _ in range(outputs)]
     whole_columns = outputs == 1 or (t.flags.f_contiguous and p.flags.f_contiguous)
@@ -171,8 +171,7 @@ def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> list[Any
         t_rows, p_rows = t[start:start + rows], p[start:start + rows]
         w_rows = None if w is None else w[start:start + rows]
         for j, acc in enumerate(accs):
-            acc.fold(as_operand(t_rows[:, j], "y_true"), as_operand(p_rows[:, j], "y_pred"),
-                     w_rows, t_rows.shape[0], _backend.T_FULL, w_mode, 0.0)
+            full_plan(t_rows[:, j], p_rows[:, j], w_rows).apply(acc)
     return accs
 
 

@@ -8,11 +8,28 @@ import numpy as np
 from . import _backend, _intervals, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import read_input, resolve_result_dtype
-from ._parallel import check_num_threads, fold_parallel
+from ._parallel import check_num_threads
 from ._plan import plan_update
 
 # batches smaller than this stay on the single-threaded fast path
 PARALLEL_MIN_SIZE = 1 << 20
+
+
+def _snapshot(acc: Any, accumulator: Any) -> Any:
+    """A copy of ``acc`` as an ``accumulator`` (another ISA build's state
+    crosses by its raw tuple)."""
+    copy = accumulator()
+    if type(acc) is accumulator:
+        copy.merge(acc)
+    else:
+        copy.set_raw(*acc.get_raw())
+    return copy
+
+
+def small_array(a: Any) -> bool:
+    """Whether ``a`` is an ndarray too small to be worth threads (anything
+    else goes through the planner, which reads it first)."""
+    return type(a) is np.ndarray and a.size < PARALLEL_MIN_SIZE
 
 
 class RootMeanSquaredError:
@@ -73,7 +90,7 @@ class RootMeanSquaredError:
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """
         if (self._interval is None
-                and (self._num_threads == 1 or getattr(y_pred, "size", 0) < PARALLEL_MIN_SIZE)
+                and (self._num_threads == 1 or small_array(y_pred))
                 and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
         t, p = read_input(y_true, "y_true"), read_input(y_pred, "y_pred")
@@ -90,10 +107,8 @@ class RootMeanSquaredError:
         if self._interval is not None:
             units = _intervals.units_of(plan, y_true, y_pred, sample_weight)
             _intervals.fold_update(self._acc, plan, units, self._interval, omit=False)
-        elif self._num_threads == 1:
-            plan.apply(self._acc)
         else:
-            fold_parallel(self._acc, plan, self._num_threads)
+            plan.apply(self._acc, self._num_threads)
 
     def result(self) -> np.floating[Any]:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
@@ -213,13 +228,11 @@ class RootMeanSquaredError:
                     raise ValueError("cannot merge a metric with an interval into one with "
                                      "interval=None")
                 self._interval.check_mergeable(metric._interval)
-        raws = [metric._acc.get_raw() for metric in metrics]  # before any change
+        snapshots = [_snapshot(metric._acc, type(self._acc)) for metric in metrics]
         copies = [_intervals.state_from_dict(metric._interval.to_dict())
                   for metric in metrics if metric._interval is not None]
-        for raw in raws:
-            part = type(self._acc)()
-            part.set_raw(*raw)
-            self._acc.merge(part)
+        for snapshot in snapshots:      # copies first: a metric may be merged twice
+            self._acc.merge(snapshot)
         for copy in copies:
             assert self._interval is not None
             self._interval.merge(copy)  # type: ignore[arg-type]

@@ -93,11 +93,11 @@ cdef void boot_run(const p_real* t, const p_real* p, const double* w,
             pv = <double>p[i]
             if t != NULL:
                 tv = <double>t[i]
-            if w_mode == W_FULL:
+            if w_mode == FULL:
                 wv = w[i]
-            elif w_mode == W_ROW:
+            elif w_mode == PER_ROW:
                 wv = w[i // cols]
-            elif w_mode == W_SCALAR:
+            elif w_mode == SCALAR:
                 wv = w_scalar
             if omit and missing(tv, pv, wv):
                 continue
@@ -121,7 +121,7 @@ cdef class Bootstrap:
 
     >>> import numpy as np
     >>> b = Bootstrap(4, 0, 0)
-    >>> b.fold(np.zeros(3), np.array([1.0, 2.0, 3.0]), None, 0, W_NONE, 0.0, 0, False)
+    >>> b.fold(np.zeros(3), np.array([1.0, 2.0, 3.0]), None, 0, NONE, 0.0, 0, False)
     >>> b.get_raw().shape
     (4, 4)
     """
@@ -138,7 +138,7 @@ cdef class Bootstrap:
              double w_scalar, uint64_t first, bint omit):
         """Fold every unit of p (and t, w) with stream indices first, first+1,
         ...: x = (p - t)**2, or x = p when t is None; t and p share one
-        dtype, w is float64 (W_NONE, W_SCALAR, W_FULL, W_ROW with cols)."""
+        dtype, w is float64 (NONE, SCALAR, FULL, PER_ROW with cols)."""
         cdef const void* tp = NULL
         cdef const double* wp = NULL
         cdef const void* pp = cnp.PyArray_DATA(p)
@@ -181,7 +181,7 @@ cdef class Bootstrap:
         cdef double* o = <double*>cnp.PyArray_DATA(out)
         cdef Py_ssize_t b
         for b in range(self.n_boot):
-            o[b] = result_of(s[b], s[self.n_boot + b], 0) if s[self.n_boot + b].hi != 0.0 \
+            o[b] = sqrt_of_ratio(s[b], s[self.n_boot + b]) if s[self.n_boot + b].hi != 0.0 \
                 else NAN
         return out
 

@@ -61,19 +61,19 @@ cdef void moments_run(const p_real* t, const p_real* p, const double* w,
                       int w_mode, double w_scalar, bint omit,
                       MomentLanes* L) noexcept nogil:
     """Units start .. stop-1: x = (p - t)**2, or x = p when t is NULL; the
-    weight per w_mode (W_NONE, W_SCALAR, W_FULL, W_ROW with ``cols``)."""
+    weight per w_mode (NONE, SCALAR, FULL, PER_ROW with ``cols``)."""
     cdef Py_ssize_t i
     cdef double tv = 0.0, pv, wv = 1.0, d, x
-    cdef bint weighted = w_mode != W_NONE
+    cdef bint weighted = w_mode != NONE
     for i in range(start, stop):
         pv = <double>p[i]
         if t != NULL:
             tv = <double>t[i]
-        if w_mode == W_FULL:
+        if w_mode == FULL:
             wv = <double>w[i]
-        elif w_mode == W_ROW:
+        elif w_mode == PER_ROW:
             wv = <double>w[i // cols]
-        elif w_mode == W_SCALAR:
+        elif w_mode == SCALAR:
             wv = w_scalar
         if omit and missing(tv, pv, wv):
             continue
@@ -135,7 +135,7 @@ cdef void moments_plain(const p_real* t, const p_real* p, Py_ssize_t start,
         out.s[2 * MOMENT_LANES + j] = s2[j]
         out.c[2 * MOMENT_LANES + j] = c2[j]
         out.used += <int64_t>used[j] if omit else (body - start) // MOMENT_LANES
-    moments_run(t, p, <const double*>NULL, body, stop, 1, W_NONE, 0.0, omit, out)
+    moments_run(t, p, <const double*>NULL, body, stop, 1, NONE, 0.0, omit, out)
 
 
 cdef void moments_weighted(const p_real* t, const p_real* p, const double* w,
@@ -167,7 +167,7 @@ cdef void moments_weighted(const p_real* t, const p_real* p, const double* w,
             add_lane(ww * x, 0.0, &L.s[4 * MOMENT_LANES + j], &L.c[4 * MOMENT_LANES + j])
             add_lane(ww * x * x, 0.0, &L.s[5 * MOMENT_LANES + j], &L.c[5 * MOMENT_LANES + j])
     out[0] = L
-    moments_run(t, p, w, body, stop, 1, W_FULL, 0.0, omit, out)
+    moments_run(t, p, w, body, stop, 1, FULL, 0.0, omit, out)
 
 
 cdef class Moments:
@@ -175,7 +175,7 @@ cdef class Moments:
 
     >>> import numpy as np
     >>> m = Moments()
-    >>> m.fold(np.zeros(3), np.array([1.0, 2.0, 3.0]), None, 0, W_NONE, 0.0, 0, 3, False)
+    >>> m.fold(np.zeros(3), np.array([1.0, 2.0, 3.0]), None, 0, NONE, 0.0, 0, 3, False)
     >>> [round(v, 12) for v in m.values()]
     [3.0, 14.0, 98.0, 3.0, 14.0, 98.0]
     """
@@ -202,12 +202,12 @@ cdef class Moments:
         if cols <= 0:
             cols = 1
         with nogil:
-            if tp != NULL and w_mode == W_NONE:
+            if tp != NULL and w_mode == NONE:
                 if p64:
                     moments_plain(<const double*>tp, <const double*>pp, start, stop, omit, &L)
                 else:
                     moments_plain(<const float*>tp, <const float*>pp, start, stop, omit, &L)
-            elif tp != NULL and w_mode == W_FULL:
+            elif tp != NULL and w_mode == FULL:
                 if p64:
                     moments_weighted(<const double*>tp, <const double*>pp, wp, start, stop,
                                      omit, &L)
@@ -220,7 +220,7 @@ cdef class Moments:
             else:
                 moments_run(<const float*>tp, <const float*>pp, wp,
                             start, stop, cols, w_mode, w_scalar, omit, &L)
-            self.add_lanes(&L, w_mode != W_NONE)
+            self.add_lanes(&L, w_mode != NONE)
 
     cdef void add_lanes(self, MomentLanes* L, bint weighted) noexcept nogil:
         cdef Py_ssize_t k, j

@@ -129,8 +129,9 @@ def test_unknown_chunk_sizes_and_wrong_metric_are_rejected():
 
 
 def is_raw_state(value):
-    return (isinstance(value, tuple) and len(value) == 5
-            and all(isinstance(v, float) for v in value[:4]) and isinstance(value[4], int))
+    return (isinstance(value, tuple) and len(value) == 6
+            and all(isinstance(v, float) for v in value[:4])
+            and all(isinstance(v, int) for v in value[4:]))
 
 
 # -- a real cluster: two worker processes ---------------------------------------------
@@ -172,7 +173,7 @@ def test_on_a_two_process_local_cluster(client):
     assert len(workers) == 2 and {worker for _, worker in names} == workers
     assert sum(name.startswith("_block_state") for name, _ in names) >= 2 * 4
 
-    # the blocks' states are five numbers each; only those leave the workers
+    # the blocks' states are six numbers each; only those leave the workers
     states = rd.partial_states(y_true, y_pred, weights)
     raws = client.gather(client.compute(states))
     assert len(raws) >= 4 and all(is_raw_state(r) for r in raws)
@@ -190,3 +191,32 @@ def test_averaged_weights_on_the_cluster(client):
                              da.from_array(p, chunks=(500, 6, 5)),
                              da.from_array(w, chunks=(700, 3)))
     assert_agrees(in_memory(t, p, w), metric)
+
+
+# -- semantics 3.3 once: the dask path is as exact as the in-memory one (issue 10) ----------
+
+@pytest.mark.parametrize("big", [1e3, 1e6, 1e11])
+def test_averaged_weights_that_cancel_are_exact_on_dask(big):
+    from rmse_ext.reference import ExactRMSE
+    t, p = np.zeros((2, 1, 3)), np.array([[[0.1, 0.2, 0.4]]] * 2)
+    w = np.array([big + 1, -big])
+    got = rd.update_state(RootMeanSquaredError(dtype="float64"), lazy(t, 1), lazy(p, 1),
+                          lazy(w, 1))
+    exact = ExactRMSE()
+    exact.update_state(t, p, w)
+    assert ulps(got.result(), exact.result()) <= 4 and got.count == 1.0
+
+
+def test_per_sample_weights_against_a_huge_broadcast_view_take_no_memory():
+    import tracemalloc
+    n = 2**16                                   # 2**32 squared errors
+    t = np.broadcast_to(np.float64(1.0), (n, n))
+    p = np.broadcast_to(np.float64(3.0), (n, n))
+    tracemalloc.start()
+    try:
+        metric = rd.update_state(RootMeanSquaredError(dtype="float64"), t, p, np.ones(n))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert float(metric.result()) == 2.0 and metric.count == float(n * n)
+    assert peak < 256 * 2**20                   # the spelled-out view would be 32 GiB

@@ -163,7 +163,7 @@ def good_state():
     ({"elements": 2.0}, TypeError, "elements"),
     ({"elements": True}, TypeError, "elements"),
     ({"elements": -1}, ValueError, "elements"),
-    ({"elements": 2**63}, ValueError, "elements"),
+    ({"elements": 2**128}, ValueError, "elements"),       # counts are exact below 2**128
     ({"name": 3}, TypeError, "name"),
     ({"dtype": "int32"}, ValueError, "dtype"),
     ({"dtype": None}, TypeError, "dtype"),

@@ -24,7 +24,7 @@ MISTAKES = '''\
 from rmse_ext import RootMeanSquaredError, _kernel, _kernel_avx2
 a: str = RootMeanSquaredError().total
 b: str = _kernel.Accumulator().get_raw()
-c: str = _kernel_avx2.row_sums
+c: str = _kernel_avx2.Batch
 RootMeanSquaredError().update_state([1.0])
 RootMeanSquaredError(name="x").result().upper()
 '''

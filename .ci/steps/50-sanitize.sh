@@ -39,7 +39,7 @@ if LD_PRELOAD="$libasan" PYTHONPATH="$work" venv/bin/python -c '
 import numpy as np
 from rmse_ext import _kernel as k
 t, p = np.zeros(1000), np.zeros(2000)
-k.Accumulator().fold(t, p, None, 2000, k.TMode.T_FULL, k.WMode.W_NONE, 0.0)
+k.Accumulator().fold(k.Batch(t, p))
 ' >"$work/canary.log" 2>&1 || ! grep -q "heap-buffer-overflow" "$work/canary.log"; then
     echo "canary: an out-of-bounds read was NOT reported; the sanitizer is not active"
     cat "$work/canary.log" | tail -n 20; exit 1

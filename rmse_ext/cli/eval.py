@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import RootMeanSquaredError
-from .._plan import fix_ranks, fix_weight_rank
+from .._rules import resolve
 from ..io import InputError, Table, open_table
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
@@ -99,10 +99,6 @@ class Operand:
         self.label = table.label(key)
         self.row_shape, self.dtype = table.describe(key)
 
-    def standin(self) -> np.ndarray:
-        """One row of zeros of this operand's shape and dtype (no memory)."""
-        return np.broadcast_to(np.zeros((), self.dtype), (1,) + tuple(self.row_shape))
-
 
 def resolve_operands(args: argparse.Namespace, parser: argparse.ArgumentParser
                      ) -> list[Operand]:
@@ -140,23 +136,21 @@ def check_rows(operands: list[Operand]) -> None:
 
 def row_elements(operands: list[Operand]) -> int:
     """Squared-error elements per row; InputError when the per-row shapes do
-    not follow the Keras rules (checked on one-row stand-ins)."""
-    t, p, *w = (op.standin() for op in operands)
+    not follow the Keras rules (rmse_ext._rules.resolve on one-row shapes)."""
+    shapes = [(1, *op.row_shape) for op in operands]
     labels = " and ".join(f"{op.label} (rows of shape {tuple(op.row_shape)})"
                           for op in operands)
     try:
-        RootMeanSquaredError().update_state(t, p, w[0] if w else None)
-    except (TypeError, ValueError) as exc:
+        layout = resolve(shapes[0], shapes[1], shapes[2] if len(shapes) > 2 else None)
+    except ValueError as exc:
         raise InputError(labels, f"{exc}") from None
-    t, p = fix_ranks(t, p)                                         # semantics 2.2
-    if t.ndim != p.ndim:  # right-aligned broadcasting would cross rows
+    if len(layout.t_shape) != len(layout.p_shape):  # right-aligned broadcasting would cross rows
         raise InputError(labels, "rows must have the same rank after the Keras "
                                  "rank fix-up (semantics 2.2)")
-    shape = np.broadcast_shapes(t.shape, p.shape)                  # semantics 2.3
-    if w and fix_weight_rank(w[0], shape).ndim > len(shape):      # semantics 3.1
+    if layout.w_shape is not None and len(layout.w_shape) > len(layout.shape):
         raise InputError(labels, "the weights have more dimensions per row than "
                                  "the squared errors")
-    return math.prod(shape[1:])
+    return math.prod(layout.shape[1:])
 
 
 def default_chunk_rows(operands: list[Operand]) -> int:

@@ -27,16 +27,19 @@ def batch_rmse(y_true: npt.NDArray[np.float64], y_pred: npt.NDArray[np.float64],
     return float(metric.result())
 
 
-def raw_kernel_state() -> tuple[float, float, float, float, int]:
+def raw_kernel_state() -> tuple[float, float, float, float, int, int]:
     acc = _kernel.Accumulator()
     t = np.zeros(3)
     p = np.ones(3)
-    acc.fold(t, p, None, 3, _kernel.TMode.T_FULL, _kernel.WMode.W_NONE, 0.0)
-    done: bool = acc.fold_same_shape(t, p)
+    batch = _kernel.Batch(t, p, None, _kernel.TMode.FULL_T, _kernel.WMode.NONE)
+    acc.fold(batch)
+    parts = np.empty((batch.chunks, 5))
+    batch.chunk_partials(0, batch.chunks, parts)
+    acc.fold_partials(batch, parts)
+    done: bool = acc.fold_fast(t, p)
     other = _kernel.Accumulator()
     other.merge(acc)
-    sums: npt.NDArray[np.float64] = _kernel.row_sums(t, p, 3)
-    value: float = acc.value() + acc.count() + float(sums.sum())
+    value: float = acc.value() + acc.count()
     assert done and value > 0 and isinstance(_kernel.hardware_fma(), bool)
     raw = acc.get_raw()
     other.set_raw(*raw)

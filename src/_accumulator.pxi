@@ -1,0 +1,213 @@
+# The running state: a compensated total, a compensated weight sum, and exact
+# element and omitted counts that cannot wrap (two 64-bit words each).
+
+from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void* data, cnp.dtype descr, object base)
+
+
+cdef struct Count:
+    uint64_t lo
+    uint64_t hi            # the value is hi * 2**64 + lo
+
+
+cdef inline void add_count(Count* c, uint64_t n) noexcept nogil:
+    c.lo += n
+    c.hi += c.lo < n       # carry
+
+
+cdef inline void merge_count(Count* c, Count other) noexcept nogil:
+    add_count(c, other.lo)
+    c.hi += other.hi
+
+
+cdef object count_to_int(Count c):
+    return (<object>c.hi << 64) | <object>c.lo
+
+
+cdef Count count_from_int(object n) except *:
+    cdef Count c
+    c.lo = <uint64_t>(n & 0xFFFFFFFFFFFFFFFF)
+    c.hi = <uint64_t>(n >> 64)
+    return c
+
+
+cdef inline DD count_dd(DD weight, Count n) noexcept nogil:
+    """The weight sum plus the element count, as a double-double."""
+    cdef DD c = weight
+    add_count_dd(&c, n.hi, 18446744073709551616.0)
+    add_count_dd(&c, n.lo, 1.0)
+    return c
+
+
+cdef class Accumulator:
+    """Running state of the metric.  All methods trust their arguments; the
+    checks live in rmse_ext.
+
+    >>> import numpy as np
+    >>> acc = Accumulator()
+    >>> acc.fold_fast(np.array([2., 4, 6]), np.array([1., 3, 2]))
+    True
+    >>> acc.value()
+    2.449489742783178
+    """
+    cdef DD total
+    cdef DD weight
+    cdef Count elements
+    cdef Count omitted
+
+    def __cinit__(self):
+        self.reset()
+
+    cpdef void reset(self) noexcept:
+        memset(&self.total, 0, sizeof(DD))
+        memset(&self.weight, 0, sizeof(DD))
+        memset(&self.elements, 0, sizeof(Count))
+        memset(&self.omitted, 0, sizeof(Count))
+
+    cdef void absorb(self, Partial* part, const BatchSpec* B) noexcept:
+        """Fold a batch's chunk sums (in chunk order) into the state: the
+        repeat factor, the row-mean divisor and the count rule applied once,
+        here, for every way the chunks were summed."""
+        cdef uint64_t kept = <uint64_t>(B.size - part.omitted) * <uint64_t>B.repeat
+        if B.repeat != 1:
+            scale_dd(&part.total, <double>B.repeat)
+            scale_dd(&part.weight, <double>B.repeat)
+        if B.divisor != 1.0:
+            divide_dd(&part.total, B.divisor)
+        if B.fixed_count:
+            part.weight = B.count_sum
+        add_dd(&self.total, part.total.hi, part.total.lo)
+        if B.w_mode == NONE:
+            add_count(&self.elements, kept)
+        else:
+            add_dd(&self.weight, part.weight.hi, part.weight.lo)
+        add_count(&self.omitted, <uint64_t>part.omitted * <uint64_t>B.repeat)
+
+    cdef void fold_spec(self, const BatchSpec* B) noexcept:
+        """Sum the batch (without the GIL when it is big enough to pay), then
+        fold the sum into the state while holding the GIL: concurrent Python
+        threads never interleave inside the state update."""
+        cdef Partial part
+        cdef Py_ssize_t chunks = chunk_count(B)
+        if B.size >= GIL_FREE_ABOVE:
+            with nogil:
+                chunks_partial(B, 0, chunks, &part)
+        else:
+            chunks_partial(B, 0, chunks, &part)
+        self.absorb(&part, B)
+
+    def fold(self, Batch batch):
+        """Fold one prepared batch, serially."""
+        self.fold_spec(&batch.spec)
+
+    def fold_partials(self, Batch batch, const double[:, ::1] parts, Py_ssize_t size=-1):
+        """Fold a batch's per-chunk sums (rows of Batch.chunk_partials'
+        output): bitwise what fold(batch) gives, however the chunks were
+        spread over threads.  ``size`` (default: the batch's) is the element
+        count of the whole table, when windows of one layout filled it
+        (rmse_ext._chunked)."""
+        cdef Partial part, chunk
+        cdef BatchSpec spec = batch.spec
+        cdef Py_ssize_t k
+        if size >= 0:
+            spec.size = size
+        memset(&part, 0, sizeof(Partial))
+        for k in range(parts.shape[0]):
+            chunk.total.hi = parts[k, 0]
+            chunk.total.lo = parts[k, 1]
+            chunk.weight.hi = parts[k, 2]
+            chunk.weight.lo = parts[k, 3]
+            chunk.omitted = <int64_t>parts[k, 4]
+            add_partial(&part, &chunk)
+        self.absorb(&part, &spec)
+
+    def fold_fast(self, object t, object p, object w=None):
+        """Fast path for the commonest calls, which need no rule: y_true and
+        y_pred plain ndarrays of one shape (aligned, native, C-contiguous
+        float32/float64), and the weights None, a Python float, or a plain
+        ndarray of the same shape with more than one element.  Returns
+        False, having done nothing, for anything else: the caller then
+        resolves the layout (rmse_ext._rules)."""
+        cdef BatchSpec B
+        cdef int w_mode = NONE
+        cdef double w_scalar = 0.0
+        cdef cnp.ndarray wa = None
+        if not (cnp.PyArray_CheckExact(t) and cnp.PyArray_CheckExact(p)):
+            return False
+        cdef cnp.ndarray ta = <cnp.ndarray>t
+        cdef cnp.ndarray pa = <cnp.ndarray>p
+        if not (is_plain_float(ta) and is_plain_float(pa) and cnp.PyArray_SAMESHAPE(ta, pa)):
+            return False
+        if w is None:
+            pass
+        elif PyFloat_CheckExact(w):
+            w_mode = SCALAR
+            w_scalar = PyFloat_AS_DOUBLE(w)
+        elif (cnp.PyArray_CheckExact(w) and is_plain_float(<cnp.ndarray>w)
+              and cnp.PyArray_SAMESHAPE(<cnp.ndarray>w, pa) and cnp.PyArray_SIZE(pa) > 1):
+            wa = <cnp.ndarray>w
+            w_mode = FULL
+        else:
+            return False
+        describe(&B, ta, pa, wa, FULL_T, w_mode, w_scalar, 0)
+        self.fold_spec(&B)
+        return True
+
+    def value(self):
+        """sqrt(total / count) in float64; 0.0 while count is 0 (Keras's
+        divide_no_nan, semantics 1)."""
+        return sqrt_of_ratio(self.total, count_dd(self.weight, self.elements))
+
+    def value_as(self, cnp.dtype descr):
+        """value() as a NumPy scalar of the float dtype ``descr`` (float32
+        and float64 built in C: no Python-level conversion)."""
+        cdef double v = sqrt_of_ratio(self.total, count_dd(self.weight, self.elements))
+        cdef float f
+        if descr.type_num == cnp.NPY_DOUBLE and descr.byteorder != c'>':
+            return PyArray_Scalar(&v, descr, None)
+        if descr.type_num == cnp.NPY_FLOAT and descr.byteorder != c'>':
+            f = <float>v
+            return PyArray_Scalar(&f, descr, None)
+        return (<object>descr).type(v)
+
+    def count(self):
+        """The weight sum plus the unweighted element count, in float64."""
+        return dd_value(count_dd(self.weight, self.elements))
+
+    def get_raw(self):
+        """(total_hi, total_lo, weight_hi, weight_lo, elements, omitted): the
+        whole state; the counts are exact Python ints."""
+        return (self.total.hi, self.total.lo, self.weight.hi, self.weight.lo,
+                count_to_int(self.elements), count_to_int(self.omitted))
+
+    def set_raw(self, double total_hi, double total_lo, double weight_hi,
+                double weight_lo, object elements, object omitted=0):
+        """Restore a get_raw() tuple (counts: ints in [0, 2**128))."""
+        self.total.hi = total_hi
+        self.total.lo = total_lo
+        self.weight.hi = weight_hi
+        self.weight.lo = weight_lo
+        self.elements = count_from_int(elements)
+        self.omitted = count_from_int(omitted)
+
+    def merge(self, Accumulator other):
+        """Fold another accumulator's state into this one, compensations included."""
+        add_dd(&self.total, other.total.hi, other.total.lo)
+        add_dd(&self.weight, other.weight.hi, other.weight.lo)
+        merge_count(&self.elements, other.elements)
+        merge_count(&self.omitted, other.omitted)
+
+
+def cpu_has_avx2_fma():
+    """Whether this CPU can run the _kernel_avx2 build."""
+    return bool(rmse_cpu_has_avx2_fma())
+
+
+def hardware_fma():
+    """Whether this build's fma() is a single instruction (else a libm call)."""
+    return bool(RMSE_HARDWARE_FMA)
+
+
+CHUNK_SIZE = CHUNK

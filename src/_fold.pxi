@@ -1,0 +1,417 @@
+# One batch, described once (a BatchSpec), summed in fixed chunks.
+#
+# The squared errors are read in flat (C) order.  y_pred is always full;
+# y_true is full or one block of `run` elements repeated (TILED); the weights
+# are absent, one scalar, full, one repeated block (TILED), or one per row of
+# `run` elements (PER_ROW).  Each chunk of CHUNK elements is summed in LANES
+# independent (sum, compensation) lanes and folded into a double-double; the
+# chunk sums are folded in chunk order, so any split of the chunks over
+# threads gives bitwise the same sum.
+
+from libc.string cimport memset
+
+ctypedef fused t_real:
+    float
+    double
+
+ctypedef fused p_real:
+    float
+    double
+
+ctypedef fused w_real:
+    float
+    double
+
+# How one element's error is formed: a compile-time choice, so each policy is
+# its own loop and Propagate (the default) pays for nothing it does not use.
+cdef struct Propagate:      # d = fl(p - t); NaN and inf propagate (Keras)
+    char unused
+cdef struct Omit:           # t, p or w NaN: contributes nothing, is counted
+    char unused
+cdef struct ExactDiff:      # d = p - t formed exactly as two terms
+    char unused
+
+ctypedef fused policy:
+    Propagate
+    Omit
+    ExactDiff
+
+cdef enum:
+    LANES = 8
+    CHUNK = 65536          # elements per deterministic partial sum
+    GIL_FREE_ABOVE = 8192  # release the GIL only for batches at least this big
+
+# Where y_true's element for flat index i lives.
+cpdef enum TMode:
+    FULL_T = 0      # t[i]
+    TILED_T = 1     # t[i % run]: one block repeated
+
+# How the weight of flat element i is found.
+cpdef enum WMode:
+    NONE = 0        # unweighted: the count grows by the element count (exact)
+    SCALAR = 1      # one weight for the whole batch
+    FULL = 2        # w[i]
+    TILED = 3       # w[i % run]: one block of weights repeated
+    PER_ROW = 4     # w[i // run]: one weight per row of run elements
+
+cpdef enum Policy:
+    PROPAGATE = 0
+    OMIT = 1
+    EXACT_DIFF = 2
+
+
+cdef struct BatchSpec:
+    const void* t
+    const void* p
+    const void* w
+    Py_ssize_t size        # elements of the squared errors (as read)
+    Py_ssize_t run         # block length for TILED_T / TILED, row length for PER_ROW
+    int t_mode
+    int w_mode
+    int policy
+    double w_scalar        # the weight for SCALAR
+    bint t64, p64, w64     # float64 (else float32) operands
+    int64_t repeat         # the batch counts this many times (zero-stride axes)
+    double divisor         # total / divisor (row means, semantics 3.3)
+    bint fixed_count       # the count grows by count_sum, not the weights read
+    DD count_sum
+
+
+cdef struct Partial:
+    DD total       # sum of w * (p - t)**2
+    DD weight      # sum of the weights that applied (unused when NONE)
+    int64_t omitted
+
+
+cdef struct Lanes:
+    double s[LANES]
+    double c[LANES]
+    double ws[LANES]
+    double wc[LANES]
+    int64_t om[LANES]
+
+
+# ---------------------------------------------------------------------------
+# Per-element work: one squared error into one lane
+# ---------------------------------------------------------------------------
+
+cdef inline void add_lane(double x, double ex, double* s, double* c) noexcept nogil:
+    """Lane (s, c) += x + ex, x entering the compensated sum error-free
+    (Knuth's branch-free TwoSum, for terms of either sign)."""
+    cdef double sn = s[0] + x
+    cdef double z = sn - s[0]
+    cdef double es = add_on_fma(s[0] - (sn - z), sub_on_fma(x, z))
+    c[0] += add_on_fma(es, ex)
+    s[0] = sn
+
+
+cdef inline void add_lane_nonneg(double x, double ex, double* s, double* c) noexcept nogil:
+    """add_lane for x >= 0 added to s >= 0 (unweighted squares): Neumaier's
+    larger-minus-sum form, with max/min in place of the branch."""
+    cdef double sn = s[0] + x
+    cdef double big = s[0] if s[0] > x else x
+    cdef double small = x if s[0] > x else s[0]
+    c[0] += add_on_fma(sub_on_fma(big, sn) + small, ex)
+    s[0] = sn
+
+
+cdef inline double square_err(policy* how, double p, double t, double* sq) noexcept nogil:
+    """sq = fl(d * d) for d = p - t; returns the error e with sq + e == d**2
+    (for d = fl(p - t), or under ExactDiff for the exact difference, whose
+    rounding error enters e as (2d + r) * r, exact to O(u**2))."""
+    cdef double d = p - t
+    cdef double r
+    sq[0] = d * d
+    if policy is ExactDiff:
+        r = two_sum_err(p, -t, d)
+        return mul_add(2.0 * d + r, r, two_prod_err(d, d, sq[0]))
+    else:
+        return two_prod_err(d, d, sq[0])
+
+
+cdef inline void add_sq(policy* how, double p, double t, double* s, double* c,
+                        int64_t* om) noexcept nogil:
+    """Lane (s, c) += (p - t)**2, the square error-free."""
+    cdef double sq, e
+    cdef bint ok
+    if policy is Omit:
+        ok = (p == p) & (t == t)
+        om[0] += not ok
+        p = p if ok else 0.0
+        t = t if ok else 0.0
+    e = square_err(how, p, t, &sq)
+    add_lane_nonneg(sq, e, s, c)
+
+
+cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, double* c,
+                         double* ws, double* wc, int64_t* om) noexcept nogil:
+    """Lane (s, c) += w * (p - t)**2, products error-free up to O(u**2), and
+    lane (ws, wc) += w.  A zero weight removes its element, even an infinite
+    or NaN error (semantics 5)."""
+    cdef double sq, e, x, ex
+    cdef bint ok
+    if policy is Omit:
+        ok = (p == p) & (t == t) & (w == w)
+        om[0] += not ok
+        p = p if ok else 0.0
+        t = t if ok else 0.0
+        w = w if ok else 0.0
+    e = square_err(how, p, t, &sq)
+    x = w * sq
+    ex = mul_add(w, e, two_prod_err(w, sq, x))
+    x = x if w != 0.0 else 0.0
+    ex = ex if w != 0.0 else 0.0
+    add_lane(x, ex, s, c)
+    add_lane(w, 0.0, ws, wc)
+
+
+# ---------------------------------------------------------------------------
+# Contiguous runs: n elements into the LANES lanes
+# ---------------------------------------------------------------------------
+
+# Each run works on a local copy of the lanes (so the compiler keeps them in
+# registers), element i of the run going to lane i % LANES.
+
+cdef inline void run_unweighted(policy* how, const t_real* t, const p_real* p,
+                                Py_ssize_t n, Lanes* lanes) noexcept nogil:
+    cdef Lanes L = lanes[0]
+    cdef Py_ssize_t i, j, blk
+    cdef Py_ssize_t n_body = n - n % LANES
+    for blk in range(n_body // LANES):
+        i = blk * LANES
+        for j in range(LANES):
+            add_sq(how, <double>p[i + j], <double>t[i + j], &L.s[j], &L.c[j], &L.om[j])
+    for i in range(n_body, n):
+        j = i - n_body
+        add_sq(how, <double>p[i], <double>t[i], &L.s[j], &L.c[j], &L.om[j])
+    lanes[0] = L
+
+
+cdef inline void run_weighted(policy* how, const t_real* t, const p_real* p, const w_real* w,
+                              Py_ssize_t w_step, Py_ssize_t n, Lanes* lanes) noexcept nogil:
+    """w_step 1: one weight per element; 0: w[0] for the whole run (a row)."""
+    cdef Lanes L = lanes[0]
+    cdef Py_ssize_t i, j, blk
+    cdef Py_ssize_t n_body = n - n % LANES
+    for blk in range(n_body // LANES):
+        i = blk * LANES
+        for j in range(LANES):
+            add_wsq(how, <double>p[i + j], <double>t[i + j], <double>w[(i + j) * w_step],
+                    &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
+    for i in range(n_body, n):
+        j = i - n_body
+        add_wsq(how, <double>p[i], <double>t[i], <double>w[i * w_step],
+                &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
+    lanes[0] = L
+
+
+cdef inline void lanes_into(const double* s, const double* c, DD* out) noexcept nogil:
+    """Fold the LANES (sum, compensation) pairs into out, lane 0 first."""
+    cdef Py_ssize_t j
+    for j in range(LANES):
+        add_dd(out, s[j], c[j] if isfinite(s[j]) else 0.0)
+
+
+cdef inline DD sum_dd(const double* v, Py_ssize_t n) noexcept nogil:
+    """The compensated sum of n doubles of either sign."""
+    cdef Lanes L
+    cdef DD out
+    cdef Py_ssize_t i
+    memset(&L, 0, sizeof(Lanes))
+    for i in range(n):
+        add_lane(v[i], 0.0, &L.s[i % LANES], &L.c[i % LANES])
+    out.hi = 0.0
+    out.lo = 0.0
+    lanes_into(L.s, L.c, &out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# One chunk of a batch
+# ---------------------------------------------------------------------------
+
+cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
+                        const t_real* t, const p_real* p, const w_real* w,
+                        policy* how, Partial* out) noexcept nogil:
+    """Partial sums over flat elements [start, stop) of the batch."""
+    cdef Lanes L
+    cdef Py_ssize_t i = start, r, j, m, k
+    cdef Py_ssize_t run = B.run
+    cdef int64_t omitted = 0
+    cdef const t_real* t_at
+    cdef double w_scalar = B.w_scalar
+    memset(&L, 0, sizeof(Lanes))
+    while i < stop:
+        r = i // run
+        j = i - r * run
+        m = run - j
+        if m > stop - i:
+            m = stop - i
+        t_at = t + i if B.t_mode == FULL_T else t + j
+        if B.w_mode == NONE or B.w_mode == SCALAR:
+            run_unweighted(how, t_at, p + i, m, &L)
+        elif B.w_mode == FULL:
+            run_weighted(how, t_at, p + i, w + i, 1, m, &L)
+        elif B.w_mode == TILED:
+            run_weighted(how, t_at, p + i, w + j, 1, m, &L)
+        else:  # PER_ROW
+            run_weighted(how, t_at, p + i, w + r, 0, m, &L)
+        i += m
+    for k in range(LANES):
+        omitted += L.om[k]
+    memset(out, 0, sizeof(Partial))
+    out.omitted = omitted
+    if B.w_mode == SCALAR:
+        if policy is Omit:
+            if w_scalar != w_scalar:    # a NaN weight omits the whole batch
+                out.omitted = stop - start
+                return
+        if w_scalar == 0.0:             # a zero weight removes its elements
+            return
+        lanes_into(L.s, L.c, &out.total)
+        scale_dd(&out.total, w_scalar)
+        out.weight.hi = w_scalar * <double>(stop - start - omitted)
+        out.weight.lo = fma(w_scalar, <double>(stop - start - omitted), -out.weight.hi)
+        return
+    lanes_into(L.s, L.c, &out.total)
+    if B.w_mode != NONE:
+        lanes_into(L.ws, L.wc, &out.weight)
+
+
+# The dtype and policy specialisation, one choice per dimension.
+
+cdef void with_policy(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
+                      const t_real* t, const p_real* p, const w_real* w,
+                      Partial* out) noexcept nogil:
+    if B.policy == OMIT:
+        chunk_partial(B, start, stop, t, p, w, <Omit*>NULL, out)
+    elif B.policy == EXACT_DIFF:
+        chunk_partial(B, start, stop, t, p, w, <ExactDiff*>NULL, out)
+    else:
+        chunk_partial(B, start, stop, t, p, w, <Propagate*>NULL, out)
+
+
+cdef void with_w(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
+                 const t_real* t, const p_real* p, Partial* out) noexcept nogil:
+    if B.w64:
+        with_policy(B, start, stop, t, p, <const double*>B.w, out)
+    else:
+        with_policy(B, start, stop, t, p, <const float*>B.w, out)
+
+
+cdef void with_p(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
+                 const t_real* t, Partial* out) noexcept nogil:
+    if B.p64:
+        with_w(B, start, stop, t, <const double*>B.p, out)
+    else:
+        with_w(B, start, stop, t, <const float*>B.p, out)
+
+
+cdef void chunk_of(const BatchSpec* B, Py_ssize_t k, Partial* out) noexcept nogil:
+    """Partial sums of chunk k of the batch."""
+    cdef Py_ssize_t start = k * CHUNK
+    cdef Py_ssize_t stop = start + CHUNK if start + CHUNK < B.size else B.size
+    if B.t64:
+        with_p(B, start, stop, <const double*>B.t, out)
+    else:
+        with_p(B, start, stop, <const float*>B.t, out)
+
+
+cdef inline Py_ssize_t chunk_count(const BatchSpec* B) noexcept nogil:
+    return (B.size + CHUNK - 1) // CHUNK
+
+
+cdef inline void add_partial(Partial* acc, const Partial* part) noexcept nogil:
+    add_dd(&acc.total, part.total.hi, part.total.lo)
+    add_dd(&acc.weight, part.weight.hi, part.weight.lo)
+    acc.omitted += part.omitted
+
+
+cdef void chunks_partial(const BatchSpec* B, Py_ssize_t k0, Py_ssize_t k1,
+                         Partial* out) noexcept nogil:
+    """Sum of chunks k0 .. k1-1, folded in chunk order."""
+    cdef Partial part
+    cdef Py_ssize_t k
+    memset(out, 0, sizeof(Partial))
+    for k in range(k0, k1):
+        chunk_of(B, k, &part)
+        add_partial(out, &part)
+
+
+cdef inline bint is_plain_float(cnp.ndarray a) noexcept:
+    cdef int typenum = cnp.PyArray_TYPE(a)
+    return ((typenum == cnp.NPY_DOUBLE or typenum == cnp.NPY_FLOAT)
+            and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+cdef inline void describe(BatchSpec* B, cnp.ndarray t, cnp.ndarray p, cnp.ndarray w,
+                          int t_mode, int w_mode, double w_scalar, Py_ssize_t run) noexcept:
+    """Fill B for the operands (w may be None) and modes; count rules off."""
+    memset(B, 0, sizeof(BatchSpec))
+    B.t = cnp.PyArray_DATA(t)
+    B.p = cnp.PyArray_DATA(p)
+    B.size = cnp.PyArray_SIZE(p)
+    B.run = run if run > 0 else (B.size if B.size > 0 else 1)
+    B.t_mode = t_mode
+    B.w_mode = w_mode
+    B.w_scalar = w_scalar
+    B.t64 = cnp.PyArray_TYPE(t) == cnp.NPY_DOUBLE
+    B.p64 = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
+    B.w64 = True
+    if w is not None:
+        B.w = cnp.PyArray_DATA(w)
+        B.w64 = cnp.PyArray_TYPE(w) == cnp.NPY_DOUBLE
+    B.repeat = 1
+    B.divisor = 1.0
+
+
+cdef class Batch:
+    """One prepared update, described once: the operands (kept alive here),
+    how each is read, the policy, and the count rules.  The Python side
+    (rmse_ext._plan) has already checked everything: operands are aligned,
+    native, C-contiguous float32/float64 arrays of the right sizes.
+
+    >>> import numpy as np
+    >>> b = Batch(np.zeros(3), np.array([1., 2, 2]))
+    >>> acc = Accumulator(); acc.fold(b); acc.value()
+    1.7320508075688772
+    """
+    cdef BatchSpec spec
+    cdef readonly object operands
+
+    def __cinit__(self, cnp.ndarray t, cnp.ndarray p, cnp.ndarray w=None,
+                  int t_mode=FULL_T, int w_mode=NONE, double w_scalar=0.0,
+                  Py_ssize_t run=0, int64_t repeat=1, Py_ssize_t divisor=1,
+                  int policy=PROPAGATE, cnp.ndarray count_weights=None):
+        describe(&self.spec, t, p, w, t_mode, w_mode, w_scalar, run)
+        self.spec.repeat = repeat
+        self.spec.divisor = <double>divisor
+        self.spec.policy = policy
+        if count_weights is not None:
+            self.spec.fixed_count = True
+            self.spec.count_sum = sum_dd(<const double*>cnp.PyArray_DATA(count_weights),
+                                         cnp.PyArray_SIZE(count_weights))
+        self.operands = (t, p, w, count_weights)
+
+    @property
+    def size(self):
+        return self.spec.size
+
+    @property
+    def chunks(self):
+        return chunk_count(&self.spec)
+
+    def chunk_partials(self, Py_ssize_t k0, Py_ssize_t k1, double[:, ::1] out):
+        """Partial sums of chunks k0 .. k1-1 into rows k0 .. k1-1 of out
+        (total hi, lo, weight hi, lo, omitted), without the GIL: one
+        thread's share of a multi-threaded update."""
+        cdef Partial part
+        cdef Py_ssize_t k
+        with nogil:
+            for k in range(k0, k1):
+                chunk_of(&self.spec, k, &part)
+                out[k, 0] = part.total.hi
+                out[k, 1] = part.total.lo
+                out[k, 2] = part.weight.hi
+                out[k, 3] = part.weight.lo
+                out[k, 4] = <double>part.omitted

@@ -1,0 +1,240 @@
+"""The one resolver and the one fold path (issue 10), exact integers,
+counts that cannot wrap, zero weights (semantics 5), and the policies of the
+kernel's fold: every mode through serial and threaded folds gives the same
+bits."""
+import math
+import pickle
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from rmse_ext import RootMeanSquaredError, _backend
+from rmse_ext._plan import plan_update
+from rmse_ext._rules import resolve
+from rmse_ext.reference import ExactRMSE, sqrt_fraction
+
+from helpers import snapshot, ulps
+
+
+# -- the resolver --------------------------------------------------------------------
+
+@pytest.mark.parametrize("t, p, w, layout", [
+    ((4, 3), (4, 3, 1), None, ((4, 3), (4, 3), (4, 3), None, None)),
+    ((4, 3, 1), (4, 3), (4,), ((4, 3), (4, 3), (4, 3), (4, 1), None)),
+    ((3,), (4, 3), None, ((3,), (4, 3), (4, 3), None, None)),
+    ((2, 3, 4), (2, 3, 4), (2,), ((2, 3, 4), (2, 3, 4), (2, 3, 4), (2,), 1)),
+    ((4, 3), (4, 3), (4, 3, 1), ((4, 3), (4, 3), (4, 3), (4, 3), None)),
+    ((), (), None, ((), (), (), None, None)),
+])
+def test_resolve_applies_the_rules_to_shapes(t, p, w, layout):
+    got = resolve(t, p, w)
+    assert (got.t_shape, got.p_shape, got.shape, got.w_shape, got.keep) == layout
+    assert got.size == math.prod(got.shape)
+
+
+@pytest.mark.parametrize("t, p, w, words", [
+    ((4,), (3,), None, r"y_true of shape \(4,\) and y_pred of shape \(3,\)"),
+    ((4, 3), (4, 3), (3,), r"sample_weight of shape \(3,\) \(read as \(3, 1\)"),
+    ((4, 3), (4, 3), (4, 3, 2), r"sample_weight of shape \(4, 3, 2\) has one more"),
+])
+def test_every_door_raises_the_resolvers_text(t, p, w, words):
+    """The metric, the planner and the dask engine all say what resolve says."""
+    with pytest.raises(ValueError, match=words) as direct:
+        resolve(t, p, w)
+    args = [np.zeros(t), np.zeros(p)] + ([np.ones(w)] if w else [])
+    m = RootMeanSquaredError()
+    with pytest.raises(ValueError) as via_metric:
+        m.update_state(*args)
+    assert str(via_metric.value) == str(direct.value)
+    dask = pytest.importorskip("rmse_ext.dask")
+    with pytest.raises(ValueError) as via_dask:
+        dask.partial_states(*args)
+    assert str(via_dask.value) == str(direct.value)
+
+
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=3),
+       st.lists(st.integers(1, 3), min_size=0, max_size=3),
+       st.one_of(st.none(), st.lists(st.integers(1, 3), min_size=0, max_size=3)))
+def test_resolve_agrees_with_the_planner_on_random_shapes(t, p, w):
+    """Whatever resolve accepts the planner folds; whatever it rejects the
+    metric rejects with the same text and an unchanged state."""
+    args = [np.ones(t), np.zeros(p)] + ([np.ones(w)] if w is not None else [None])
+    m = RootMeanSquaredError(dtype="float64")
+    try:
+        layout = resolve(tuple(t), tuple(p), None if w is None else tuple(w))
+    except ValueError as exc:
+        before = snapshot(m)
+        with pytest.raises(ValueError) as again:
+            m.update_state(*args)
+        assert str(again.value) == str(exc) and snapshot(m) == before
+        return
+    m.update_state(*args)
+    exact = ExactRMSE()
+    exact.update_state(*args)
+    assert ulps(m.result(), exact.result()) <= 2 and ulps(m.count, float(exact.count)) == 0
+    if w is None:
+        assert m.count == layout.size
+
+
+# -- the fast path and the planner ------------------------------------------------------
+
+@pytest.mark.parametrize("w", [None, 0.5, "full"])
+def test_fast_path_and_planner_give_the_same_bits(w, kernel):
+    rng = np.random.default_rng(3)
+    t, p = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
+    weights = rng.random((50, 3)) if w == "full" else w
+    fast = kernel.Accumulator()
+    assert fast.fold_fast(t, p, weights)
+    planned = kernel.Accumulator()
+    plan_update(t, p, weights).apply(planned)
+    assert fast.get_raw() == planned.get_raw()
+
+
+def test_fast_path_declines_what_needs_a_rule(kernel):
+    t, p = np.zeros((4, 3)), np.ones((4, 3))
+    acc = kernel.Accumulator()
+    assert not acc.fold_fast(t, p, np.ones(4))              # per-sample: 3.1
+    assert not acc.fold_fast(t[0], p)                       # broadcasting: 2.3
+    assert not acc.fold_fast(t, p, np.ones((1, 1)))         # size-1 weights: scalar
+    assert not acc.fold_fast(t.astype(int), p)              # integers
+    assert acc.get_raw() == kernel.Accumulator().get_raw()
+
+
+# -- every mode, every thread count: the same bits ----------------------------------------
+
+LARGE = (1 << 20) + 12_345
+
+
+def mode_cases():
+    rng = np.random.default_rng(11)
+    t, p, w = rng.normal(size=LARGE), rng.normal(size=LARGE), rng.random(LARGE)
+    rows = LARGE // 5
+    holes = p.copy()
+    holes[::97] = np.nan
+    big = rng.integers(-2**62, 2**62, size=LARGE)
+    return {
+        "averaged (3.3)": ((t[: rows * 5].reshape(rows, 5, 1), p[: rows * 5].reshape(rows, 5, 1),
+                            w[:rows] - 0.5), "propagate"),
+        "exact integers": ((big, big + rng.integers(-9, 9, size=LARGE)), "propagate"),
+        "omit": ((t, holes, w), "omit"),
+        "omit unweighted": ((t, holes), "omit"),
+        "tiled weights": ((t[: rows * 5].reshape(rows, 5), p[: rows * 5].reshape(rows, 5),
+                           w[:5].reshape(1, 5)), "propagate"),
+    }
+
+
+@pytest.mark.parametrize("case", list(mode_cases()))
+def test_every_mode_gives_the_same_bits_on_every_thread_count(case, kernel):
+    args, policy = mode_cases()[case]
+    plan = plan_update(*args, nan_policy=policy)
+    raws = []
+    for threads in (1, 2, 3, 5):
+        acc = kernel.Accumulator()
+        plan.apply(acc, threads)
+        raws.append(acc.get_raw())
+    assert all(raw == raws[0] for raw in raws), case
+
+
+def test_omit_counts_what_it_drops():
+    acc = _backend.kernel.Accumulator()
+    plan_update([1.0, np.nan, 3.0, 4.0], [2.0, 0.0, np.nan, 6.0], [1.0, 1.0, 1.0, np.nan],
+                nan_policy="omit").apply(acc)
+    assert acc.get_raw()[5] == 3 and acc.value() == 1.0 and acc.count() == 1.0
+
+
+# -- exact integers (semantics 5) -------------------------------------------------------------
+
+@pytest.mark.parametrize("t, p, expect", [
+    ([2**53 + 1], [2**53], 1.0),
+    (np.array([2**64 - 1], np.uint64), np.array([2**64 - 2], np.uint64), 1.0),
+    (np.array([-2**63], np.int64), np.array([2**63 - 1], np.int64), 2.0**64 - 1),
+    (np.array([[2**62 + 3, 5]]), np.array([2**62, 5]), math.sqrt(4.5)),
+])
+def test_integers_beyond_2_53_are_exact(t, p, expect, kernel):
+    m = RootMeanSquaredError(dtype="float64")
+    m._acc = kernel.Accumulator()
+    m.update_state(t, p)
+    assert float(m.result()) == expect
+
+
+@given(st.lists(st.tuples(st.integers(-2**63, 2**63 - 1), st.integers(-2**63, 2**63 - 1),
+                          st.floats(0, 4)), min_size=1, max_size=20),
+       st.booleans(), st.booleans())
+def test_int64_streams_are_within_2_ulp_of_exact(rows, weighted, averaged):
+    t = np.array([r[0] for r in rows], np.int64)
+    p = np.array([r[1] for r in rows], np.int64)
+    w = np.array([r[2] for r in rows]) if weighted else None
+    if averaged and weighted:     # (n, 1, 1) against (n,): semantics 3.3
+        t, p = t.reshape(-1, 1, 1), p.reshape(-1, 1, 1)
+    m = RootMeanSquaredError(dtype="float64")
+    m.update_state(t, p, w)
+    exact = ExactRMSE()
+    exact.update_state([int(x) for x in t.reshape(-1)], [int(x) for x in p.reshape(-1)],
+                       None if w is None else list(w))
+    assert ulps(m.result(), exact.result()) <= 2
+
+
+def test_python_ints_beyond_64_bits_are_a_clear_error():
+    m = RootMeanSquaredError()
+    with pytest.raises(TypeError, match="y_true"):
+        m.update_state([2**70], [0])
+
+
+# -- counts that cannot wrap ------------------------------------------------------------------
+
+def test_the_element_count_goes_past_2_63_exactly():
+    m = RootMeanSquaredError(dtype="float64")
+    view = np.broadcast_to(np.True_, (2**62,))
+    for _ in range(3):
+        m.update_state(view, np.broadcast_to(np.False_, (2**62,)))
+    assert m._acc.get_raw()[4] == 3 * 2**62 and m.count == 3.0 * 2**62
+    assert float(m.result()) == 1.0
+    again = pickle.loads(pickle.dumps(m))
+    assert snapshot(again) == snapshot(m)
+    assert RootMeanSquaredError.from_state(m.get_state())._acc.get_raw() == m._acc.get_raw()
+
+
+def test_merging_past_2_63_keeps_the_count():
+    state = RootMeanSquaredError(dtype="float64").get_state()
+    state.update(total_hi=float(2**63 - 1).hex(), elements=2**63 - 1)
+    a = RootMeanSquaredError.from_state(state)
+    a.merge_state(RootMeanSquaredError.from_state(state))
+    assert a._acc.get_raw()[4] == 2**64 - 2 and a.count == 2.0**64
+    assert float(a.result()) == 1.0
+
+
+# -- zero weights remove their element (semantics 5) -------------------------------------------
+
+@pytest.mark.parametrize("w", [[0.0, 1.0], np.array([0.0, 1.0], np.float32), "averaged", 0.0])
+def test_a_zero_weight_removes_an_infinite_error(w, kernel):
+    m = RootMeanSquaredError(dtype="float64")
+    m._acc = kernel.Accumulator()
+    if isinstance(w, str):
+        m.update_state([[[0.0]], [[0.0]]], [[[1e200]], [[1.0]]], [0.0, 1.0])
+        assert float(m.result()) == 1.0
+    elif isinstance(w, float):
+        m.update_state([0.0, 0.0], [1e200, np.nan], w)
+        assert float(m.result()) == 0.0 and m.count == 0.0
+    else:
+        m.update_state([0, 0], [1e200, 1], sample_weight=w)
+        assert float(m.result()) == 1.0
+
+
+# -- torch tensors at every thread count (issue 11 item 1) -----------------------------------
+
+def test_torch_tensors_work_with_threads():
+    torch = pytest.importorskip("torch")
+    results = set()
+    for threads in (1, 2, 3):
+        m = RootMeanSquaredError(num_threads=threads, dtype="float64")
+        m.update_state(torch.zeros(4), torch.ones(4))
+        m.update_state(torch.zeros(1 << 21), torch.ones(1 << 21), torch.ones(1 << 21))
+        results.add(snapshot(m))
+    assert len(results) == 1 and float(m.result()) == 1.0
+
+
+def test_exact_oracle_agrees_with_fraction_sqrt():
+    # the oracle this file leans on, against a value known in closed form
+    assert sqrt_fraction(Fraction(9, 4)) == 1.5
