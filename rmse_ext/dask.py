@@ -32,7 +32,7 @@ from dask.delayed import Delayed
 from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._plan import plan_update, rows_plan, unbroadcast
-from ._rules import resolve
+from ._rules import Layout, resolve
 from .metric import RootMeanSquaredError
 
 Raw = tuple[float, float, float, float, int, int]
@@ -129,6 +129,16 @@ def _block_of(grid: np.ndarray, a: da.Array, index: tuple[int, ...],
                       for axis, i in enumerate(index))]
 
 
+def _aligned_operands(layout: Layout, t: da.Array, p: da.Array, w: da.Array | None
+                      ) -> tuple[list[da.Array], tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """The operands at the squared errors' rank, rechunked to common blocks
+    (semantics 3.2 layouts), with that shape and those chunks."""
+    shape = layout.shape
+    operands = [_to_rank(a, len(shape)) for a in (t, p, w) if a is not None]
+    chunks = _common_chunks(operands, shape)
+    return [_aligned(a, chunks, shape) for a in operands], shape, chunks
+
+
 def _blockwise(function: Any, operands: list[da.Array], shape: tuple[int, ...],
                chunks: tuple[tuple[int, ...], ...]) -> list[Delayed]:
     """``function`` of the operands' blocks, one call per block of ``shape``
@@ -139,25 +149,30 @@ def _blockwise(function: Any, operands: list[da.Array], shape: tuple[int, ...],
             for index in np.ndindex(*(len(c) for c in chunks))]
 
 
+def _operands(y_true: Any, y_pred: Any, sample_weight: Any
+              ) -> tuple[Layout, da.Array, da.Array, da.Array | None]:
+    """The layout (rmse_ext._rules.resolve on the dask arrays' shapes) and
+    the operands reshaped to it."""
+    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
+    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
+    layout = resolve(t.shape, p.shape, None if w is None else w.shape)
+    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
+    if w is not None:
+        w = w.reshape(layout.w_shape)
+    return layout, t, p, w
+
+
 def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[Delayed]:
     """One delayed raw state ``(total_hi, total_lo, weight_hi, weight_lo,
     elements, omitted)`` per block, after the same checks as
     ``update_state`` (the layout from rmse_ext._rules.resolve).  Empty
     inputs give an empty list."""
-    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
-    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
-    layout = resolve(t.shape, p.shape, None if w is None else w.shape)
+    layout, t, p, w = _operands(y_true, y_pred, sample_weight)
     if layout.size == 0:                                              # semantics 4
         return []
-    shape, rank = layout.shape, len(layout.shape)
-    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
-    if w is not None:
-        w = w.reshape(layout.w_shape)
+    shape = layout.shape
     if layout.keep is None:
-        operands = [_to_rank(a, rank) for a in (t, p, w) if a is not None]
-        chunks = _common_chunks(operands, shape)
-        operands = [_aligned(a, chunks, shape) for a in operands]
-        return _blockwise(_block_state, operands, shape, chunks)
+        return _blockwise(_block_state, *_aligned_operands(layout, t, p, w))
     # semantics 3.3: each block holds whole rows (the averaged trailing
     # axes); the rows' grid is that of (row means) * weights
     assert w is not None and layout.w_out_shape is not None
@@ -245,18 +260,17 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
     past the update's units."""
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}")
-    t, p, w, shape, given = _checked_operands(y_true, y_pred, sample_weight)
-    if w is not None and not strictly_broadcastable(w.shape, shape):
-        averaged_shape(w, shape, given)      # the ValueError for weights that do not fit
+    layout, t, p, w = _operands(y_true, y_pred, sample_weight)
+    if layout.keep is not None:
         raise ValueError(
             "confidence intervals on dask arrays need weights that broadcast to the "
-            f"squared errors; sample_weight of shape {given} against {shape} would "
-            f"average them (semantics 3.3): compute the update on NumPy blocks instead")
-    if prod(shape) == 0:
+            f"squared errors; sample_weight of shape {layout.w_shape} against "
+            f"{layout.shape} would average them (semantics 3.3): compute the update on "
+            "NumPy blocks instead")
+    shape = layout.shape
+    if layout.size == 0:
         return metric
-    operands = [_to_rank(a, len(shape)) for a in (t, p, w) if a is not None]
-    chunks = _common_chunks(operands, shape)
-    operands = [_aligned(a, chunks, shape) for a in operands]
+    operands, shape, chunks = _aligned_operands(layout, t, p, w)
     grids = [a.to_delayed() for a in operands]
     config = {key: value for key, value in metric.get_config().items()
               if key in ("interval", "n_boot", "seed")}
