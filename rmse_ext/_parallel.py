@@ -1,33 +1,37 @@
 """Multi-threaded folding of very large batches.
 
-The kernel always sums a batch in fixed chunks of ``CHUNK_SIZE`` elements and
-folds the chunk sums in chunk order.  Here the chunks are spread over threads
-(the kernel releases the GIL), their sums land in a small (chunks, 4) array,
-and the same ordered fold runs on it: the result is bitwise identical for
-every thread count.
+The kernel sums a batch in fixed chunks of ``CHUNK_SIZE`` elements.  Here
+the chunks are shared out between the calling thread and the kernel's pool
+of worker threads (C threads, one pool per process, at most the CPUs this
+process may use minus one); each chunk's sums land in its own row of a
+small (chunks, 5) array and the rows are folded in chunk order, so the
+result is bitwise identical for every thread count.
+
+The pool does not survive ``fork()``: the child forgets the parent's
+workers (``os.register_at_fork``) and starts its own on its first threaded
+update.
 """
+from __future__ import annotations
+
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
-from ._backend import baseline
-
-CHUNK_SIZE = baseline.CHUNK_SIZE
+from . import _backend
 
 MIN_CHUNKS_PER_THREAD = 4   # 4 x 65536 elements: below that a thread does not pay
-MAX_THREADS = 1024
+MAX_THREADS = 1024          # the largest num_threads accepted
 
 
 def available_cpus() -> int:
     """The CPUs this process may run on (its affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
-def check_num_threads(value: object) -> int:
+def check_num_threads(value: Any) -> int:
     """The one validation of ``num_threads``: an int from 1 to MAX_THREADS,
     or None / 0 for every CPU available to this process.  TypeError /
     ValueError naming ``num_threads`` otherwise.
@@ -47,40 +51,32 @@ def check_num_threads(value: object) -> int:
                          f"every available CPU; got {n}")
     return n
 
-_pools = {}
-_pools_lock = threading.Lock()
 
-
-def shared_pool(workers):
-    """One executor per worker count, created on first use, shared by all metrics."""
-    with _pools_lock:
-        pool = _pools.get(workers)
-        if pool is None:
-            pool = _pools[workers] = ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="rmse_ext")
-        return pool
-
-
-def worth_threads(size, num_threads, chunk_size):
-    """How many threads a batch of ``size`` elements gets (1: stay serial)."""
+def threads_for(size: int, num_threads: int, chunk_size: int) -> int:
+    """How many threads (the caller included) a batch of ``size`` elements
+    gets: ``num_threads``, at most the CPUs available now, at least
+    MIN_CHUNKS_PER_THREAD chunks each; 1 means stay serial."""
+    wanted = min(num_threads, available_cpus())
     chunks = -(-size // chunk_size)
-    return max(1, min(num_threads, chunks // MIN_CHUNKS_PER_THREAD))
+    return max(1, min(wanted, chunks // MIN_CHUNKS_PER_THREAD))
 
 
-def fold_parallel(acc, batch, num_threads):
+def fold_parallel(acc: Any, batch: Any, num_threads: int) -> None:
     """Fold the kernel ``batch`` into ``acc`` using up to ``num_threads``
     threads: bitwise what ``acc.fold(batch)`` gives."""
-    threads = worth_threads(batch.size, num_threads, CHUNK_SIZE) if batch.size else 1
+    kernel = _backend.module_of(batch)
+    threads = threads_for(batch.size, num_threads, kernel.CHUNK_SIZE) if batch.size else 1
     if threads == 1:
         acc.fold(batch)
         return
-    chunks = batch.chunks
-    parts = np.empty((chunks, 5))
-    bounds = [chunks * i // threads for i in range(threads + 1)]
-    pool = shared_pool(threads - 1)
-    futures = [pool.submit(batch.chunk_partials, bounds[i], bounds[i + 1], parts)
-               for i in range(1, threads)]
-    batch.chunk_partials(bounds[0], bounds[1], parts)
-    for future in futures:
-        future.result()
+    parts = np.empty((batch.chunks, 5))
+    kernel.threaded_partials(batch, threads, parts)
     acc.fold_partials(batch, parts)
+
+
+def _forget_pool_in_child() -> None:
+    _backend.baseline.pool_forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)

@@ -38,8 +38,10 @@ class RootMeanSquaredError:
     Inputs are never rounded below their own precision; the running total
     and weight sum are float64 with compensated summation; ``dtype`` (default
     float32, as in Keras) applies only to what ``result()`` returns.
-    ``num_threads`` (default 1) spreads batches of 2**20 elements and more
-    over that many threads; the result is bitwise the same for every count.
+    ``num_threads`` (default 1; 0 or None: every available CPU) spreads
+    batches of 2**20 elements and more over up to that many threads, never
+    more than the CPUs the process may use; the result is bitwise the same
+    for every count.
 
     >>> m = RootMeanSquaredError()
     >>> m.update_state([2, 4, 6], [1, 3, 2])

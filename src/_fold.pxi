@@ -317,6 +317,17 @@ cdef void chunk_of(const BatchSpec* B, Py_ssize_t k, Partial* out) noexcept nogi
         with_p(B, start, stop, <const float*>B.t, out)
 
 
+cdef inline void chunk_row(const BatchSpec* B, Py_ssize_t k, double* row) noexcept nogil:
+    """Chunk k's partial sums as a row: total hi, lo, weight hi, lo, omitted."""
+    cdef Partial part
+    chunk_of(B, k, &part)
+    row[0] = part.total.hi
+    row[1] = part.total.lo
+    row[2] = part.weight.hi
+    row[3] = part.weight.lo
+    row[4] = <double>part.omitted
+
+
 cdef inline Py_ssize_t chunk_count(const BatchSpec* B) noexcept nogil:
     return (B.size + CHUNK - 1) // CHUNK
 
@@ -405,13 +416,7 @@ cdef class Batch:
         """Partial sums of chunks k0 .. k1-1 into rows k0 .. k1-1 of out
         (total hi, lo, weight hi, lo, omitted), without the GIL: one
         thread's share of a multi-threaded update."""
-        cdef Partial part
         cdef Py_ssize_t k
         with nogil:
             for k in range(k0, k1):
-                chunk_of(&self.spec, k, &part)
-                out[k, 0] = part.total.hi
-                out[k, 1] = part.total.lo
-                out[k, 2] = part.weight.hi
-                out[k, 3] = part.weight.lo
-                out[k, 4] = <double>part.omitted
+                chunk_row(&self.spec, k, &out[k, 0])

@@ -1,5 +1,6 @@
-# The rmse_ext accumulator kernel.  Included by _kernel.pyx (baseline ISA) and
-# _kernel_avx2.pyx (the same code compiled with -mavx2 -mfma); see setup.py.
+# The rmse_ext accumulator kernel.  Included by _kernel.pyx (baseline ISA),
+# _kernel_avx2.pyx (the same code compiled with -mavx2 -mfma) and
+# _kernel_avx512.pyx (-mavx512f -mavx512vl -mfma); see setup.py.
 #
 # The kernel trusts its inputs: the Python side (rmse_ext/_rules.py resolves
 # the layout, rmse_ext/_plan.py builds the Batch) has already converted every
@@ -29,3 +30,6 @@ include "_fold.pxi"          # one batch (BatchSpec / Batch) summed in fixed chu
 include "_accumulator.pxi"   # the running state; the one fold path into it
 include "_moments.pxi"       # the "normal" interval's moment sums
 include "_bootstrap.pxi"     # the streaming Poisson bootstrap
+include "_pool.pxi"          # the worker threads, one pool per process
+include "_cpu.pxi"           # which kernel builds this CPU and OS can run
+include "_threads.pxi"       # a batch's chunks shared out over the pool

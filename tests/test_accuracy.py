@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from rmse_ext import RootMeanSquaredError
+from rmse_ext import RootMeanSquaredError, _parallel
 from rmse_ext.reference import Float32RMSE, fsum_rmse, sqrt_fraction
 
 from helpers import ulps
@@ -122,12 +122,15 @@ def test_result_reads_the_low_words_when_high_words_cancel(make_metric):
 
 # -- threads -------------------------------------------------------------------
 
-LARGE = (1 << 20) + 12_345   # above the threading threshold, chunks do not divide it
+# above the threading threshold, enough chunks for 5 threads, chunks do not divide it
+LARGE = 21 * 65536 - 54_321
 
 
 @pytest.mark.parametrize("case", ["equal", "weighted", "per-sample", "row-true", "scalar-w",
                                   "f32", "column", "row-of-one", "size-1-weight-array"])
-def test_threads_give_bitwise_the_same_state(case, kernel):
+def test_threads_give_bitwise_the_same_state(case, kernel, monkeypatch):
+    # as if the machine had 8 CPUs, so 3 and 5 threads really run here
+    monkeypatch.setattr(_parallel, "available_cpus", lambda: 8)
     rng = np.random.default_rng(5)
     t = rng.normal(size=LARGE)
     p = rng.normal(size=LARGE)
