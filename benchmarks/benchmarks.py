@@ -1,8 +1,10 @@
 """asv suites for rmse_ext, each with a NumPy baseline in the same suite so
-``asv compare`` reads as a ratio."""
+``asv compare`` reads as a ratio, and the large updates as a percentage of the
+memory-bandwidth limit (BandwidthLimit, ThreadSpeedup)."""
 import numpy as np
 
 from rmse_ext import RootMeanSquaredError
+from rmse_ext.cli.bench import LIMIT_TARGETS, SPEEDUP_TARGETS, large_rows
 
 
 def make_inputs(n, dtype, weighted, seed=0):
@@ -59,3 +61,46 @@ class PeakMem:
             np.sqrt(np.mean((self.p - self.t) ** 2))
         else:
             np.sqrt(np.average((self.p - self.t) ** 2, weights=self.w))
+
+
+class BandwidthLimit:
+    """Large updates as a percentage of the memory-bandwidth limit: the
+    bytes a case reads at the bandwidth np.dot reaches on the same arrays in
+    the same run (with as many BLAS threads as ours), all cases interleaved
+    in one measurement (rmse_ext.cli.bench.large_rows).  100 = at the limit;
+    the targets are in rmse_ext.cli.bench.LIMIT_TARGETS / SPEEDUP_TARGETS."""
+    params = [list(LIMIT_TARGETS)]
+    param_names = ["case"]
+    unit = "% of the limit"
+    timeout = 600
+    n = 10_000_000
+
+    def setup_cache(self):
+        _, rows = large_rows(self.n, 21)
+        return rows
+
+    def track_percent_of_limit(self, rows, case):
+        return next(r["percent_of_limit"] for r in rows
+                    if r["section"] == "limit" and r["case"].endswith(f" {case}"))
+
+    def track_floor_ms(self, rows, case):
+        return next(1e3 * r["floor"] for r in rows
+                    if r["section"] == "limit" and r["case"].endswith(f" {case}"))
+
+    track_floor_ms.unit = "ms"
+
+
+class ThreadSpeedup:
+    """num_threads=2 against 1 on 10^7 pairs (interleaved medians)."""
+    params = [list(SPEEDUP_TARGETS)]
+    param_names = ["dtype"]
+    unit = "x"
+    timeout = 600
+
+    def setup_cache(self):
+        _, rows = large_rows(BandwidthLimit.n, 21)
+        return rows
+
+    def track_speedup(self, rows, dtype):
+        return next(r["speedup"] for r in rows
+                    if r["section"] == "threads" and r["case"].endswith(f" {dtype} unweighted"))

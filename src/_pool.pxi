@@ -23,6 +23,7 @@ cdef extern from *:
     """
     #if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
     #include <pthread.h>
+    #include <sched.h>
     #include <signal.h>
     #include <string.h>
     #include <time.h>
@@ -184,11 +185,15 @@ cdef extern from *:
             if (P->sleepers) pthread_cond_broadcast(&P->wake);
             pthread_mutex_unlock(&P->lock);
             rmse_pool_take(P, fn, ctx, chunks);
-            while (__atomic_load_n(&P->done, __ATOMIC_ACQUIRE) < chunks) rmse_pause();
+            /* the last chunks a worker took: spin, then yield the core (a
+               worker preempted on a busy machine may be waiting for it) */
+            for (unsigned spins = 1; __atomic_load_n(&P->done, __ATOMIC_ACQUIRE) < chunks; spins++)
+                if (spins & 1023u) rmse_pause(); else sched_yield();
             pthread_mutex_lock(&P->lock);
             __atomic_store_n(&P->gen, P->gen + 1, __ATOMIC_RELEASE);     /* closed */
             pthread_mutex_unlock(&P->lock);
-            while (__atomic_load_n(&P->active, __ATOMIC_ACQUIRE) > 0) rmse_pause();
+            for (unsigned spins = 1; __atomic_load_n(&P->active, __ATOMIC_ACQUIRE) > 0; spins++)
+                if (spins & 1023u) rmse_pause(); else sched_yield();
             pthread_mutex_unlock(&P->submit);
             return;
         }

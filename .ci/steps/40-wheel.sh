@@ -23,7 +23,8 @@ dist = pathlib.Path(sys.argv[1])
 with tarfile.open(sdist) as tar:
     names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
 need = {"setup.py", "pyproject.toml", "src/_kernel.pyx", "src/_kernel_avx2.pyx",
-        "src/_kernel_body.pxi", "rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi",
+        "src/_kernel_avx512.pyx", "src/_kernel_body.pxi", "src/_pool.pxi", "src/_cpu.pxi",
+        "rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi", "rmse_ext/_kernel_avx512.pyi",
         "rmse_ext/py.typed", "rmse_ext/io/__init__.py", "rmse_ext/io/npy.py",
         "rmse_ext/cli/__init__.py", "rmse_ext/cli/eval.py", "tests/conftest.py",
         "tests/test_hardening.py", "docs/semantics.md",
@@ -33,13 +34,16 @@ stale = sorted(n for n in names if n.endswith((".c", ".so", ".pyd", ".pyc")))
 assert not stale, f"sdist holds generated/binary files {stale}"
 with zipfile.ZipFile(wheel) as whl:
     files = set(whl.namelist())
-need = {"rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi", "rmse_ext/py.typed",
+need = {"rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi", "rmse_ext/_kernel_avx512.pyi",
+        "rmse_ext/py.typed",
         "rmse_ext/metric.py", "rmse_ext/io/__init__.py", "rmse_ext/io/common.py",
         "rmse_ext/io/npy.py", "rmse_ext/io/npz.py", "rmse_ext/io/csv.py",
         "rmse_ext/io/parquet.py", "rmse_ext/cli/__init__.py", "rmse_ext/cli/eval.py",
         "rmse_ext/cli/demo.py", "rmse_ext/cli/bench.py"}
 assert need <= files, f"wheel lacks {sorted(need - files)}"
-assert any(f.startswith("rmse_ext/_kernel.") and f.endswith((".so", ".pyd")) for f in files)
+for kernel in ("_kernel", "_kernel_avx2", "_kernel_avx512"):   # all three on x86-64
+    assert any(f.startswith(f"rmse_ext/{kernel}.") and f.endswith((".so", ".pyd"))
+               for f in files), f"wheel lacks the compiled {kernel}"
 extra = sorted(f for f in files if f.endswith((".c", ".pyx", ".pxi")) or f.startswith("tests/"))
 assert not extra, f"wheel holds build inputs {extra}"
 print(f"sdist {sdist.name}: {len(names)} files; wheel {wheel.name}: {len(files)} files")

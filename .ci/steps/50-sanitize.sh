@@ -23,6 +23,9 @@ cd "$work"
 sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g"
 RMSE_EXT_EXTRA_CFLAGS="$sanitize" RMSE_EXT_EXTRA_LDFLAGS="-fsanitize=address,undefined" \
     quiet venv/bin/python setup.py build_ext --inplace
+for kernel in _kernel _kernel_avx2 _kernel_avx512; do   # every build, instrumented
+    ls rmse_ext/$kernel.*.so >/dev/null 2>&1 || { echo "rmse_ext.$kernel was not built"; exit 1; }
+done
 for so in rmse_ext/_kernel*.so; do
     case "$(ldd "$so")" in  # (not ldd | grep -q: grep's early exit + pipefail)
         *libasan*) ;;

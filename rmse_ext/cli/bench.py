@@ -1,11 +1,20 @@
-"""Side-by-side timings in one process: rmse_ext against NumPy (and tf.keras /
-torchmetrics when they happen to be installed).  ``python -m rmse_ext.cli.bench``
-or ``rmse-ext bench``; ``--json`` for machine-readable output.
+"""Side-by-side timings in one process, read against the memory-bandwidth
+limit.  ``python -m rmse_ext.cli.bench`` or ``rmse-ext bench``; ``--json``
+for machine-readable output.
 
-Every figure is a median of repeated runs measured here, now; each ratio
-compares two medians taken in the same process.  BLAS threads are pinned to
-one (the script re-runs itself with OPENBLAS_NUM_THREADS=1 and friends).
+A large update is memory-bound: its floor is the bytes it must read at the
+bandwidth ``np.dot`` reaches on the same arrays in the same run (one BLAS
+thread for one of ours, as many BLAS threads as ours for ours).  Each large
+case prints its floor and its time as a percentage of it (100 % = at the
+limit), with a pass mark against the targets; ratios against NumPy's
+one-liners follow as secondary columns.  Every figure is a median of
+interleaved rounds measured here, now (the machine's load is printed too:
+a busy machine gives noise, not numbers).  BLAS threads are controlled with
+threadpoolctl when it is installed (else pinned to one, and the two-thread
+``np.dot`` row is left out).
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -15,15 +24,57 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from typing import Any, Callable
 
 import numpy as np
 
-from .. import RootMeanSquaredError, __version__, _backend
+from .. import RootMeanSquaredError, __version__, _backend, _parallel
 
 PINNED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+THREADS = 2   # the thread count the scaling targets are set for
+
+# (case, bytes read per element, floor basis, target % of the limit)
+LIMIT_TARGETS = {
+    "float64 unweighted": 95.0,
+    "float64 weighted": 95.0,
+    "float32 unweighted": 90.0,
+    f"float64 unweighted, num_threads={THREADS}": 90.0,
+    f"float32 unweighted, num_threads={THREADS}": 90.0,
+}
+SPEEDUP_TARGETS = {"float64": 1.6, "float32": 1.7}
 
 
-def median_seconds(fn, repeat, number=1):
+class Blas:
+    """Sets the BLAS thread count between timings (threadpoolctl, found
+    once: a threadpool_limits() per call would time its library scan)."""
+
+    def __init__(self) -> None:
+        try:
+            from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped, import-not-found, unused-ignore]
+        except ImportError:
+            self.controller = None
+        else:
+            self.controller = ThreadpoolController().select(user_api="blas")
+
+    @property
+    def can_set(self) -> bool:
+        return self.controller is not None
+
+    def set(self, threads: int) -> None:
+        if self.controller is not None:
+            for lib in self.controller.lib_controllers:
+                lib.set_num_threads(threads)
+
+
+def has_threadpoolctl() -> bool:
+    try:
+        import threadpoolctl  # noqa: F401  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        return False
+    return True
+
+
+def median_seconds(fn: Callable[[], Any], repeat: int, number: int = 1) -> float:
     """Median over ``repeat`` runs of the mean time of ``number`` calls."""
     times = []
     for _ in range(repeat):
@@ -34,7 +85,27 @@ def median_seconds(fn, repeat, number=1):
     return statistics.median(times)
 
 
-def cpu_model():
+def interleaved(cases: dict[str, Callable[[], Any]], rounds: int,
+                blas_for: Callable[[str], int] = lambda name: 1) -> dict[str, float]:
+    """Median seconds of each case, the cases taking turns round by round
+    (so a slow spell of the machine hits them all alike); BLAS runs
+    ``blas_for(name)`` threads in each."""
+    blas = Blas()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    try:
+        for r in range(rounds + 1):   # round 0 warms up: pages, pools, caches
+            for name, fn in cases.items():
+                blas.set(blas_for(name))
+                start = time.perf_counter()
+                fn()
+                if r:
+                    times[name].append(time.perf_counter() - start)
+    finally:
+        blas.set(1)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -45,108 +116,162 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def machine():
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def machine() -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
-        "cores": os.cpu_count(),
+        "cores": _parallel.available_cpus(),
+        "kernels": list(_backend.runnable()),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "rmse_ext": __version__,
         "kernel": _backend.kernel.__name__.rsplit(".", 1)[-1],
         "platform": platform.platform(),
+        "load_before": load_average(),
     }
 
 
-def arrays(n, dtype, seed=0):
+def arrays(n: int, dtype: Any, seed: int = 0) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     return (rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype),
             rng.random(n).astype(dtype))
 
 
-def row(name, ours, theirs, target, better="lower"):
-    """One comparison: ``ours``/``theirs`` in seconds (or bytes)."""
-    ratio = theirs / ours if ours else float("inf")
-    return {"case": name, "rmse_ext": ours, "baseline": theirs,
-            "speedup": ratio, "target": target}
-
-
-def big_array_rows(n, repeat):
-    rows = []
+def large_rows(n: int, rounds: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The large cases against the bandwidth floor, the thread speed-ups and
+    the NumPy one-liners, all from one interleaved run."""
     t, p, w = arrays(n, np.float64)
-    m = RootMeanSquaredError()
-    ours = median_seconds(lambda: m.update_state(t, p), repeat)
-    dot = median_seconds(lambda: np.dot(t, p), repeat)
-    rows.append(row(f"{n:.0e} float64 unweighted vs np.dot(t, p) (bandwidth floor)",
-                    ours, dot, "rmse_ext <= 1.2x np.dot time (speedup >= 0.83)"))
-    rows.append(row(f"{n:.0e} float64 unweighted vs sqrt(mean((p-t)**2))",
-                    ours, median_seconds(lambda: np.sqrt(np.mean((p - t) ** 2)), repeat),
-                    "-"))
-    ours_w = median_seconds(lambda: m.update_state(t, p, w), repeat)
-    rows.append(row(f"{n:.0e} float64 weighted vs np.average((p-t)**2, weights=w)",
-                    ours_w,
-                    median_seconds(lambda: np.average((p - t) ** 2, weights=w), repeat),
-                    ">= 5x"))
     t32, p32, _ = arrays(n, np.float32)
-    rows.append(row(f"{n:.0e} float32 unweighted vs sqrt(mean((p-t)**2)) in float32",
-                    median_seconds(lambda: m.update_state(t32, p32), repeat),
-                    median_seconds(lambda: np.sqrt(np.mean((p32 - t32) ** 2)), repeat),
-                    ">= 4x"))
-    if "num_threads" in RootMeanSquaredError.__init__.__code__.co_varnames:
-        m2 = RootMeanSquaredError(num_threads=2)
-        rows.append(row(f"{n:.0e} float64 unweighted, num_threads=2 vs 1",
-                        median_seconds(lambda: m2.update_state(t, p), repeat), ours,
-                        ">= 1.4x"))
-    return rows
+    one = RootMeanSquaredError()
+    many = RootMeanSquaredError(num_threads=THREADS)
+    two_blas = Blas().can_set and _parallel.available_cpus() >= THREADS
+    dot2 = f"np.dot, {THREADS} BLAS threads"
+
+    # ours first, np.dot next, the slow one-liners last: a pool's workers
+    # (ours or OpenBLAS's) spin after a job, and the one-liners let them
+    # fall asleep before the next round starts
+    cases: dict[str, Callable[[], Any]] = {
+        "float64 unweighted": lambda: one.update_state(t, p),
+        "float64 weighted": lambda: one.update_state(t, p, w),
+        "float32 unweighted": lambda: one.update_state(t32, p32),
+        f"float64 unweighted, num_threads={THREADS}": lambda: many.update_state(t, p),
+        f"float32 unweighted, num_threads={THREADS}": lambda: many.update_state(t32, p32),
+        "np.dot, 1 BLAS thread": lambda: np.dot(t, p),
+    }
+    if two_blas:
+        cases[dot2] = lambda: np.dot(t, p)
+    cases.update({
+        "sqrt(mean((p-t)**2))": lambda: np.sqrt(np.mean((p - t) ** 2)),
+        "np.average((p-t)**2, weights=w)": lambda: np.average((p - t) ** 2, weights=w),
+        "sqrt(mean((p-t)**2)) in float32": lambda: np.sqrt(np.mean((p32 - t32) ** 2)),
+    })
+    med = interleaved(cases, rounds, lambda name: THREADS if name == dot2 else 1)
+    bandwidth = {1: 16 * n / med["np.dot, 1 BLAS thread"]}
+    if two_blas:
+        bandwidth[THREADS] = 16 * n / med[dot2]
+    info = {"n": n, "rounds": rounds,
+            "np_dot_seconds": {k: 16 * n / v for k, v in bandwidth.items()},
+            "bandwidth_GB_per_s": {k: v / 1e9 for k, v in bandwidth.items()}}
+    rows = []
+    for case, target in LIMIT_TARGETS.items():
+        threads = THREADS if "num_threads" in case else 1
+        if threads not in bandwidth:
+            continue
+        per_element = (24 if "weighted" in case and "un" not in case
+                       else 8 if "float32" in case else 16)
+        floor = per_element * n / bandwidth[threads]
+        ours = med[case]
+        rows.append({"section": "limit", "case": f"{n:.0e} {case}",
+                     "bytes": per_element * n, "floor": floor, "rmse_ext": ours,
+                     "percent_of_limit": 100 * floor / ours, "target": f">= {target:.0f} %",
+                     "ok": 100 * floor / ours >= target,
+                     "basis": f"np.dot, {threads} BLAS thread{'s' * (threads > 1)}"})
+    for dtype, target in SPEEDUP_TARGETS.items():
+        single = med[f"{dtype} unweighted"]
+        multi = med[f"{dtype} unweighted, num_threads={THREADS}"]
+        rows.append({"section": "threads", "case": f"{n:.0e} {dtype} unweighted",
+                     "rmse_ext": multi, "baseline": single, "speedup": single / multi,
+                     "target": f">= {target}x", "ok": single / multi >= target})
+    if two_blas:
+        d1, d2 = med["np.dot, 1 BLAS thread"], med[dot2]
+        rows.append({"section": "threads", "case": f"{n:.0e} np.dot (reference)",
+                     "rmse_ext": d2, "baseline": d1, "speedup": d1 / d2,
+                     "target": "-", "ok": None})
+    for case, theirs in (("float64 unweighted", "sqrt(mean((p-t)**2))"),
+                         ("float64 weighted", "np.average((p-t)**2, weights=w)"),
+                         ("float32 unweighted", "sqrt(mean((p-t)**2)) in float32")):
+        rows.append({"section": "numpy", "case": f"{n:.0e} {case} vs {theirs}",
+                     "rmse_ext": med[case], "baseline": med[theirs],
+                     "speedup": med[theirs] / med[case]})
+    return info, rows
 
 
-def interval_rows(n, repeat):
+def interval_rows(n: int, repeat: int) -> list[dict[str, Any]]:
     """The interval methods (docs/intervals.md): "normal" next to the plain
     update, and the bootstrap's throughput in element-replicates per second."""
-    rows = []
     t, p, w = arrays(n, np.float64)
     plain, normal = RootMeanSquaredError(), RootMeanSquaredError(interval="normal")
-    ours = median_seconds(lambda: normal.update_state(t, p), repeat)
-    rows.append(row(f"{n:.0e} float64 interval='normal' vs plain update",
-                    ours, median_seconds(lambda: plain.update_state(t, p), repeat),
-                    "<= 1.3x the plain time (ratio >= 0.77)"))
-    ours_w = median_seconds(lambda: normal.update_state(t, p, w), repeat)
-    rows.append(row(f"{n:.0e} float64 weighted interval='normal' vs plain update",
-                    ours_w, median_seconds(lambda: plain.update_state(t, p, w), repeat), "-"))
+    med = interleaved({"normal": lambda: normal.update_state(t, p),
+                       "plain": lambda: plain.update_state(t, p),
+                       "normal weighted": lambda: normal.update_state(t, p, w),
+                       "plain weighted": lambda: plain.update_state(t, p, w)}, repeat)
+    rows: list[dict[str, Any]] = []
+    for weighted in ("", " weighted"):
+        ratio = med["plain" + weighted] / med["normal" + weighted]
+        rows.append({"section": "intervals",
+                     "case": f"{n:.0e} float64{weighted} interval='normal' vs plain update",
+                     "rmse_ext": med["normal" + weighted], "baseline": med["plain" + weighted],
+                     "speedup": ratio, "target": "<= 1.3x plain" if not weighted else "-",
+                     "ok": ratio >= 1 / 1.3 if not weighted else None})
     m = min(n, 200_000)
     boot = RootMeanSquaredError(interval="bootstrap", n_boot=200)
     seconds = median_seconds(lambda: boot.update_state(t[:m], p[:m]), max(3, repeat // 3))
     rate = m * 200 / seconds
-    rows.append({"case": f"bootstrap B=200, {m:.0e} float64: element-replicates/s, 1 thread",
+    rows.append({"section": "intervals",
+                 "case": f"bootstrap B=200, {m:.0e} float64, 1 thread ({rate / 1e6:.0f}M "
+                         f"element-replicates/s)",
                  "rmse_ext": seconds, "baseline": m * 200 / 50e6, "speedup": rate / 50e6,
-                 "target": f">= 50M/s (measured {rate / 1e6:.0f}M/s)"})
+                 "target": ">= 50M/s", "ok": rate >= 50e6})
     return rows
 
 
-def small_batch_rows(repeat):
-    rows = []
+def small_rows(repeat: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for dtype in (np.float32, np.float64):
         t, p, _ = arrays(32, dtype)
         m = RootMeanSquaredError()
 
-        def numpy_loop(state=[0.0, 0]):
+        def numpy_loop(state: list[float] = [0.0, 0]) -> None:
             d = p - t
             state[0] += float(np.dot(d, d))
             state[1] += d.size
 
-        rows.append(row(f"update_state, batch of 32 {np.dtype(dtype).name} vs NumPy loop body",
-                        median_seconds(lambda: m.update_state(t, p), repeat, 2000),
-                        median_seconds(numpy_loop, repeat, 2000),
-                        "rmse_ext <= 1 us"))
+        ours = median_seconds(lambda: m.update_state(t, p), repeat, 2000)
+        rows.append({"section": "small",
+                     "case": f"update_state, batch of 32 {np.dtype(dtype).name} "
+                             f"vs NumPy loop body",
+                     "rmse_ext": ours, "baseline": median_seconds(numpy_loop, repeat, 2000),
+                     "target": "<= 1 us", "ok": ours <= 1e-6})
     m = RootMeanSquaredError()
     m.update_state([1.0, 2.0], [2.0, 4.0])
-    rows.append(row("result() vs np.sqrt(total / count)",
-                    median_seconds(m.result, repeat, 5000),
-                    median_seconds(lambda: np.sqrt(np.float64(5.0) / 2.0), repeat, 5000),
-                    "rmse_ext <= 0.5 us"))
+    ours = median_seconds(m.result, repeat, 5000)
+    rows.append({"section": "small", "case": "result() vs np.sqrt(total / count)",
+                 "rmse_ext": ours,
+                 "baseline": median_seconds(lambda: np.sqrt(np.float64(5.0) / 2.0), repeat, 5000),
+                 "target": "<= 0.5 us", "ok": ours <= 0.5e-6})
+    for row in rows:
+        row["speedup"] = row["baseline"] / row["rmse_ext"]
     return rows
 
 
-def memory_rows(n):
+def memory_rows(n: int) -> list[dict[str, Any]]:
+    """Peak traced bytes of one update beyond its inputs, in bytes."""
     rows = []
     t, p, w = arrays(n, np.float64)
     for weighted in (False, True):
@@ -163,75 +288,45 @@ def memory_rows(n):
             np.sqrt(np.mean((p - t) ** 2))
         theirs = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        rows.append({"case": f"peak traced memory, {n:.0e} float64 "
-                             f"{'weighted' if weighted else 'unweighted'} (bytes)",
-                     "rmse_ext": ours, "baseline": theirs,
-                     "speedup": theirs / max(ours, 1), "target": "rmse_ext <= 65536"})
+        rows.append({"section": "memory",
+                     "case": f"peak traced memory, {n:.0e} float64 "
+                             f"{'weighted' if weighted else 'unweighted'}",
+                     "rmse_ext_bytes": ours, "baseline_bytes": theirs,
+                     "target": "<= 65536 B", "ok": ours <= 65536})
     return rows
 
 
-def foreign_rows(n, repeat):
+def foreign_rows(n: int, repeat: int) -> list[dict[str, Any]]:
     """tf.keras and torchmetrics, only when installed."""
     rows = []
     t, p, _ = arrays(n, np.float32)
     ours = median_seconds(lambda: RootMeanSquaredError().update_state(t, p), repeat)
     try:
         import torch
-        import torchmetrics
+        import torchmetrics  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         pass
     else:
         tt, pt = torch.from_numpy(t), torch.from_numpy(p)
         tm = torchmetrics.MeanSquaredError(squared=False)
-        rows.append(row(f"{n:.0e} float32 vs torchmetrics.MeanSquaredError(squared=False)",
-                        ours, median_seconds(lambda: tm.update(pt, tt), repeat), "-"))
+        theirs = median_seconds(lambda: tm.update(pt, tt), repeat)
+        rows.append({"section": "numpy",
+                     "case": f"{n:.0e} float32 vs torchmetrics.MeanSquaredError(squared=False)",
+                     "rmse_ext": ours, "baseline": theirs, "speedup": theirs / ours})
     try:
-        import tensorflow as tf
+        import tensorflow as tf  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         pass
     else:
         km = tf.keras.metrics.RootMeanSquaredError()
-        rows.append(row(f"{n:.0e} float32 vs tf.keras.metrics.RootMeanSquaredError",
-                        ours, median_seconds(lambda: km.update_state(t, p), repeat), "-"))
+        theirs = median_seconds(lambda: km.update_state(t, p), repeat)
+        rows.append({"section": "numpy",
+                     "case": f"{n:.0e} float32 vs tf.keras.metrics.RootMeanSquaredError",
+                     "rmse_ext": ours, "baseline": theirs, "speedup": theirs / ours})
     return rows
 
 
-def memory_floors(rows, n):
-    """Time to stream each case's input once at the bandwidth np.dot reached
-    in this run (it reads 16 bytes per element): the roofline's floor."""
-    dot = next(r["baseline"] for r in rows if "np.dot" in r["case"])
-    bandwidth = 16 * n / dot
-    return {"bandwidth_GB_per_s": bandwidth / 1e9,
-            "float64 unweighted (16 B/element)": 16 * n / bandwidth,
-            "float64 weighted (24 B/element)": 24 * n / bandwidth,
-            "float32 unweighted (8 B/element)": 8 * n / bandwidth}
-
-
-def format_table(info, rows):
-    lines = [
-        "rmse_ext benchmark: medians in one process, single BLAS thread",
-        "machine: {cpu}, {cores} cores, Python {python}, NumPy {numpy}, "
-        "rmse_ext {rmse_ext} ({kernel})".format(**info),
-        "",
-        f"{'case':<72} {'rmse_ext':>11} {'baseline':>11} {'ratio':>7}  target",
-    ]
-    for r in rows:
-        if "bytes" in r["case"]:
-            ours, theirs = f"{r['rmse_ext'] / 1024:.1f} KiB", f"{r['baseline'] / 2**20:.1f} MiB"
-        else:
-            ours, theirs = fmt_seconds(r["rmse_ext"]), fmt_seconds(r["baseline"])
-        lines.append(f"{r['case']:<72} {ours:>11} {theirs:>11} {r['speedup']:>6.2f}x  {r['target']}")
-    lines.append("")
-    lines.append("ratio = baseline / rmse_ext (above 1: rmse_ext is faster or smaller)")
-    floors = info.get("memory_floor")
-    if floors:
-        lines.append(f"memory floor at np.dot's {floors['bandwidth_GB_per_s']:.1f} GB/s: "
-                     + ", ".join(f"{k} {fmt_seconds(v)}" for k, v in floors.items()
-                                 if k != "bandwidth_GB_per_s"))
-    return "\n".join(lines)
-
-
-def fmt_seconds(s):
+def fmt_seconds(s: float) -> str:
     if s < 1e-6:
         return f"{s * 1e9:.0f} ns"
     if s < 1e-3:
@@ -239,22 +334,96 @@ def fmt_seconds(s):
     return f"{s * 1e3:.2f} ms"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="rmse-ext bench", description=__doc__.split("\n\n")[0])
+def fmt_bytes(b: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= size:
+            return f"{b / size:.1f} {unit}"
+    return f"{b:.0f} B"
+
+
+def mark(ok: bool | None) -> str:
+    return "" if ok is None else "pass" if ok else "MISS"
+
+
+def format_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    big = info["large"]
+    load = info.get("load_before"), info.get("load_after")
+    lines = [
+        "rmse_ext benchmark: medians of interleaved rounds in one process",
+        "machine: {cpu}, {cores} CPUs usable, kernels {kernels}, Python {python}, "
+        "NumPy {numpy}, rmse_ext {rmse_ext} ({kernel})".format(
+            **{**info, "kernels": "+".join(info["kernels"])}),
+        f"load average before/after: {load[0]} / {load[1]} (1, 5, 15 min; "
+        f"above ~0.5 the numbers are noise)",
+        "np.dot on the float64 pairs: " + ", ".join(
+            f"{k} BLAS thread{'s' * (k > 1)} {fmt_seconds(big['np_dot_seconds'][k])} "
+            f"= {big['bandwidth_GB_per_s'][k]:.1f} GB/s" for k in sorted(big["np_dot_seconds"])),
+        "",
+        f"Large updates against the memory-bandwidth limit ({big['rounds']} rounds); "
+        "floor = bytes read / np.dot's bandwidth",
+        f"{'case':<42} {'reads':>9} {'floor':>9} {'rmse_ext':>9} {'% of limit':>10}  target",
+    ]
+    for r in rows:
+        if r["section"] == "limit":
+            lines.append(f"{r['case']:<42} {fmt_bytes(r['bytes']):>9} {fmt_seconds(r['floor']):>9} "
+                         f"{fmt_seconds(r['rmse_ext']):>9} {r['percent_of_limit']:>9.0f}%  "
+                         f"{r['target']:<7} {mark(r['ok'])}")
+    lines += ["", f"Threads: num_threads={THREADS} against 1",
+              f"{'case':<42} {'1 thread':>9} {f'{THREADS} threads':>9} {'speed-up':>9}  target"]
+    for r in rows:
+        if r["section"] == "threads":
+            lines.append(f"{r['case']:<42} {fmt_seconds(r['baseline']):>9} "
+                         f"{fmt_seconds(r['rmse_ext']):>9} {r['speedup']:>8.2f}x  "
+                         f"{r['target']:<7} {mark(r['ok'])}")
+    lines += ["", "Intervals (ratio = the baseline's time / ours)",
+              f"{'case':<72} {'rmse_ext':>9} {'baseline':>9} {'ratio':>7}  target"]
+    for r in rows:
+        if r["section"] == "intervals":
+            lines.append(f"{r['case']:<72} {fmt_seconds(r['rmse_ext']):>9} "
+                         f"{fmt_seconds(r['baseline']):>9} {r['speedup']:>6.2f}x  "
+                         f"{r['target']:<13} {mark(r['ok'])}")
+    lines += ["", "Small calls",
+              f"{'case':<54} {'rmse_ext':>9} {'NumPy':>9} {'ratio':>7}  target"]
+    for r in rows:
+        if r["section"] == "small":
+            lines.append(f"{r['case']:<54} {fmt_seconds(r['rmse_ext']):>9} "
+                         f"{fmt_seconds(r['baseline']):>9} {r['speedup']:>6.1f}x  "
+                         f"{r['target']:<9} {mark(r['ok'])}")
+    lines += ["", "Memory beyond the inputs (tracemalloc peak of one update)",
+              f"{'case':<54} {'rmse_ext':>9} {'NumPy':>9}  target"]
+    for r in rows:
+        if r["section"] == "memory":
+            lines.append(f"{r['case']:<54} {fmt_bytes(r['rmse_ext_bytes']):>9} "
+                         f"{fmt_bytes(r['baseline_bytes']):>9}  {r['target']:<10} {mark(r['ok'])}")
+    lines += ["", "Secondary: against NumPy one-liners (ratio = their time / ours)",
+              f"{'case':<72} {'rmse_ext':>9} {'baseline':>9} {'ratio':>7}"]
+    for r in rows:
+        if r["section"] == "numpy":
+            lines.append(f"{r['case']:<72} {fmt_seconds(r['rmse_ext']):>9} "
+                         f"{fmt_seconds(r['baseline']):>9} {r['speedup']:>6.2f}x")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rmse-ext bench",
+                                     description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--size", type=int, default=10_000_000,
                         help="elements in the large-array cases (default 1e7)")
-    parser.add_argument("--repeat", type=int, default=11, help="runs per median (default 11)")
+    parser.add_argument("--repeat", type=int, default=21,
+                        help="interleaved rounds per median (default 21)")
     args = parser.parse_args(argv)
-    if any(os.environ.get(var) != "1" for var in PINNED):
-        env = dict(os.environ, **{var: "1" for var in PINNED})
-        cmd = [sys.executable, "-m", "rmse_ext.cli.bench", *(sys.argv[1:] if argv is None else argv)]
+    blas = str(_parallel.available_cpus()) if has_threadpoolctl() else "1"
+    if any(os.environ.get(var) != blas for var in PINNED):
+        env = dict(os.environ, **{var: blas for var in PINNED})
+        cmd = [sys.executable, "-m", "rmse_ext.cli.bench",
+               *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(cmd, env=env).returncode
     info = machine()
-    rows = (big_array_rows(args.size, args.repeat) + interval_rows(args.size, args.repeat)
-            + small_batch_rows(args.repeat)
-            + memory_rows(args.size) + foreign_rows(args.size, args.repeat))
-    info["memory_floor"] = memory_floors(rows, args.size)
+    info["large"], rows = large_rows(args.size, args.repeat)
+    rows += (interval_rows(args.size, args.repeat) + small_rows(args.repeat)
+             + memory_rows(args.size) + foreign_rows(args.size, args.repeat))
+    info["load_after"] = load_average()
     if args.json:
         print(json.dumps({"machine": info, "rows": rows}, indent=2))
     else:
