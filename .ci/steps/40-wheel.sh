@@ -24,6 +24,7 @@ with tarfile.open(sdist) as tar:
     names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
 need = {"setup.py", "pyproject.toml", "src/_kernel.pyx", "src/_kernel_avx2.pyx",
         "src/_kernel_avx512.pyx", "src/_kernel_body.pxi", "src/_pool.pxi", "src/_cpu.pxi",
+        "src/_threads.pxi",
         "rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi", "rmse_ext/_kernel_avx512.pyi",
         "rmse_ext/py.typed", "rmse_ext/io/__init__.py", "rmse_ext/io/npy.py",
         "rmse_ext/cli/__init__.py", "rmse_ext/cli/eval.py", "tests/conftest.py",
