@@ -104,7 +104,9 @@ cdef extern from *:
         unsigned spins = 0;
         while (!rmse_new_job(P, seen)) {
             rmse_pause();
-            if ((++spins & 255u) == 0 && rmse_now_ns() > deadline) {
+            if ((++spins & 255u) != 0) continue;
+            sched_yield();          /* a busy machine's other threads go first */
+            if (rmse_now_ns() > deadline) {
                 pthread_mutex_lock(&P->lock);
                 P->sleepers++;
                 while (!rmse_new_job(P, seen))
