@@ -107,7 +107,9 @@ def test_all_builds_compute_the_same_bits(kernel):
     import numpy as np
     rng = np.random.default_rng(9)
     t, p, w = rng.normal(size=5000), rng.normal(size=5000), rng.random(5000)
-    a, b = kernel.Accumulator(), _backend.baseline.Accumulator()
-    for acc in (a, b):
-        acc.fold(t, p, w, 5000, _backend.T_FULL, _backend.W_FULL, 0.0)
-    assert a.get_raw() == b.get_raw()
+    raws = []
+    for module in (kernel, _backend.baseline):
+        acc = module.Accumulator()
+        acc.fold(module.Batch(t, p, w, w_mode=int(module.WMode.FULL)))
+        raws.append(acc.get_raw())
+    assert raws[0] == raws[1]
