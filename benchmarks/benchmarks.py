@@ -63,7 +63,21 @@ class PeakMem:
             np.sqrt(np.average((self.p - self.t) ** 2, weights=self.w))
 
 
-class BandwidthLimit:
+def lookup(rows, section, case, key):
+    """One figure of rmse_ext.cli.bench.large_rows' output."""
+    return next(r[key] for r in rows if r["section"] == section and r["case"].endswith(f" {case}"))
+
+
+class LargeRows:
+    """One interleaved measurement of every large case, shared by a suite."""
+    timeout = 600
+    n = 10_000_000
+
+    def setup_cache(self):
+        return large_rows(self.n, 21)[1]
+
+
+class BandwidthLimit(LargeRows):
     """Large updates as a percentage of the memory-bandwidth limit: the
     bytes a case reads at the bandwidth np.dot reaches on the same arrays in
     the same run (with as many BLAS threads as ours), all cases interleaved
@@ -72,35 +86,21 @@ class BandwidthLimit:
     params = [list(LIMIT_TARGETS)]
     param_names = ["case"]
     unit = "% of the limit"
-    timeout = 600
-    n = 10_000_000
-
-    def setup_cache(self):
-        _, rows = large_rows(self.n, 21)
-        return rows
 
     def track_percent_of_limit(self, rows, case):
-        return next(r["percent_of_limit"] for r in rows
-                    if r["section"] == "limit" and r["case"].endswith(f" {case}"))
+        return lookup(rows, "limit", case, "percent_of_limit")
 
     def track_floor_ms(self, rows, case):
-        return next(1e3 * r["floor"] for r in rows
-                    if r["section"] == "limit" and r["case"].endswith(f" {case}"))
+        return 1e3 * lookup(rows, "limit", case, "floor")
 
     track_floor_ms.unit = "ms"
 
 
-class ThreadSpeedup:
+class ThreadSpeedup(LargeRows):
     """num_threads=2 against 1 on 10^7 pairs (interleaved medians)."""
     params = [list(SPEEDUP_TARGETS)]
     param_names = ["dtype"]
     unit = "x"
-    timeout = 600
-
-    def setup_cache(self):
-        _, rows = large_rows(BandwidthLimit.n, 21)
-        return rows
 
     def track_speedup(self, rows, dtype):
-        return next(r["speedup"] for r in rows
-                    if r["section"] == "threads" and r["case"].endswith(f" {dtype} unweighted"))
+        return lookup(rows, "threads", f"{dtype} unweighted", "speedup")

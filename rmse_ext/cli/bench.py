@@ -345,6 +345,56 @@ def mark(ok: bool | None) -> str:
     return "" if ok is None else "pass" if ok else "MISS"
 
 
+Row = dict[str, Any]
+Column = tuple[str, int, Callable[[Row], str]]
+
+
+def columns(*names: str) -> list[Column]:
+    """Table columns by name (the first one, the case, left-aligned)."""
+    return [(name, *COLUMNS[name]) for name in names]
+
+
+COLUMNS: dict[str, tuple[int, Callable[[Row], str]]] = {
+    "case": (42, lambda r: r["case"]),
+    "long case": (72, lambda r: r["case"]),
+    "reads": (9, lambda r: fmt_bytes(r["bytes"])),
+    "floor": (9, lambda r: fmt_seconds(r["floor"])),
+    "rmse_ext": (9, lambda r: fmt_seconds(r["rmse_ext"])),
+    "% of limit": (10, lambda r: f"{r['percent_of_limit']:.0f} %"),
+    "1 thread": (9, lambda r: fmt_seconds(r["baseline"])),
+    f"{THREADS} threads": (9, lambda r: fmt_seconds(r["rmse_ext"])),
+    "speed-up": (8, lambda r: f"{r['speedup']:.2f}x"),
+    "baseline": (9, lambda r: fmt_seconds(r["baseline"])),
+    "ratio": (7, lambda r: f"{r['speedup']:.2f}x"),
+    "bytes": (9, lambda r: fmt_bytes(r["rmse_ext_bytes"])),
+    "NumPy bytes": (11, lambda r: fmt_bytes(r["baseline_bytes"])),
+    "target": (14, lambda r: r["target"]),
+    "": (4, lambda r: mark(r.get("ok"))),
+}
+
+TABLES: list[tuple[str, str, list[Column]]] = [
+    ("limit", "Large updates against the memory-bandwidth limit (floor = bytes read / "
+              "np.dot's bandwidth; 100 % = at the limit)",
+     columns("case", "reads", "floor", "rmse_ext", "% of limit", "target", "")),
+    ("threads", f"Threads: num_threads={THREADS} against 1",
+     columns("case", "1 thread", f"{THREADS} threads", "speed-up", "target", "")),
+    ("intervals", "Intervals (ratio = the baseline's time / ours)",
+     columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
+    ("small", "Small calls (baseline: the NumPy equivalent)",
+     columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
+    ("memory", "Memory beyond the inputs (tracemalloc peak of one update)",
+     columns("long case", "bytes", "NumPy bytes", "target", "")),
+    ("numpy", "Secondary: against NumPy one-liners (ratio = their time / ours)",
+     columns("long case", "rmse_ext", "baseline", "ratio")),
+]
+
+
+def aligned(cells: list[str], widths: list[int]) -> str:
+    """One table line: the first cell left-aligned, the others right."""
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+
 def format_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     big = info["large"]
     load = info.get("load_before"), info.get("load_after")
@@ -358,49 +408,12 @@ def format_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         "np.dot on the float64 pairs: " + ", ".join(
             f"{k} BLAS thread{'s' * (k > 1)} {fmt_seconds(big['np_dot_seconds'][k])} "
             f"= {big['bandwidth_GB_per_s'][k]:.1f} GB/s" for k in sorted(big["np_dot_seconds"])),
-        "",
-        f"Large updates against the memory-bandwidth limit ({big['rounds']} rounds); "
-        "floor = bytes read / np.dot's bandwidth",
-        f"{'case':<42} {'reads':>9} {'floor':>9} {'rmse_ext':>9} {'% of limit':>10}  target",
     ]
-    for r in rows:
-        if r["section"] == "limit":
-            lines.append(f"{r['case']:<42} {fmt_bytes(r['bytes']):>9} {fmt_seconds(r['floor']):>9} "
-                         f"{fmt_seconds(r['rmse_ext']):>9} {r['percent_of_limit']:>9.0f}%  "
-                         f"{r['target']:<7} {mark(r['ok'])}")
-    lines += ["", f"Threads: num_threads={THREADS} against 1",
-              f"{'case':<42} {'1 thread':>9} {f'{THREADS} threads':>9} {'speed-up':>9}  target"]
-    for r in rows:
-        if r["section"] == "threads":
-            lines.append(f"{r['case']:<42} {fmt_seconds(r['baseline']):>9} "
-                         f"{fmt_seconds(r['rmse_ext']):>9} {r['speedup']:>8.2f}x  "
-                         f"{r['target']:<7} {mark(r['ok'])}")
-    lines += ["", "Intervals (ratio = the baseline's time / ours)",
-              f"{'case':<72} {'rmse_ext':>9} {'baseline':>9} {'ratio':>7}  target"]
-    for r in rows:
-        if r["section"] == "intervals":
-            lines.append(f"{r['case']:<72} {fmt_seconds(r['rmse_ext']):>9} "
-                         f"{fmt_seconds(r['baseline']):>9} {r['speedup']:>6.2f}x  "
-                         f"{r['target']:<13} {mark(r['ok'])}")
-    lines += ["", "Small calls",
-              f"{'case':<54} {'rmse_ext':>9} {'NumPy':>9} {'ratio':>7}  target"]
-    for r in rows:
-        if r["section"] == "small":
-            lines.append(f"{r['case']:<54} {fmt_seconds(r['rmse_ext']):>9} "
-                         f"{fmt_seconds(r['baseline']):>9} {r['speedup']:>6.1f}x  "
-                         f"{r['target']:<9} {mark(r['ok'])}")
-    lines += ["", "Memory beyond the inputs (tracemalloc peak of one update)",
-              f"{'case':<54} {'rmse_ext':>9} {'NumPy':>9}  target"]
-    for r in rows:
-        if r["section"] == "memory":
-            lines.append(f"{r['case']:<54} {fmt_bytes(r['rmse_ext_bytes']):>9} "
-                         f"{fmt_bytes(r['baseline_bytes']):>9}  {r['target']:<10} {mark(r['ok'])}")
-    lines += ["", "Secondary: against NumPy one-liners (ratio = their time / ours)",
-              f"{'case':<72} {'rmse_ext':>9} {'baseline':>9} {'ratio':>7}"]
-    for r in rows:
-        if r["section"] == "numpy":
-            lines.append(f"{r['case']:<72} {fmt_seconds(r['rmse_ext']):>9} "
-                         f"{fmt_seconds(r['baseline']):>9} {r['speedup']:>6.2f}x")
+    for section, title, cols in TABLES:
+        widths = [w for _, w, _ in cols]
+        lines += ["", title, aligned([head for head, _, _ in cols], widths)]
+        lines += [aligned([cell(r) for _, _, cell in cols], widths)
+                  for r in rows if r["section"] == section]
     return "\n".join(lines)
 
 
