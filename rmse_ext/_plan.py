@@ -40,9 +40,8 @@ class Plan:
     what the kernel ``Batch`` is built from (each ISA build has its own
     Batch type, so the accumulator's module builds it)."""
 
-    FIELDS = ("t", "p", "w", "t_mode", "w_mode", "w_scalar", "run", "repeat", "divisor",
-              "policy", "count_weights")
-    __slots__ = FIELDS
+    __slots__ = ("t", "p", "w", "t_mode", "w_mode", "w_scalar", "run", "repeat", "divisor",
+                 "policy", "count_weights")
 
     def __init__(self, t: Any = None, p: Any = None, w: Any = None,
                  t_mode: int = TMode.FULL_T, w_mode: int = WMode.NONE,
@@ -59,7 +58,9 @@ class Plan:
         return 0 if self.p is None else int(self.p.size)
 
     def batch_for(self, acc: Any) -> Any:
-        return _backend.module_of(acc).Batch(*(getattr(self, f) for f in self.FIELDS))
+        return _backend.module_of(acc).Batch(
+            self.t, self.p, self.w, self.t_mode, self.w_mode, self.w_scalar, self.run,
+            self.repeat, self.divisor, self.policy, self.count_weights)
 
     def apply(self, acc: Any, num_threads: int = 1) -> None:
         if self.p is None:
@@ -102,9 +103,82 @@ def read_arguments(y_true: Any, y_pred: Any, sample_weight: Any
 def plan_update(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
                 nan_policy: str = "propagate") -> Plan:
     """Validate one update and lay it out for the kernel."""
+    policy = NAN_POLICIES[nan_policy]
+    key = recipe_key(y_true, y_pred, sample_weight, policy)
+    recipe = RECIPES.get(key) if key is not None else None
+    if recipe is not None:
+        return recipe.plan(y_true, y_pred, sample_weight)
     t, p, w = read_arguments(y_true, y_pred, sample_weight)
     layout = resolve(t.shape, p.shape, None if w is None else w.shape)
-    return plan_layout(layout, t, p, w, NAN_POLICIES[nan_policy])
+    plan = plan_layout(layout, t, p, w, policy)
+    if key is not None and len(RECIPES) < MAX_RECIPES:
+        RECIPES[key] = Recipe.of(plan, y_true, y_pred, sample_weight)
+    return plan
+
+
+# -- resolved layouts cached by shape ------------------------------------------------------
+
+MAX_RECIPES = 256     # distinct (shapes, dtypes) remembered
+
+
+def is_plain(a: Any) -> bool:
+    """A kernel operand as it is: an aligned, native, C-contiguous float32
+    or float64 ndarray without zero strides."""
+    return (type(a) is np.ndarray and a.dtype.char in "fd" and a.flags.c_contiguous
+            and a.flags.aligned and a.dtype.isnative and 0 not in a.strides)
+
+
+def recipe_key(t: Any, p: Any, w: Any, policy: int) -> tuple[Any, ...] | None:
+    """The cache key of an update of plain operands (None: not cacheable)."""
+    if not (is_plain(t) and is_plain(p) and (w is None or is_plain(w))):
+        return None
+    return (t.shape, t.dtype.char, p.shape, p.dtype.char,
+            None if w is None else (w.shape, w.dtype.char), policy)
+
+
+class Recipe:
+    """How the planner laid out plain operands of given shapes and dtypes,
+    when it read them in place: the same layout serves every later update
+    of those shapes, so small per-sample-weighted batches skip the rules
+    (they were resolved once, by rmse_ext._rules)."""
+
+    __slots__ = ("swap", "t_shape", "p_shape", "w_shape", "modes")
+
+    def __init__(self, swap: bool, t_shape: Any, p_shape: Any, w_shape: Any,
+                 modes: tuple[Any, ...]) -> None:
+        self.swap, self.t_shape, self.p_shape, self.w_shape = swap, t_shape, p_shape, w_shape
+        self.modes = modes
+
+    @classmethod
+    def of(cls, plan: Plan, t: np.ndarray, p: np.ndarray, w: Any) -> Recipe | None:
+        """The recipe of ``plan`` when it reads ``t``, ``p`` (either way
+        round) and ``w`` in place, else None (nothing is cached)."""
+        if plan.p is None or plan.repeat != 1 or plan.divisor != 1:
+            return None
+        swap = plan.t is not None and plan.t.ctypes.data == p.ctypes.data
+        reads = [(plan.t, p if swap else t), (plan.p, t if swap else p)]
+        if plan.w is not None:
+            reads.append((plan.w, w))
+        if not all(x is not None and y is not None and x.ctypes.data == y.ctypes.data
+                   and x.size == y.size and x.dtype == y.dtype for x, y in reads):
+            return None
+        return cls(swap, plan.t.shape, plan.p.shape,
+                   None if plan.w is None else plan.w.shape,
+                   (plan.t_mode, plan.w_mode, plan.run, plan.policy))
+
+    def plan(self, t: np.ndarray, p: np.ndarray, w: Any) -> Plan:
+        if self.swap:
+            t, p = p, t
+        t_mode, w_mode, run, policy = self.modes
+        if w_mode == WMode.SCALAR:
+            return Plan(t.reshape(self.t_shape), p.reshape(self.p_shape), None, t_mode,
+                        w_mode, float(w.reshape(())), run, policy=policy)
+        return Plan(t.reshape(self.t_shape), p.reshape(self.p_shape),
+                    None if self.w_shape is None else w.reshape(self.w_shape),
+                    t_mode, w_mode, 0.0, run, policy=policy)
+
+
+RECIPES: dict[tuple[Any, ...], Recipe | None] = {}
 
 
 def plan_layout(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray | None,

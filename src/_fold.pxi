@@ -26,6 +26,8 @@ ctypedef fused w_real:
 # its own loop and Propagate (the default) pays for nothing it does not use.
 cdef struct Propagate:      # d = fl(p - t); NaN and inf propagate (Keras)
     char unused
+cdef struct Careful:        # Propagate, each zero weight removing its element
+    char unused
 cdef struct Omit:           # t, p or w NaN: contributes nothing, is counted
     char unused
 cdef struct ExactDiff:      # d = p - t formed exactly as two terms
@@ -33,6 +35,7 @@ cdef struct ExactDiff:      # d = p - t formed exactly as two terms
 
 ctypedef fused policy:
     Propagate
+    Careful
     Omit
     ExactDiff
 
@@ -147,7 +150,9 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
                          double* ws, double* wc, int64_t* om) noexcept nogil:
     """Lane (s, c) += w * (p - t)**2, products error-free up to O(u**2), and
     lane (ws, wc) += w.  A zero weight removes its element, even an infinite
-    or NaN error (semantics 5)."""
+    or NaN error (semantics 5): every policy but Propagate selects it here;
+    Propagate, the fast loop, leaves 0 * inf = NaN, and chunk_partial then
+    sums that chunk again under Careful."""
     cdef double sq, e, x, ex
     cdef bint ok
     if policy is Omit:
@@ -159,8 +164,9 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
     e = square_err(how, p, t, &sq)
     x = w * sq
     ex = mul_add(w, e, two_prod_err(w, sq, x))
-    x = x if w != 0.0 else 0.0
-    ex = ex if w != 0.0 else 0.0
+    if policy is not Propagate:
+        x = x if w != 0.0 else 0.0
+        ex = ex if w != 0.0 else 0.0
     add_lane(x, ex, s, c)
     add_lane(w, 0.0, ws, wc)
 
@@ -188,20 +194,36 @@ cdef inline void run_unweighted(policy* how, const t_real* t, const p_real* p,
 
 
 cdef inline void run_weighted(policy* how, const t_real* t, const p_real* p, const w_real* w,
-                              Py_ssize_t w_step, Py_ssize_t n, Lanes* lanes) noexcept nogil:
-    """w_step 1: one weight per element; 0: w[0] for the whole run (a row)."""
+                              Py_ssize_t n, Lanes* lanes) noexcept nogil:
     cdef Lanes L = lanes[0]
     cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
     for blk in range(n_body // LANES):
         i = blk * LANES
         for j in range(LANES):
-            add_wsq(how, <double>p[i + j], <double>t[i + j], <double>w[(i + j) * w_step],
+            add_wsq(how, <double>p[i + j], <double>t[i + j], <double>w[i + j],
                     &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
     for i in range(n_body, n):
         j = i - n_body
-        add_wsq(how, <double>p[i], <double>t[i], <double>w[i * w_step],
+        add_wsq(how, <double>p[i], <double>t[i], <double>w[i],
                 &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
+    lanes[0] = L
+
+
+cdef inline void run_row_weighted(policy* how, const t_real* t, const p_real* p, double w,
+                                  Py_ssize_t n, Lanes* lanes) noexcept nogil:
+    """run_weighted for one weight applying to the whole run (a row)."""
+    cdef Lanes L = lanes[0]
+    cdef Py_ssize_t i, j, blk
+    cdef Py_ssize_t n_body = n - n % LANES
+    for blk in range(n_body // LANES):
+        i = blk * LANES
+        for j in range(LANES):
+            add_wsq(how, <double>p[i + j], <double>t[i + j], w,
+                    &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
+    for i in range(n_body, n):
+        j = i - n_body
+        add_wsq(how, <double>p[i], <double>t[i], w, &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
     lanes[0] = L
 
 
@@ -251,11 +273,11 @@ cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
         if B.w_mode == NONE or B.w_mode == SCALAR:
             run_unweighted(how, t_at, p + i, m, &L)
         elif B.w_mode == FULL:
-            run_weighted(how, t_at, p + i, w + i, 1, m, &L)
+            run_weighted(how, t_at, p + i, w + i, m, &L)
         elif B.w_mode == TILED:
-            run_weighted(how, t_at, p + i, w + j, 1, m, &L)
+            run_weighted(how, t_at, p + i, w + j, m, &L)
         else:  # PER_ROW
-            run_weighted(how, t_at, p + i, w + r, 0, m, &L)
+            run_row_weighted(how, t_at, p + i, <double>w[r], m, &L)
         i += m
     for k in range(LANES):
         omitted += L.om[k]
@@ -275,6 +297,10 @@ cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
         return
     lanes_into(L.s, L.c, &out.total)
     if B.w_mode != NONE:
+        if policy is Propagate:
+            if not isfinite(out.total.hi):   # perhaps 0 * inf: again, zero weights removed
+                chunk_partial(B, start, stop, t, p, w, <Careful*>NULL, out)
+                return
         lanes_into(L.ws, L.wc, &out.weight)
 
 

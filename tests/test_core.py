@@ -238,3 +238,30 @@ def test_torch_tensors_work_with_threads():
 def test_exact_oracle_agrees_with_fraction_sqrt():
     # the oracle this file leans on, against a value known in closed form
     assert sqrt_fraction(Fraction(9, 4)) == 1.5
+
+
+# -- layouts cached by shape -----------------------------------------------------------------
+
+@pytest.mark.parametrize("shapes", [((8, 4), (8, 4), (8,)), ((8, 4), (8, 4), (1, 4)),
+                                    ((4,), (8, 4), None), ((8, 4, 1), (8, 4), (8, 4)),
+                                    ((8, 4), (8, 4), ())])
+def test_a_cached_layout_gives_the_planners_bits(shapes):
+    """The second update of the same shapes takes the cached recipe; it folds
+    exactly what the planner folds on fresh arrays of those shapes."""
+    from rmse_ext import _plan
+    rng = np.random.default_rng(8)
+    t_shape, p_shape, w_shape = shapes
+    first = [rng.normal(size=t_shape), rng.normal(size=p_shape),
+             None if w_shape is None else rng.random(w_shape)]
+    _plan.plan_update(*first)
+    again = [rng.normal(size=t_shape), rng.normal(size=p_shape),
+             None if w_shape is None else rng.random(w_shape)]
+    cached, fresh = _backend.kernel.Accumulator(), _backend.kernel.Accumulator()
+    _plan.plan_update(*again).apply(cached)
+    key = _plan.recipe_key(*again, _backend.Policy.PROPAGATE)
+    saved = _plan.RECIPES.pop(key)
+    try:
+        _plan.plan_update(*again).apply(fresh)
+    finally:
+        _plan.RECIPES[key] = saved
+    assert cached.get_raw() == fresh.get_raw()
