@@ -188,6 +188,7 @@ def plan_layout(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray | No
     if w is not None:
         w = w.reshape(layout.w_shape)
     if layout.keep is not None:
+        assert w is not None                                      # 3.3 needs weights
         return averaged_plan(layout, t, p, w, policy)
     if layout.size == 0:                                          # semantics 4
         return EMPTY

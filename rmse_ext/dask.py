@@ -24,10 +24,9 @@ import math
 from math import prod
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
-from dask.delayed import Delayed
+from dask.delayed import Delayed, delayed
 
 from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
@@ -47,7 +46,8 @@ def _block_state(*blocks: np.ndarray) -> Raw:
     planner on the block (its shapes resolve as the whole arrays' do)."""
     acc = _backend.kernel.Accumulator()
     plan_update(*blocks).apply(acc)
-    return acc.get_raw()
+    raw: Raw = acc.get_raw()
+    return raw
 
 
 def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> Raw:
@@ -56,7 +56,8 @@ def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> Raw:
     _weight_state, however often they broadcast)."""
     acc = _backend.kernel.Accumulator()
     rows_plan(t, p, w, t.size // max(w.size, 1)).apply(acc)
-    return acc.get_raw()
+    raw: Raw = acc.get_raw()
+    return raw
 
 
 def _weight_state(w: np.ndarray) -> Raw:
@@ -65,17 +66,19 @@ def _weight_state(w: np.ndarray) -> Raw:
     weights = np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1)
     acc.fold(_backend.kernel.Batch(weights[:0], weights[:0], weights[:0],
                                    w_mode=_backend.WMode.PER_ROW, count_weights=weights))
-    return acc.get_raw()
+    raw: Raw = acc.get_raw()
+    return raw
 
 
 def _merge(*raws: Raw) -> Raw:
     """Merge raw states, compensations included."""
     acc = _backend.kernel.Accumulator()
-    for raw in raws:
+    for each in raws:
         part = _backend.kernel.Accumulator()
-        part.set_raw(*raw)
+        part.set_raw(*each)
         acc.merge(part)
-    return acc.get_raw()
+    merged: Raw = acc.get_raw()
+    return merged
 
 
 # -- on the client: shapes, rules and the graph -----------------------------------------
@@ -144,7 +147,7 @@ def _blockwise(function: Any, operands: list[da.Array], shape: tuple[int, ...],
     """``function`` of the operands' blocks, one call per block of ``shape``
     cut by ``chunks`` (operands of rank len(shape), already aligned)."""
     grids = [a.to_delayed() for a in operands]
-    call = dask.delayed(function, pure=True)
+    call = delayed(function, pure=True)
     return [call(*(_block_of(g, a, index, shape) for g, a in zip(grids, operands)))
             for index in np.ndindex(*(len(c) for c in chunks))]
 
@@ -185,7 +188,7 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[
     chunks = chunks[:len(out_shape)] + tuple((n,) for n in tail)
     operands = [_aligned(a, chunks, rows_shape) for a in (t_rows, p_rows, w_rows)]
     totals = _blockwise(_averaged_total_state, operands, rows_shape, chunks)
-    counts = [dask.delayed(_weight_state, pure=True)(block)
+    counts = [delayed(_weight_state, pure=True)(block)
               for block in w.to_delayed().ravel()]
     return totals + counts
 
@@ -194,7 +197,7 @@ def merged_state(states: list[Delayed], split_every: int = 8) -> Delayed:
     """The partial states merged in a tree, ``split_every`` at a time."""
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}")
-    merge = dask.delayed(_merge, pure=True)
+    merge = delayed(_merge, pure=True)
     level = list(states) or [merge()]
     while len(level) > 1:
         level = [merge(*level[i:i + split_every])
@@ -276,14 +279,14 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
               if key in ("interval", "n_boot", "seed")}
     config["dtype"] = metric.dtype
     stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
-    block_state = dask.delayed(_interval_block, pure=True)
+    block_state = delayed(_interval_block, pure=True)
     states = []
     for j, index in enumerate(np.ndindex(*(len(c) for c in chunks))):
         if config["interval"] == "bootstrap":
             config = dict(config, stream=_block_stream(stream, position, j))
         states.append(block_state(config, *(_block_of(g, a, index, shape)
                                             for g, a in zip(grids, operands))))
-    merge = dask.delayed(_interval_merge, pure=True)
+    merge = delayed(_interval_merge, pure=True)
     while len(states) > 1:
         states = [merge(*states[i:i + split_every]) for i in range(0, len(states), split_every)]
     root = RootMeanSquaredError.from_state(states[0].compute())

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _backend, _intervals, _state
 from ._chunked import fold_chunked, is_chunked, windowable
-from ._inputs import read_input, resolve_result_dtype
+from ._inputs import Chunks, read_input, resolve_result_dtype
 from ._parallel import check_num_threads
 from ._plan import plan_update
 
@@ -96,12 +96,12 @@ class RootMeanSquaredError:
                 and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
         t, p = read_input(y_true, "y_true"), read_input(y_pred, "y_pred")
-        w = None if sample_weight is None else read_input(sample_weight, "sample_weight")
+        w: Any = None if sample_weight is None else read_input(sample_weight, "sample_weight")
         if is_chunked(t, p, w):
             if self._interval is None and windowable(t, p, w):
                 fold_chunked(self._acc, t, p, w)
                 return
-            t, p, w = (x.concatenate() if is_chunked(x) else x for x in (t, p, w))
+            t, p, w = (x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w))
         self._fold(t, p, w)
 
     def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
@@ -115,7 +115,8 @@ class RootMeanSquaredError:
     def result(self) -> np.floating[Any]:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
         count is 0."""
-        return self._acc.value_as(self._dtype)
+        value: np.floating[Any] = self._acc.value_as(self._dtype)
+        return value
 
     def reset_state(self) -> None:
         """Back to the empty state."""

@@ -11,27 +11,32 @@ arithmetic: inputs cast to float32, float32 totals.
 >>> ref.result()
 2.449489742783178
 """
+from __future__ import annotations
+
 import math
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import Any, Iterable
 
 import numpy as np
 
 _to_fraction = np.vectorize(Fraction, otypes=[object])
+_int_to_fraction = np.vectorize(lambda v: Fraction(int(v)), otypes=[object])
 
 
-def exact_array(x):
-    """Finite real numbers as an object array of Fractions (exact)."""
+def exact_array(x: Any) -> Any:
+    """Finite real numbers as an object array of Fractions (exact; integers
+    of any width exactly, not through float64)."""
     a = np.asarray(x)
     if a.dtype.kind in "biu":
-        a = a.astype(np.float64)
+        return _int_to_fraction(a) if a.size else np.empty(a.shape, dtype=object)
     a = a.astype(np.float64) if a.dtype.itemsize < 8 else a
     if not np.all(np.isfinite(a)):
         raise ValueError("the exact reference takes finite numbers only")
     return _to_fraction(a) if a.size else np.empty(a.shape, dtype=object)
 
 
-def sqrt_fraction(q):
+def sqrt_fraction(q: Fraction) -> float:
     """sqrt of a non-negative Fraction, correctly rounded to float64 up to
     a relative 1e-60."""
     if q <= 0:
@@ -41,12 +46,12 @@ def sqrt_fraction(q):
         return float((Decimal(q.numerator) / Decimal(q.denominator)).sqrt())
 
 
-def exact_sum(x):
+def exact_sum(x: Any) -> Fraction:
     """Sum of an object array (or a lone Fraction) of Fractions."""
     return sum(np.asarray(x, dtype=object).ravel(), Fraction(0))
 
 
-def exact_squared_errors(y_true, y_pred):
+def exact_squared_errors(y_true: Any, y_pred: Any) -> Any:
     t, p = exact_array(y_true), exact_array(y_pred)
     if p.ndim == t.ndim + 1 and p.shape[-1] == 1:       # semantics 2.2
         p = p[..., 0]
@@ -56,7 +61,8 @@ def exact_squared_errors(y_true, y_pred):
     return np.asarray(d * d, dtype=object)
 
 
-def exact_update(y_true, y_pred, sample_weight=None):
+def exact_update(y_true: Any, y_pred: Any, sample_weight: Any = None
+                 ) -> tuple[Fraction, Fraction]:
     """(total, count) that one update adds, as Fractions."""
     values = exact_squared_errors(y_true, y_pred)
     if sample_weight is None:
@@ -89,16 +95,16 @@ def exact_update(y_true, y_pred, sample_weight=None):
 class ExactRMSE:
     """The metric in exact rational arithmetic (finite inputs only)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.total = Fraction(0)
         self.count = Fraction(0)
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         total, count = exact_update(y_true, y_pred, sample_weight)
         self.total += total
         self.count += count
 
-    def result(self):
+    def result(self) -> float:
         if self.count == 0:                              # semantics 1: divide_no_nan
             return 0.0
         return sqrt_fraction(self.total / self.count)
@@ -108,40 +114,40 @@ class Float32RMSE:
     """tf.keras's arithmetic for unweighted updates: float32 inputs,
     float32 batch sums, float32 running total and count."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.total = np.float32(0)
         self.count = np.float32(0)
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true: Any, y_pred: Any) -> None:
         t = np.asarray(y_true, dtype=np.float32)
         p = np.asarray(y_pred, dtype=np.float32)
         sq = np.square(p - t, dtype=np.float32)
         self.total = np.float32(self.total + np.sum(sq, dtype=np.float32))
         self.count = np.float32(self.count + np.float32(sq.size))
 
-    def result(self):
+    def result(self) -> np.float32:
         if self.count == 0:
             return np.float32(0)
-        return np.sqrt(np.float32(self.total / self.count))
+        return np.float32(np.sqrt(np.float32(self.total / self.count)))
 
 
 # -- error-free transformations in plain NumPy (for big arrays) ---------------
 
-def two_sum(a, b):
+def two_sum(a: Any, b: Any) -> tuple[Any, Any]:
     """s, e with s + e == a + b exactly (Knuth)."""
     s = a + b
     z = s - a
     return s, (a - (s - z)) + (b - z)
 
 
-def split(a):
+def split(a: Any) -> tuple[Any, Any]:
     """Veltkamp split: hi + lo == a, each with at most 26 significant bits."""
     c = 134217729.0 * a
     hi = c - (c - a)
     return hi, a - hi
 
 
-def two_prod(a, b):
+def two_prod(a: Any, b: Any) -> tuple[Any, Any]:
     """p, e with p + e == a * b exactly (Dekker; |a|, |b| well inside range)."""
     p = a * b
     ah, al = split(a)
@@ -149,7 +155,8 @@ def two_prod(a, b):
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
-def exact_parts(y_true, y_pred, sample_weight=None):
+def exact_parts(y_true: Any, y_pred: Any, sample_weight: Any = None
+                ) -> tuple[list[Any], list[Any]]:
     """Arrays whose element-wise sum over all of them is exactly
     sum(w * (p - t)**2), and likewise for sum(w): for math.fsum.  Equal
     shapes only; finite values whose squares stay normal numbers."""
@@ -163,7 +170,7 @@ def exact_parts(y_true, y_pred, sample_weight=None):
     return [q for part in parts for q in two_prod(w, part)], [w]
 
 
-def fsum_rmse(batches):
+def fsum_rmse(batches: Iterable[tuple[Any, ...]]) -> float:
     """RMSE of a stream of (y_true, y_pred[, sample_weight]) equal-shape
     batches: error-free parts summed with math.fsum (each sum correctly
     rounded), so within one ulp of exact."""
@@ -177,6 +184,6 @@ def fsum_rmse(batches):
     return 0.0 if count == 0 else sqrt_fraction(Fraction(total) / Fraction(count))
 
 
-def numpy_rmse(y_true, y_pred):
+def numpy_rmse(y_true: Any, y_pred: Any) -> Any:
     """The usual one-liner, for timing comparisons."""
     return np.sqrt(np.mean((np.asarray(y_pred) - np.asarray(y_true)) ** 2))

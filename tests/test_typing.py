@@ -56,3 +56,16 @@ def test_mypy_catches_wrong_use_of_the_api(tmp_path):
                if line.startswith("mistakes.py:") and ": error:" in line}
     # every line after the import is a mistake mypy must see
     assert flagged == {2, 3, 4, 5, 6}, done.stdout + done.stderr
+
+
+def test_every_module_of_the_package_passes_mypy_strict(tmp_path):
+    """Internal modules too, not only the public API (pyproject's [tool.mypy])."""
+    pyproject = PACKAGE_ROOT / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("the package is installed, not a source tree with its pyproject.toml")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file", str(pyproject),
+         "--cache-dir", str(tmp_path / "cache"), "rmse_ext"],
+        capture_output=True, text=True, cwd=PACKAGE_ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
