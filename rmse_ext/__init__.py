@@ -6,9 +6,14 @@
 >>> print(m.result())
 2.4494898
 """
-from .functional import root_mean_squared_error, root_mean_squared_error_interval
+from .frames import evaluate
+from .functional import (
+    grouped_root_mean_squared_error, root_mean_squared_error, root_mean_squared_error_interval,
+)
+from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
 __version__ = "0.1.0"
-__all__ = ["RootMeanSquaredError", "root_mean_squared_error", "root_mean_squared_error_interval",
-           "__version__"]
+__all__ = ["GroupedRootMeanSquaredError", "RootMeanSquaredError", "evaluate",
+           "grouped_root_mean_squared_error", "root_mean_squared_error",
+           "root_mean_squared_error_interval", "__version__"]

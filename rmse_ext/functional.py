@@ -258,3 +258,20 @@ def root_mean_squared_error_interval(
     metric.update_state(y_true, y_pred, sample_weight)
     low, high = metric.confidence_interval(level)
     return float(metric.result()), low, high
+
+
+def grouped_root_mean_squared_error(y_true: Any, y_pred: Any, groups: Any, *,
+                                    sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """RMSE per group in one pass: ``(keys, rmse)``, keys sorted, rmse
+    float64.  The rules are ``RootMeanSquaredError``'s (tf.keras), one key
+    per sample, as ``GroupedRootMeanSquaredError.update_state``.
+
+    >>> keys, rmse = grouped_root_mean_squared_error([0, 0, 0], [3, 1, 1], ["x", "y", "y"])
+    >>> keys.tolist(), rmse.tolist()
+    (['x', 'y'], [3.0, 1.0])
+    """
+    from .grouped import GroupedRootMeanSquaredError
+
+    metric = GroupedRootMeanSquaredError(dtype="float64")
+    metric.update_state(y_true, y_pred, groups, sample_weight)
+    return metric.keys(), metric.result()

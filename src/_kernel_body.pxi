@@ -33,3 +33,4 @@ include "_bootstrap.pxi"     # the streaming Poisson bootstrap
 include "_pool.pxi"          # the worker threads, one pool per process
 include "_cpu.pxi"           # which kernel builds this CPU and OS can run
 include "_threads.pxi"       # a batch's chunks shared out over the pool
+include "_grouped.pxi"       # one accumulator per key (grouped evaluation)

@@ -1,0 +1,273 @@
+"""Grouping keys: read from any array library, checked, and factorised.
+
+``read_keys(groups, samples)`` turns the ``groups`` argument of the grouped
+metric into a ``KeyBatch``: its *kind* and either
+
+* ``ints`` -- the keys themselves as a C-contiguous int32/int64 array the
+  kernel indexes with directly (integers, bools, datetimes; no hashing), or
+* ``codes`` -- int64 codes, one per sample, into ``uniques`` (the distinct
+  keys, as Python objects): strings, bytes, categoricals, dictionary arrays,
+  and integers whose values do not fit int64.
+
+Kinds: ``'int'`` (every NumPy integer width, signed or not; pandas, pyarrow
+and polars integer columns), ``'bool'``, ``'str'`` (NumPy ``U``,
+``StringDType``, object arrays of str, pandas/pyarrow/polars strings and
+categoricals of strings), ``'bytes'`` and ``'datetime64[<unit>]'`` /
+``'timedelta64[<unit>]'``.  One metric takes one kind.
+
+Missing keys (None, NaN, NaT, pandas/pyarrow/polars nulls) are an error:
+rmse_ext has no "missing" group, because a silent one would pool samples
+that have nothing in common.  Fill them in (or drop those samples) first.
+
+Each library is imported only when the caller passes its objects.
+
+>>> kb = read_keys(["b", "a", "b"], 3)
+>>> kb.kind, kb.codes.tolist(), kb.uniques
+('str', [0, 1, 0], ['b', 'a'])
+>>> kb = read_keys(np.array([7, 5, 7], dtype=np.uint8), 3)
+>>> kb.kind, kb.ints.dtype.name
+('int', 'int32')
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from . import _backend
+
+INT64_MAX = 2**63 - 1
+
+
+class KeyBatch(NamedTuple):
+    """One batch's keys, read and checked (see the module docstring)."""
+    kind: str
+    ints: Optional[np.ndarray] = None
+    codes: Optional[np.ndarray] = None
+    uniques: Optional[list[Any]] = None
+
+
+def missing_error(name: str, position: int) -> ValueError:
+    return ValueError(
+        f"{name} has a missing key (None, NaN, NaT or null) at position {position}; "
+        f"rmse_ext has no missing group: fill the key in or drop the sample"
+    )
+
+
+def _library(x: Any) -> str:
+    return type(x).__module__.split(".", 1)[0]
+
+
+def read_keys(groups: Any, samples: int, name: str = "groups") -> KeyBatch:
+    """``groups`` (one key per sample) as a KeyBatch; TypeError/ValueError
+    name ``name`` and the lengths."""
+    library = _library(groups)
+    if library == "pandas":
+        batch, length = _from_pandas(groups, name)
+    elif library == "pyarrow":
+        batch, length = _from_arrow(groups, name)
+    elif library == "polars":
+        batch, length = _from_polars(groups, name)
+    else:
+        a = _as_key_array(groups, name, samples)
+        batch, length = _from_numpy(a, name), a.shape[0]
+    if length != samples:
+        raise ValueError(
+            f"{name} has {length} key(s) but the squared errors have {samples} "
+            f"sample(s) (their first axis): one key per sample"
+        )
+    return batch
+
+
+def _as_key_array(groups: Any, name: str, samples: int) -> np.ndarray:
+    if isinstance(groups, (str, bytes)) or np.isscalar(groups):
+        groups = [groups]                  # one key for a 0-d batch
+    try:
+        # Python sequences go through object arrays, so that ["a", 1] is an
+        # error and not NumPy's silent ["a", "1"]
+        a = np.asarray(groups, dtype=object if isinstance(groups, (list, tuple)) else None)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} could not be read as an array of keys: {exc}") from None
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D (one key per sample); got shape {a.shape}"
+        )
+    return a
+
+
+def _from_numpy(a: np.ndarray, name: str) -> KeyBatch:
+    kind = a.dtype.kind
+    if a.size == 0:                 # no keys: no kind either
+        return KeyBatch("", ints=np.zeros(0, np.int64))
+    if kind == "b":
+        return KeyBatch("bool", ints=a.astype(np.int32))
+    if kind in "iu":
+        return _integers(a, name)
+    if kind in "Mm":
+        nat = np.isnat(a)
+        if nat.any():
+            raise missing_error(name, int(np.argmax(nat)))
+        unit = np.datetime_data(a.dtype)[0]
+        label = ("datetime64" if kind == "M" else "timedelta64") + f"[{unit}]"
+        return KeyBatch(label, ints=np.ascontiguousarray(a.view(np.int64)).astype(
+            np.int64, copy=False))
+    if kind in "US":
+        records = np.ascontiguousarray(a)
+        if not records.dtype.isnative:
+            records = records.astype(records.dtype.newbyteorder("="))
+        codes, first = _backend.kernel.factorize_records(records)
+        uniques = records[first].tolist()
+        return KeyBatch("str" if kind == "U" else "bytes", codes=codes, uniques=uniques)
+    if kind == "T":                       # NumPy 2 StringDType
+        return _objects(a.astype(object), name)
+    if kind == "O":
+        return _objects(a, name)
+    if kind == "f":
+        nan = np.isnan(a)
+        if nan.any():
+            raise missing_error(name, int(np.argmax(nan)))
+        raise TypeError(
+            f"{name} must hold integer, bool, str, bytes or datetime keys; got "
+            f"floats (dtype {a.dtype}): cast whole-number keys to int first"
+        )
+    raise TypeError(
+        f"{name} must hold integer, bool, str, bytes or datetime keys; got dtype {a.dtype}"
+    )
+
+
+def _integers(a: np.ndarray, name: str) -> KeyBatch:
+    """Integer keys: int32/int64 for the kernel, converted only when needed;
+    uint64 values past int64 are factorised."""
+    if a.dtype.itemsize <= 2 or (a.dtype.kind == "i" and a.dtype.itemsize == 4):
+        return KeyBatch("int", ints=np.ascontiguousarray(a, dtype=np.int32))
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and int(a.max()) > INT64_MAX:
+        records = np.ascontiguousarray(a, dtype=np.uint64)
+        codes, first = _backend.kernel.factorize_records(records)
+        return KeyBatch("int", codes=codes, uniques=records[first].tolist())
+    return KeyBatch("int", ints=np.ascontiguousarray(a, dtype=np.int64))
+
+
+def _objects(a: np.ndarray, name: str) -> KeyBatch:
+    """An object array of str (or of bytes), factorised with a dict."""
+    a = np.ascontiguousarray(a, dtype=object).reshape(-1)
+    if a.size == 0:
+        return KeyBatch("str", codes=np.zeros(0, np.int64), uniques=[])
+    first = a[0]
+    if isinstance(first, (str, bytes)):
+        kind = str if isinstance(first, str) else bytes
+        codes, uniques, bad = _backend.kernel.factorize_objects(a, kind)
+        if bad < 0:
+            return KeyBatch(kind.__name__, codes=codes, uniques=uniques)
+        _raise_bad_object(a[bad], bad, name, kind.__name__)
+    for i, key in enumerate(a.tolist()):
+        if _is_missing(key):
+            raise missing_error(name, i)
+    try:
+        converted = np.array(a.tolist())
+    except (ValueError, TypeError):
+        converted = a
+    if converted.dtype.kind in "biufUSMm":
+        return _from_numpy(converted, name)
+    kinds = sorted({type(key).__name__ for key in a.tolist()})
+    raise TypeError(
+        f"{name} must hold keys of one kind (integer, bool, str, bytes or "
+        f"datetime); got Python objects of type(s) {', '.join(kinds)}"
+    )
+
+
+def _is_missing(key: Any) -> bool:
+    """None, a float NaN, NaT, or pandas' NA/NaT."""
+    if key is None:
+        return True
+    if isinstance(key, float):
+        return math.isnan(key)
+    if isinstance(key, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(key))
+    return type(key).__name__ in ("NAType", "NaTType")
+
+
+def _raise_bad_object(key: Any, position: int, name: str, expected: str) -> None:
+    if _is_missing(key):
+        raise missing_error(name, position)
+    raise TypeError(
+        f"{name} mixes key types: {expected} keys, and a {type(key).__name__} "
+        f"({key!r}) at position {position}; one metric takes one kind of key"
+    )
+
+
+# -- DataFrame libraries (each imported only for its own objects) --------------
+
+def _with_uniques(codes: np.ndarray, uniques: Any, name: str) -> KeyBatch:
+    """A KeyBatch from codes (-1: missing) into ``uniques`` (any array)."""
+    codes = np.asarray(codes)
+    if codes.size and int(codes.min()) < 0:
+        raise missing_error(name, int(np.argmax(codes < 0)))
+    used = np.bincount(codes, minlength=len(uniques)) > 0
+    if not used.all():              # categories no sample has are not keys
+        codes = (np.cumsum(used) - 1)[codes]
+        uniques = np.asarray(uniques)[used]
+    inner = read_keys(uniques, len(uniques), name)
+    if inner.ints is not None:
+        values = inner.ints.tolist()
+    else:
+        assert inner.codes is not None and inner.uniques is not None
+        values = [inner.uniques[c] for c in inner.codes.tolist()]
+    return KeyBatch(inner.kind, codes=np.ascontiguousarray(codes, dtype=np.int64),
+                    uniques=values)
+
+
+def _from_pandas(x: Any, name: str) -> tuple[KeyBatch, int]:
+    import pandas as pd
+
+    if isinstance(x, pd.DataFrame):
+        raise TypeError(f"{name} must be one column of keys; got a DataFrame")
+    dtype = getattr(x, "dtype", None)
+    if isinstance(x, pd.Categorical) or isinstance(dtype, pd.CategoricalDtype):
+        cat = x if isinstance(x, pd.Categorical) else x.array
+        return _with_uniques(cat.codes, cat.categories.to_numpy(), name), len(x)
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuMm":
+        return _from_numpy(np.asarray(x), name), len(x)
+    codes, uniques = pd.factorize(x, use_na_sentinel=True)
+    return _with_uniques(codes, np.asarray(uniques, dtype=object), name), len(x)
+
+
+def _from_arrow(x: Any, name: str) -> tuple[KeyBatch, int]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(x, pa.ChunkedArray):
+        x = x.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(x.type) \
+            else x.combine_chunks()
+    if not isinstance(x, pa.Array):
+        raise TypeError(f"{name} must be one column of keys; got {type(x).__name__}")
+    if x.null_count:
+        raise missing_error(name, int(np.argmax(x.is_null().to_numpy(zero_copy_only=False))))
+    kind = x.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
+            pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or \
+            getattr(pa.types, "is_string_view", lambda t: False)(kind):
+        x = pc.dictionary_encode(x)
+        kind = x.type
+    if pa.types.is_dictionary(kind):
+        return _with_uniques(x.indices.to_numpy(zero_copy_only=False),
+                             x.dictionary.to_numpy(zero_copy_only=False), name), len(x)
+    return _from_numpy(x.to_numpy(zero_copy_only=False), name), len(x)
+
+
+def _from_polars(x: Any, name: str) -> tuple[KeyBatch, int]:
+    import polars as pl
+
+    if not isinstance(x, pl.Series):
+        raise TypeError(f"{name} must be one column of keys; got {type(x).__name__}")
+    if x.null_count():
+        raise missing_error(name, int(np.argmax(x.is_null().to_numpy())))
+    if x.dtype in (pl.Categorical, pl.Enum) or isinstance(x.dtype, (pl.Categorical, pl.Enum)):
+        x = x.cast(pl.String)
+    if x.dtype in (pl.String, pl.Binary):
+        codes = (x.rank("dense") - 1).to_numpy()
+        uniques = x.unique().sort().to_numpy()
+        return _with_uniques(codes, uniques, name), len(x)
+    return _from_numpy(x.to_numpy(), name), len(x)

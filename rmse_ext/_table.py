@@ -1,0 +1,193 @@
+"""The grouped state: one row of sums per key, and which key owns which row.
+
+A row is 8 float64 words (64 bytes, the kernel's ``GRow``): total (hi, lo),
+weight (hi, lo), then two int64 words -- the elements of unweighted updates
+and those of weighted updates -- and two spare words.
+
+Integer keys (and bools, datetimes) index the rows directly while their
+range is small (*dense*: the row of key k is k - base, no hashing at all);
+every other key, and integers spread too wide, get rows in order of first
+appearance (*hashed*: a dict from key to row, consulted once per distinct
+key of a batch, never per sample).  A key exists once an accepted update has
+given it at least one element.
+
+>>> from rmse_ext._keys import read_keys
+>>> table = GroupTable()
+>>> keys, base = table.admit(read_keys(["b", "a", "b"], 3))
+>>> keys.tolist(), base, table.kind
+([0, 1, 0], 0, 'str')
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _backend
+from ._keys import KeyBatch
+
+ROW_WORDS = 8
+DENSE_MIN = 1 << 16     # a dense range this long is always fine (4 MiB of rows)
+DENSE_MAX = 1 << 22     # and never longer than this (256 MiB of rows)
+
+
+def empty_rows(n: int) -> np.ndarray:
+    return np.zeros((n, ROW_WORDS))
+
+
+def row_counts(rows: np.ndarray) -> np.ndarray:
+    """The (n, 2) int64 view of the rows' element counts (unweighted, weighted)."""
+    return rows[:, 4:6].view(np.int64)
+
+
+def key_array(kind: Optional[str], keys: Any) -> np.ndarray:
+    """A list (or int64 array) of keys of ``kind`` as the NumPy array the
+    read-outs return."""
+    if kind == "str":
+        return np.array(keys, dtype=str)
+    if kind == "bytes":
+        return np.array(keys, dtype=bytes)
+    if kind == "bool":
+        return np.asarray(keys, dtype=np.int64).astype(bool)
+    if kind is not None and kind.startswith(("datetime64", "timedelta64")):
+        return np.asarray(keys, dtype=np.int64).view(kind)
+    if isinstance(keys, np.ndarray):
+        return keys
+    for dtype in (np.int64, np.uint64):     # all fit one of these unless mixed
+        try:
+            return np.array(keys, dtype=dtype)
+        except OverflowError:
+            pass
+    return np.array(keys, dtype=object)
+
+
+class GroupTable:
+    """Rows of sums (``rows``, the first ``size`` in use) and the key index."""
+
+    def __init__(self) -> None:
+        self.kind: Optional[str] = None
+        self.dense = True
+        self.base = 0
+        self.size = 0
+        self.rows = empty_rows(0)
+        self.key_list: list[Any] = []       # hashed: the key of each row
+        self.row_of: dict[Any, int] = {}
+        self._sorted: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    def copy(self) -> GroupTable:
+        new = GroupTable()
+        new.kind, new.dense, new.base, new.size = self.kind, self.dense, self.base, self.size
+        new.rows = self.rows.copy()
+        new.key_list = list(self.key_list)
+        new.row_of = dict(self.row_of)
+        return new
+
+    # -- keys in ------------------------------------------------------------------
+
+    def check(self, batch: KeyBatch, name: str = "groups") -> None:
+        """TypeError if ``batch`` holds another kind of key than the table."""
+        if self.kind is not None and batch.kind and batch.kind != self.kind:
+            raise TypeError(
+                f"{name} holds {batch.kind} keys, but this metric's keys are "
+                f"{self.kind}: one metric takes one kind of key"
+            )
+
+    def admit(self, batch: KeyBatch) -> tuple[np.ndarray, int]:
+        """The kernel's keys for a checked, non-empty batch and their base
+        (row = key - base), adding rows for new keys."""
+        self.kind = batch.kind
+        if batch.ints is not None and self.dense:
+            lo, hi = _backend.kernel.int_range(batch.ints)
+            if self._fits_dense(lo, hi, batch.ints.shape[0]):
+                self._extend_dense(lo, hi)
+                return batch.ints, self.base
+            self._to_hashed()
+        self.dense = False
+        if batch.ints is not None:
+            codes, first = _backend.kernel.factorize_records(batch.ints)
+            uniques = batch.ints[first].tolist()
+        else:
+            assert batch.codes is not None and batch.uniques is not None
+            codes, uniques = batch.codes, batch.uniques
+        rows = self._rows_for(uniques)
+        return rows[codes], 0
+
+    def _fits_dense(self, lo: int, hi: int, samples: int) -> bool:
+        if self.size:
+            lo, hi = min(lo, self.base), max(hi, self.base + self.size - 1)
+        span = hi - lo + 1
+        return span <= DENSE_MAX and span <= max(DENSE_MIN, 4 * samples + 2 * self.size)
+
+    def _extend_dense(self, lo: int, hi: int) -> None:
+        if not self.size:
+            self.base = lo
+        new_base = min(lo, self.base)
+        new_end = max(hi + 1, self.base + self.size)
+        capacity = self.rows.shape[0]
+        if new_base == self.base and new_end - new_base <= capacity:
+            self.size = max(self.size, new_end - new_base)
+            return
+        grown = min(max(new_end - new_base, 2 * capacity), DENSE_MAX)
+        rows = empty_rows(max(grown, new_end - new_base))
+        shift = self.base - new_base
+        rows[shift:shift + self.size] = self.rows[:self.size]
+        self.rows, self.base, self.size = rows, new_base, new_end - new_base
+        self._sorted = None
+
+    def _to_hashed(self) -> None:
+        """Leave the dense layout: the present rows, compacted, keyed by dict."""
+        present = self._present_dense()
+        self.key_list = (present + self.base).tolist()
+        self.row_of = {key: row for row, key in enumerate(self.key_list)}
+        rows = empty_rows(max(len(present), 1))
+        rows[:len(present)] = self.rows[present]
+        self.rows, self.size, self.base, self.dense = rows, len(present), 0, False
+        self._sorted = None
+
+    def _rows_for(self, uniques: list[Any]) -> np.ndarray:
+        """The row of each distinct key (appending rows for new ones)."""
+        row_of, key_list = self.row_of, self.key_list
+        out = np.empty(len(uniques), dtype=np.int64)
+        for i, key in enumerate(uniques):
+            row = row_of.get(key)
+            if row is None:
+                row = row_of[key] = len(key_list)
+                key_list.append(key)
+            out[i] = row
+        if len(key_list) != self.size:
+            self._sorted = None
+            self.size = len(key_list)
+            if self.size > self.rows.shape[0]:
+                rows = empty_rows(max(self.size, 2 * self.rows.shape[0]))
+                rows[:self.rows.shape[0]] = self.rows
+                self.rows = rows
+        return out.astype(np.int32) if self.size < 2**31 else out
+
+    # -- rows out -----------------------------------------------------------------
+
+    def _present_dense(self) -> np.ndarray:
+        counts = row_counts(self.rows[:self.size])
+        return np.flatnonzero((counts[:, 0] != 0) | (counts[:, 1] != 0))
+
+    def present(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, keys) of every key, in sorted key order."""
+        if self.dense:
+            rows = self._present_dense()
+            return rows, key_array(self.kind, rows + self.base)
+        if self._sorted is None:
+            keys = key_array(self.kind, self.key_list)
+            order = np.argsort(keys, kind="stable")
+            counts = row_counts(self.rows[order])
+            order = order[(counts[:, 0] != 0) | (counts[:, 1] != 0)]
+            self._sorted = (order.astype(np.int64), keys[order])
+        return self._sorted
+
+    def merge_rows(self, batch: KeyBatch, rows: np.ndarray) -> None:
+        """Another state's rows (``batch`` holds their keys, distinct) added,
+        compensated; TypeError for another kind of key, before any change."""
+        self.check(batch, "keys")
+        if rows.shape[0]:
+            kernel_keys, base = self.admit(batch)
+            slots = np.asarray(kernel_keys, dtype=np.int64) - base
+            _backend.kernel.group_merge(self.rows, slots, rows)
+            self._sorted = None

@@ -1,0 +1,168 @@
+"""``evaluate(frame, y_true, y_pred, *, by=None, weight=None)``: RMSE per
+group of a table, as a table of the caller's library.
+
+``frame`` is a pandas DataFrame, a polars DataFrame, a pyarrow Table (or
+RecordBatch), a dict of 1-D arrays, or a dask DataFrame (computed by
+``rmse_ext.dask``).  ``y_true``, ``y_pred`` and ``weight`` name columns;
+``by`` names one column or a list of them (composite keys).  The result has
+the ``by`` columns, then ``rmse`` (float64), ``count`` (elements, int64) and
+``weight_sum`` (float64; equal to ``count`` when unweighted), one row per
+group in sorted key order; with ``by=None`` one row for the whole table.
+Each row holds exactly what ``GroupedRootMeanSquaredError`` (dtype float64)
+gives for its group; missing keys are an error (see rmse_ext._keys).
+
+>>> table = {"store": ["b", "a", "b"], "y": [1.0, 2.0, 3.0], "yhat": [1.0, 2.5, 5.0]}
+>>> out = evaluate(table, "y", "yhat", by="store")
+>>> out["store"].tolist(), out["rmse"].tolist(), out["count"].tolist()
+(['a', 'b'], [0.5, 1.4142135623730951], [1, 2])
+>>> evaluate(table, "y", "yhat")["rmse"].tolist()
+[1.1902380714238083]
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from ._keys import read_keys
+from . import _backend
+from ._table import key_array
+from .grouped import GroupedRootMeanSquaredError
+
+RESULT_COLUMNS = ("rmse", "count", "weight_sum")
+By = Union[None, str, Sequence[str]]
+
+
+def _library(frame: Any) -> str:
+    return type(frame).__module__.split(".", 1)[0]
+
+
+def column_names(frame: Any) -> list[str]:
+    if isinstance(frame, dict):
+        return list(frame)
+    if _library(frame) == "pyarrow":
+        return list(frame.schema.names)
+    return [str(c) for c in frame.columns]
+
+
+def column(frame: Any, name: str) -> Any:
+    """One column, in the frame's own library (a pandas/polars Series, a
+    pyarrow ChunkedArray, or whatever the dict holds)."""
+    names = column_names(frame)
+    if name not in names:
+        raise ValueError(f"the frame has no column {name!r}; its columns are {names}")
+    if _library(frame) == "pyarrow":
+        return frame.column(name)
+    return frame[name]
+
+
+def values(col: Any, name: str) -> np.ndarray:
+    """A numeric column as a NumPy array (nulls read as NaN: they propagate,
+    as NaN does in Keras)."""
+    library = _library(col)
+    if library == "pandas":
+        if col.dtype.kind in "biuf" if isinstance(col.dtype, np.dtype) else False:
+            return col.to_numpy()
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if library == "pyarrow":
+        return np.asarray(col.to_numpy())
+    if library == "polars":
+        return np.asarray(col.to_numpy())
+    return np.asarray(col)
+
+
+def by_columns(by: By) -> list[str]:
+    if by is None:
+        return []
+    names = [by] if isinstance(by, str) else list(by) if isinstance(by, (list, tuple)) else []
+    if not names or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"by must be a column name or a list of column names; got {by!r}")
+    clash = [n for n in names if n in RESULT_COLUMNS]
+    if clash:
+        raise ValueError(f"by column(s) {clash} clash with the result columns {RESULT_COLUMNS}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"by names a column twice: {names}")
+    return names
+
+
+def composite_keys(cols: list[Any], names: list[str], rows: int
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One int64 code per row for several key columns (lexicographic in the
+    columns' sorted keys), and each column's sorted distinct keys."""
+    code = np.zeros(rows, dtype=np.int64)
+    sorted_keys = []
+    for col, name in zip(cols, names):
+        batch = read_keys(col, rows, name)
+        if batch.ints is not None:
+            codes, first = _backend.kernel.factorize_records(batch.ints)
+            distinct = key_array(batch.kind, batch.ints[first])
+        else:
+            assert batch.codes is not None and batch.uniques is not None
+            codes, distinct = batch.codes, key_array(batch.kind, batch.uniques)
+        order = np.argsort(distinct, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        if len(order) and code.size and int(code.max()) > (2**62) // len(order):
+            raise ValueError(f"the by columns {names} have too many combinations of keys")
+        code = code * max(len(order), 1) + rank[codes]
+        sorted_keys.append(distinct[order])
+    return code, sorted_keys
+
+
+def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np.ndarray]:
+    """The key columns of composite codes (composite_keys' inverse)."""
+    out = []
+    for keys in reversed(sorted_keys):
+        width = max(len(keys), 1)
+        out.append(keys[codes % width])
+        codes = codes // width
+    return out[::-1]
+
+
+def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
+             weight: Optional[str] = None) -> Any:
+    """RMSE (and element count, weight sum) per group of ``frame``'s rows,
+    as a frame of the same library; see the module docstring."""
+    names = by_columns(by)
+    if _library(frame) == "dask":
+        from .dask import evaluate_frame
+        return evaluate_frame(frame, y_true, y_pred, by=names, weight=weight)
+    if not (isinstance(frame, dict) or _library(frame) in ("pandas", "polars", "pyarrow")):
+        raise TypeError(
+            f"frame must be a pandas, polars or dask DataFrame, a pyarrow Table or a "
+            f"dict of arrays; got {type(frame).__name__}"
+        )
+    t, p = values(column(frame, y_true), y_true), values(column(frame, y_pred), y_pred)
+    w = None if weight is None else values(column(frame, weight), weight)
+    key_cols = [column(frame, n) for n in names]
+    grouped = GroupedRootMeanSquaredError(dtype="float64")
+    out: dict[str, Any] = {}
+    if not names:                       # one group: the whole frame
+        grouped.update_state(t, p, np.zeros(len(t) if t.ndim else 1, np.int8), w)
+    elif len(names) == 1:
+        grouped.update_state(t, p, key_cols[0], w)
+        out[names[0]] = grouped.keys()
+    else:
+        codes, sorted_keys = composite_keys(key_cols, names, len(t))
+        grouped.update_state(t, p, codes, w)
+        for name, keys in zip(names, split_composite(grouped.keys(), sorted_keys)):
+            out[name] = keys
+    out.update(rmse=grouped.result(), count=grouped.elements(), weight_sum=grouped.counts())
+    if not names and not len(out["rmse"]):          # an empty frame: its one row
+        out.update(rmse=np.zeros(1), count=np.zeros(1, np.int64), weight_sum=np.zeros(1))
+    return build_frame(frame, out)
+
+
+def build_frame(like: Any, out: dict[str, Any]) -> Any:
+    """A frame of ``like``'s library from NumPy columns."""
+    library = _library(like)
+    if library == "pandas":
+        import pandas as pd
+        return pd.DataFrame(out)
+    if library == "polars":
+        import polars as pl
+        return pl.DataFrame(out)
+    if library == "pyarrow":
+        import pyarrow as pa
+        return pa.table({k: pa.array(v) for k, v in out.items()})
+    return out

@@ -1,0 +1,527 @@
+"""GroupedRootMeanSquaredError: the same Keras rules, one state per key.
+
+``update_state(y_true, y_pred, groups, sample_weight=None)`` applies the
+rules of ``RootMeanSquaredError`` (semantics 2-4, through the same resolver:
+same errors, state unchanged on bad input) and sends every element of a
+sample -- the first axis of the squared errors; for 1-D data, each element --
+to the group of that sample's key.  Keys are read by ``rmse_ext._keys``
+(integers of any width, bools, strings, bytes, datetimes; NumPy, pandas,
+pyarrow, polars); a missing key is an error.
+
+>>> m = GroupedRootMeanSquaredError()
+>>> m.update_state([2, 4, 6, 8], [1, 3, 2, 3], groups=["a", "b", "a", "b"])
+>>> m.keys().tolist(), m.result().tolist()
+(['a', 'b'], [2.915475845336914, 3.605551242828369])
+>>> print(m.overall())
+3.2787192
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Iterable, NamedTuple, Optional, Union
+
+import numpy as np
+
+from . import _backend, _state
+from ._inputs import FLOAT32, FLOAT64, as_array, as_operand, kernel_dtype, resolve_result_dtype
+from ._keys import KeyBatch, read_keys
+from ._parallel import shared_pool
+from ._plan import (
+    block_structure, broadcast_error, fix_ranks, fix_weight_rank, strictly_broadcastable,
+    suffix_size, averaged_shape,
+)
+from ._table import GroupTable, ROW_WORDS, key_array, row_counts
+
+T_FULL, T_ROW = _backend.T_FULL, _backend.T_ROW
+W_NONE, W_SCALAR, W_FULL = _backend.W_NONE, _backend.W_SCALAR, _backend.W_FULL
+W_ROW, W_COL = _backend.W_ROW, _backend.W_COL
+
+STATE_FORMAT = "rmse_ext.grouped_state/1"
+# batches below this many elements stay on one thread
+PARALLEL_MIN_SIZE = 1 << 20
+
+
+class Layout(NamedTuple):
+    """The resolved shapes of one update (semantics 2-3)."""
+    t_shape: tuple[int, ...]
+    p_shape: tuple[int, ...]
+    shape: tuple[int, ...]
+    w_shape: Optional[tuple[int, ...]]
+    keep: Optional[int]
+    w_out_shape: Optional[tuple[int, ...]]
+    size: int
+
+    @property
+    def samples(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+
+def resolve(t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray]) -> Layout:
+    """Semantics 2.2-3.3 on the shapes (the planner's rules and errors)."""
+    t, p = fix_ranks(t, p)
+    shape = t.shape
+    if p.shape != shape:
+        try:
+            shape = np.broadcast_shapes(t.shape, p.shape)
+        except ValueError:
+            raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
+    if w is None:
+        return Layout(t.shape, p.shape, shape, None, None, None, prod(shape))
+    given = w.shape
+    w = fix_weight_rank(w, shape)
+    if strictly_broadcastable(w.shape, shape):
+        return Layout(t.shape, p.shape, shape, w.shape, None, None, prod(shape))
+    keep, out = averaged_shape(w, shape, given)
+    return Layout(t.shape, p.shape, shape, w.shape, keep, tuple(out), prod(shape))
+
+
+class GroupedPlan(NamedTuple):
+    """One checked grouped update: operands laid out for the kernel."""
+    t: np.ndarray
+    p: np.ndarray
+    w: Optional[np.ndarray]
+    cols: int
+    t_mode: int
+    w_mode: int
+    w_scalar: float
+    inner: int              # elements per sample
+    divisor: int            # semantics 3.3: totals / divisor (row means)
+    count_weights: Optional[np.ndarray]   # 3.3: the weights as given, per sample
+
+
+def read_arguments(y_true: Any, y_pred: Any, sample_weight: Any
+                   ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    t = as_array(y_true, "y_true")
+    kernel_dtype(t.dtype, "y_true")
+    p = as_array(y_pred, "y_pred")
+    kernel_dtype(p.dtype, "y_pred")
+    w = None
+    if sample_weight is not None:
+        w = as_array(sample_weight, "sample_weight")
+        kernel_dtype(w.dtype, "sample_weight")
+    return t, p, w
+
+
+def common_dtype(*arrays: Optional[np.ndarray]) -> np.dtype[Any]:
+    """float32 when every operand reads as float32, else float64 (exact)."""
+    names = ("y_true", "y_pred", "sample_weight")
+    kinds = {kernel_dtype(a.dtype, n) for a, n in zip(arrays, names) if a is not None}
+    return FLOAT32 if kinds == {FLOAT32} else FLOAT64
+
+
+def operand(a: np.ndarray, dtype: np.dtype[Any], name: str) -> np.ndarray:
+    return as_operand(np.asarray(a, dtype=dtype) if a.dtype != dtype else a, name)
+
+
+def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray,
+                 w: Optional[np.ndarray]) -> GroupedPlan:
+    """The kernel layout of a resolved, non-empty update; every sample's
+    elements stay together (no axis is folded into a repeat factor)."""
+    shape = layout.shape
+    dtype = common_dtype(t, p, w)
+    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
+    if w is not None:
+        w = w.reshape(layout.w_shape)
+    inner = layout.size // layout.samples
+    if layout.keep is not None:
+        return averaged_plan(layout, t, p, w, inner)
+    if p.shape != shape and t.shape == shape:      # (p - t)**2 is symmetric
+        t, p = p, t
+    p = operand(np.broadcast_to(p, shape), dtype, "y_pred")
+    cols = suffix_size(t.shape, shape)
+    if t.shape == shape:
+        t_mode, cols = T_FULL, 0
+    elif cols:
+        t_mode = T_ROW
+    else:
+        t_mode, t = T_FULL, np.broadcast_to(t, shape)
+    t = operand(t, dtype, "y_true")
+    w_mode, w_scalar = W_NONE, 0.0
+    if w is not None and w.size == 1:                              # semantics 3.2
+        w_mode, w_scalar, w = W_SCALAR, float(w.reshape(())), None
+    elif w is not None:
+        w_mode, w_cols = block_structure(w.shape, shape)
+        if w_mode in (W_ROW, W_COL) and t_mode == T_ROW and w_cols != cols:
+            t, t_mode = operand(np.broadcast_to(t, shape), dtype, "y_true"), T_FULL
+        if w_mode in (W_ROW, W_COL):
+            cols = w_cols
+        else:
+            w, w_mode = np.broadcast_to(w, shape), W_FULL
+        w = operand(w, dtype, "sample_weight")
+    return GroupedPlan(t, p, w, cols, t_mode, w_mode, w_scalar, inner, 1, None)
+
+
+def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray],
+                  inner: int) -> GroupedPlan:
+    """Semantics 3.3 per group: each sample's rows averaged, times their
+    weights; the count grows by the sample's weights as given.  Weights that
+    do not run along the sample axis cannot be shared out among groups."""
+    assert w is not None and layout.keep is not None and layout.w_out_shape is not None
+    samples = layout.samples
+    if w.shape[0] != samples:
+        raise ValueError(
+            f"sample_weight of shape {w.shape} is averaged against squared errors "
+            f"of shape {layout.shape} (semantics 3.3) but does not run along their "
+            f"{samples} samples, so its count cannot be split among groups: give "
+            f"one weight row per sample"
+        )
+    tail = layout.shape[layout.keep:]
+    rows_shape = layout.w_out_shape + tail
+    t_rows, p_rows = (operand(np.broadcast_to(a, rows_shape), FLOAT64, name)
+                      for a, name in ((t, "y_true"), (p, "y_pred")))
+    w_rows = operand(np.broadcast_to(w, layout.w_out_shape), FLOAT64, "sample_weight")
+    counts = operand(w, FLOAT64, "sample_weight").reshape(samples, -1)
+    return GroupedPlan(t_rows, p_rows, w_rows.reshape(-1), prod(tail), T_FULL, W_ROW,
+                       0.0, inner, prod(tail), counts)
+
+
+def fold_plan(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int,
+              num_threads: int) -> None:
+    """Fold a plan into the table's rows (the kernel keys already admitted)."""
+    kernel = _backend.kernel
+    if plan.count_weights is not None:
+        fold_averaged(table, plan, keys, base)
+        return
+    batch = kernel.GroupedBatch(plan.t, plan.p, plan.w, keys, plan.inner, plan.cols,
+                                plan.t_mode, plan.w_mode, plan.w_scalar, base)
+    rows = table.rows
+    threads = min(num_threads, table.size, plan.p.size // (PARALLEL_MIN_SIZE // 2) or 1)
+    if threads <= 1:
+        batch.fold(rows)
+        return
+    # threads split the rows, never the elements: bitwise the same for any count
+    bounds = [table.size * i // threads for i in range(threads + 1)]
+    pool = shared_pool(threads - 1)
+    futures = [pool.submit(batch.fold, rows, bounds[i], bounds[i + 1])
+               for i in range(1, threads)]
+    batch.fold(rows, bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+def fold_averaged(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int) -> None:
+    """Semantics 3.3: sum(w_row * rowsum) per group, divided by the row
+    length; the weights as given into the count; the elements counted."""
+    kernel = _backend.kernel
+    part = np.zeros_like(table.rows)
+    kernel.GroupedBatch(plan.t, plan.p, plan.w, keys, plan.p.size // len(keys), plan.cols,
+                        T_FULL, W_ROW, 0.0, base).fold(part)
+    weights = np.zeros_like(table.rows)
+    assert plan.count_weights is not None
+    given = plan.count_weights.reshape(-1)
+    zeros = np.zeros_like(given)
+    kernel.GroupedBatch(zeros, zeros, given, keys, given.size // len(keys), 0,
+                        T_FULL, W_FULL, 0.0, base).fold(weights)
+    slots = np.flatnonzero(row_counts(part)[:, 1])
+    # the rows read may outnumber the squared errors (weights wider than a
+    # kept axis of 1): count each sample's own elements
+    rows_per_sample = plan.p.size // len(keys)
+    row_counts(part)[slots, 1] = row_counts(part)[slots, 1] // rows_per_sample * plan.inner
+    kernel.group_divide(part, slots, float(plan.divisor))
+    part[slots, 2:4] = weights[slots, 2:4]
+    kernel.group_merge(table.rows, slots, np.ascontiguousarray(part[slots]))
+
+
+class GroupedRootMeanSquaredError:
+    """Streaming RMSE per group, with tf.keras's rules and the exact overall.
+
+    ``update_state(y_true, y_pred, groups, sample_weight=None)``: ``groups``
+    holds one key per sample.  Read-outs are in sorted key order: ``keys()``,
+    ``result()`` (per-group RMSE, of ``dtype``), ``counts()`` (per-group
+    weight sums; element counts when unweighted), ``elements()`` (per-group
+    element counts, int64) and ``overall()`` (every element pooled exactly:
+    ``RootMeanSquaredError`` on the same stream).
+
+    >>> m = GroupedRootMeanSquaredError(dtype="float64")
+    >>> m.update_state([0, 0, 0], [1, 2, 2], groups=[7, 9, 9])
+    >>> m.to_dict()
+    {7: 1.0, 9: 2.0}
+    >>> m.counts().tolist(), float(m.overall()) == (9 / 3) ** 0.5
+    ([1.0, 2.0], True)
+    """
+
+    def __init__(self, name: str = "grouped_root_mean_squared_error", dtype: Any = None,
+                 num_threads: int = 1) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str; got {type(name).__name__}")
+        if not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, bool):
+            raise TypeError(f"num_threads must be an int; got {type(num_threads).__name__}")
+        if num_threads < 1:
+            raise ValueError(f"num_threads must be at least 1; got {num_threads}")
+        self._name = name
+        self._dtype = resolve_result_dtype(dtype)
+        self._num_threads = int(num_threads)
+        self._table = GroupTable()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype.name
+
+    @property
+    def num_threads(self) -> int:
+        return self._num_threads
+
+    # -- updates ---------------------------------------------------------------------
+
+    def update_state(self, y_true: Any, y_pred: Any, groups: Any,
+                     sample_weight: Any = None) -> None:
+        """Fold one batch, each sample into its key's group.  Bad input
+        raises TypeError/ValueError and changes nothing (no key is added)."""
+        t, p, w = read_arguments(y_true, y_pred, sample_weight)
+        layout = resolve(t, p, w)
+        keys = read_keys(groups, layout.samples)
+        self._table.check(keys)
+        if layout.size == 0:                                       # semantics 4
+            return
+        plan = plan_grouped(layout, t, p, w)
+        self._fold(plan, keys)
+
+    def _fold(self, plan: GroupedPlan, keys: KeyBatch) -> None:
+        kernel_keys, base = self._table.admit(keys)
+        fold_plan(self._table, plan, kernel_keys, base, self._num_threads)
+
+    def __call__(self, y_true: Any, y_pred: Any, groups: Any,
+                 sample_weight: Any = None) -> np.ndarray:
+        """``update_state(...)``, then the running ``result()``."""
+        self.update_state(y_true, y_pred, groups, sample_weight)
+        return self.result()
+
+    def reset_state(self) -> None:
+        """Back to the empty state (no keys)."""
+        self._table = GroupTable()
+
+    def reset_states(self) -> None:
+        self.reset_state()
+
+    # -- read-outs (sorted key order) ---------------------------------------------------
+
+    def keys(self) -> np.ndarray:
+        """The keys seen so far, sorted."""
+        return self._table.present()[1]
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        slots = self._table.present()[0]
+        result, count = np.empty(len(slots)), np.empty(len(slots))
+        _backend.kernel.group_read(self._table.rows, slots, result, count)
+        return result, count
+
+    def result(self) -> np.ndarray:
+        """Per-group ``sqrt(total / count)`` (0 where the count is 0), of ``dtype``."""
+        return self._read()[0].astype(self._dtype)
+
+    def counts(self) -> np.ndarray:
+        """Per-group weight sums (element counts when unweighted), float64."""
+        return self._read()[1]
+
+    def elements(self) -> np.ndarray:
+        """Per-group numbers of squared-error elements, int64."""
+        counts = row_counts(self._table.rows)[self._table.present()[0]]
+        return counts.sum(axis=1)
+
+    def overall(self) -> np.floating[Any]:
+        """The RMSE of every element pooled exactly (not a mean of the
+        groups' RMSEs), as a scalar of ``dtype``."""
+        acc = _backend.kernel.Accumulator()
+        acc.set_raw(*self._pooled_raw())
+        return acc.value_as(self._dtype)
+
+    def _pooled_raw(self) -> tuple[float, float, float, float, int]:
+        slots = self._table.present()[0]
+        raw: tuple[float, float, float, float, int] = _backend.kernel.group_pooled(
+            self._table.rows, slots)
+        return raw
+
+    def to_dict(self) -> dict[Any, float]:
+        """``{key: rmse}`` in sorted key order (Python keys and floats)."""
+        return dict(zip(self.keys().tolist(), self.result().tolist()))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}) "
+                f"groups={len(self.keys())} overall={float(self.overall())!r}")
+
+    # -- config and state ----------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
+        if self._num_threads != 1:
+            config["num_threads"] = self._num_threads
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GroupedRootMeanSquaredError:
+        return cls(**config)
+
+    def get_raw(self) -> dict[str, np.ndarray]:
+        """The state as arrays, one entry per key in sorted key order:
+        ``keys``, ``total_hi``, ``total_lo``, ``weight_hi``, ``weight_lo``
+        (float64) and ``unweighted``, ``weighted`` (int64 element counts of
+        unweighted and weighted updates).  ``merge_raw(**raw)`` adds such
+        arrays into a metric (how engines such as Spark combine partitions).
+        """
+        slots, keys = self._table.present()
+        rows = self._table.rows[slots]
+        counts = row_counts(rows)
+        return {"keys": keys, "total_hi": rows[:, 0].copy(), "total_lo": rows[:, 1].copy(),
+                "weight_hi": rows[:, 2].copy(), "weight_lo": rows[:, 3].copy(),
+                "unweighted": counts[:, 0].copy(), "weighted": counts[:, 1].copy()}
+
+    def merge_raw(self, keys: Any, total_hi: Any, total_lo: Any, weight_hi: Any,
+                  weight_lo: Any, unweighted: Any, weighted: Any) -> None:
+        """Add per-key raw sums (``get_raw()``'s arrays; keys distinct, key
+        sets may differ from this metric's) into the state, compensated."""
+        rows = raw_rows(total_hi, total_lo, weight_hi, weight_lo, unweighted, weighted)
+        self._table.merge_rows(read_keys(keys, rows.shape[0], "keys"), rows)
+
+    def merge_state(self, *others: Union[GroupedRootMeanSquaredError,
+                                         Iterable[GroupedRootMeanSquaredError]]) -> None:
+        """Fold other grouped metrics' states into this one (key sets may
+        differ).  Metrics of another class, dtype or kind of key raise
+        before anything changes."""
+        metrics: list[GroupedRootMeanSquaredError] = []
+        for other in others:
+            for metric in other if isinstance(other, (list, tuple)) else (other,):
+                if not isinstance(metric, GroupedRootMeanSquaredError):
+                    raise TypeError(
+                        f"merge_state takes GroupedRootMeanSquaredError instances; got "
+                        f"{type(metric).__name__}")
+                if metric.dtype != self.dtype:
+                    raise ValueError(
+                        f"cannot merge a metric of dtype {metric.dtype!r} into one of "
+                        f"dtype {self.dtype!r}")
+                if None not in (metric._table.kind, self._table.kind) and \
+                        metric._table.kind != self._table.kind:
+                    raise TypeError(
+                        f"cannot merge a metric with {metric._table.kind} keys into one "
+                        f"with {self._table.kind} keys")
+                metrics.append(metric)
+        raws = [metric.get_raw() for metric in metrics]     # before any change
+        for raw in raws:
+            self.merge_raw(**raw)
+
+    def get_state(self) -> dict[str, Any]:
+        """The whole state as a JSON-serialisable dict (floats as
+        ``float.hex()`` strings, keys included); ``set_state``/``from_state``
+        restore it bitwise."""
+        raw = self.get_raw()
+        state: dict[str, Any] = {
+            "format": STATE_FORMAT, "name": self._name, "dtype": self._dtype.name,
+            "num_threads": self._num_threads, "kind": self._table.kind,
+            "keys": keys_to_json(self._table.kind, raw["keys"]),
+        }
+        for column in ("total_hi", "total_lo", "weight_hi", "weight_lo"):
+            state[column] = [float(x).hex() for x in raw[column].tolist()]
+        for column in ("unweighted", "weighted"):
+            state[column] = raw[column].tolist()
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore name, dtype and the running state, bitwise, from a
+        ``get_state()`` dict.  A bad dict raises and changes nothing."""
+        name, dtype, num_threads, table = parse_state(state)
+        self._name, self._dtype, self._num_threads = name, resolve_result_dtype(dtype), num_threads
+        self._table = table
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> GroupedRootMeanSquaredError:
+        name, dtype, num_threads, table = parse_state(state)
+        metric = cls(name=name, dtype=dtype, num_threads=num_threads)
+        metric._table = table
+        return metric
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle and copy go through the state dict (bitwise, never shared)."""
+        return (_state.restore, (type(self), self.get_state()))
+
+
+# -- raw arrays and the state dict ----------------------------------------------------
+
+def raw_rows(total_hi: Any, total_lo: Any, weight_hi: Any, weight_lo: Any,
+             unweighted: Any, weighted: Any) -> np.ndarray:
+    """The kernel's rows from per-key raw arrays (checked: one length, real
+    floats, non-negative integer counts)."""
+    floats = [np.asarray(a, dtype=np.float64).reshape(-1)
+              for a in (total_hi, total_lo, weight_hi, weight_lo)]
+    counts = [np.asarray(a) for a in (unweighted, weighted)]
+    for name, c in zip(("unweighted", "weighted"), counts):
+        if c.dtype.kind not in "iu" and c.size:
+            raise TypeError(f"{name} must hold integer element counts; got dtype {c.dtype}")
+        if c.size and int(c.min()) < 0:
+            raise ValueError(f"{name} must hold non-negative element counts")
+    lengths = {a.size for a in floats} | {c.size for c in counts}
+    if len(lengths) != 1:
+        raise ValueError(f"the raw arrays must have one length each; got lengths {sorted(lengths)}")
+    rows = np.zeros((lengths.pop(), ROW_WORDS))
+    for j, a in enumerate(floats):
+        rows[:, j] = a
+    row_counts(rows)[:] = np.stack([c.reshape(-1).astype(np.int64) for c in counts], axis=1)
+    return rows
+
+
+def keys_to_json(kind: Optional[str], keys: np.ndarray) -> list[Any]:
+    if kind == "bytes":
+        return [k.hex() for k in keys.tolist()]
+    if kind is not None and kind.startswith(("datetime64", "timedelta64")):
+        return keys.view(np.int64).tolist()
+    return keys.tolist()
+
+
+def keys_from_json(kind: Optional[str], keys: list[Any]) -> np.ndarray:
+    expected: Any = {"str": str, "bytes": str, "bool": bool}.get(kind or "", int)
+    if any(not isinstance(k, expected) or (expected is int and isinstance(k, bool))
+           for k in keys):
+        raise TypeError(f"state['keys'] must hold JSON {expected.__name__}s for "
+                        f"{kind} keys")
+    if kind == "bytes":
+        return key_array(kind, [bytes.fromhex(k) for k in keys])
+    return key_array(kind, keys)
+
+
+KINDS = ("int", "bool", "str", "bytes")
+
+
+def parse_state(state: Any) -> tuple[str, str, int, GroupTable]:
+    """Validate a grouped state dict; (name, dtype, num_threads, table)."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict; got {type(state).__name__}")
+    columns = ("total_hi", "total_lo", "weight_hi", "weight_lo", "unweighted", "weighted")
+    missing = [k for k in ("format", "name", "dtype", "num_threads", "kind", "keys", *columns)
+               if k not in state]
+    if missing:
+        raise ValueError(f"state is missing the key(s) {missing} (format {STATE_FORMAT!r})")
+    if state["format"] != STATE_FORMAT:
+        raise ValueError(f"state['format'] is {state['format']!r}; this rmse_ext reads "
+                         f"{STATE_FORMAT!r}")
+    plain = {k: state[k] for k in ("format", "name", "dtype", "num_threads")}
+    plain.update(format=_state.FORMAT, total_hi="0x0p+0", total_lo="0x0p+0",
+                 weight_hi="0x0p+0", weight_lo="0x0p+0", elements=0)
+    parsed = _state.parse(plain)          # name, dtype and num_threads, checked once
+    kind = state["kind"]
+    if kind is not None and not (kind in KINDS or (isinstance(kind, str) and kind.startswith(
+            ("datetime64[", "timedelta64[")))):
+        raise ValueError(f"state['kind'] = {kind!r} is not a kind of key")
+    if not all(isinstance(state[k], list) for k in ("keys", *columns)):
+        raise TypeError("state['keys'] and the state's columns must be lists")
+    try:
+        floats = [[float.fromhex(x) for x in state[k]] for k in columns[:4]]
+    except (TypeError, ValueError):
+        raise ValueError("the state's float columns must hold float.hex() strings") from None
+    rows = raw_rows(*floats, *(np.asarray(state[k], dtype=np.int64) for k in columns[4:]))
+    table = GroupTable()
+    if len(state["keys"]) != rows.shape[0]:
+        raise ValueError(f"state['keys'] has {len(state['keys'])} keys for "
+                         f"{rows.shape[0]} rows")
+    if rows.shape[0]:
+        keys = keys_from_json(kind, state["keys"])
+        batch = read_keys(keys, rows.shape[0], "state['keys']")
+        if batch.kind != kind:
+            raise ValueError(f"state['keys'] hold {batch.kind} keys, not {kind}")
+        slots = np.asarray(table.admit(batch)[0], dtype=np.int64) - table.base
+        if len(np.unique(slots)) != len(slots):
+            raise ValueError("state['keys'] repeats a key")
+        table.rows[slots] = rows
+    table.kind = kind
+    return parsed["name"], parsed["dtype"], parsed["num_threads"], table

@@ -1,0 +1,399 @@
+# Grouped accumulation (issue 13): one compensated accumulator per group.
+# Included by _kernel_body.pxi after the fold; reuses its numerics (DD,
+# add_dd, add_lane, add_wsq, result_of, count_of) and its contiguous-run
+# reduction (chunk_partial), never copies of them.
+#
+# A grouped batch is a flat batch (rmse_ext.grouped lays it out like the
+# ungrouped planner) plus one int32/int64 key per sample: element i belongs to
+# sample i // inner, and its group's slot is keys[sample] - base.
+#
+# The state is one row of 8 words per slot (64 bytes, one cache line):
+# total (hi, lo), weight (hi, lo), the elements of unweighted batches and
+# those of weighted ones (int64), two spare words.  Elements go straight into
+# their slot's row (Knuth's TwoSum, so either sign is exact), in stream order.
+#
+# Runs.  Consecutive samples with one key (data sorted by series) form a run;
+# a run of GROUP_RUN_MIN elements or more is reduced by chunk_partial (the
+# ungrouped kernel's lanes, memory-bandwidth speed) and enters its row once.
+#
+# Determinism.  Threads split the slots, not the elements: thread j folds
+# only the runs whose slot lies in its range [lo, hi), scanning every key.
+# Each row therefore sees the same additions in the same order for any
+# number of threads, and rows of different threads never share a line.
+
+from libc.stdint cimport uint64_t
+from libc.string cimport memcmp, memcpy
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define rmse_prefetch_write(p) __builtin_prefetch((p), 1, 1)
+    #else
+    #define rmse_prefetch_write(p) ((void)(p))
+    #endif
+    """
+    void prefetch_write "rmse_prefetch_write"(const void* p) nogil
+
+cdef enum:
+    GROUP_RUN_MIN = 32
+    PREFETCH_AHEAD = 16             # samples ahead (rows far out of cache)
+    PREFETCH_ABOVE = 1 << 15        # rows (2 MiB of state)
+
+
+ctypedef fused g_real:
+    float
+    double
+
+ctypedef fused g_key:
+    int
+    int64_t
+
+
+cdef struct GRow:
+    DD total
+    DD weight
+    int64_t unweighted     # elements of unweighted batches
+    int64_t weighted       # elements of weighted batches
+    double spare[2]
+
+
+cdef struct GBatch:
+    Batch b
+    const void* keys
+    Py_ssize_t inner    # elements per sample (>= 1)
+    int64_t base        # slot = key - base
+    bint k64
+
+
+cdef inline void element_into(const Batch* B, Py_ssize_t i, const g_real* t,
+                              const g_real* p, const g_real* w, GRow* g) noexcept nogil:
+    """Row g += element i of the batch (squared error, weight)."""
+    cdef double tv = <double>t[i] if B.t_mode == T_FULL else <double>t[i % B.cols]
+    cdef double wv
+    if B.w_mode == W_NONE:
+        add_sq_signed(<double>p[i], tv, g)
+        return
+    if B.w_mode == W_SCALAR:
+        wv = B.w_scalar
+    elif B.w_mode == W_FULL:
+        wv = <double>w[i]
+    elif B.w_mode == W_ROW:
+        wv = <double>w[i // B.cols]
+    else:  # W_COL
+        wv = <double>w[i % B.cols]
+    add_wsq(<double>p[i], tv, wv, &g.total.hi, &g.total.lo, &g.weight.hi, &g.weight.lo)
+
+
+cdef inline void add_sq_signed(double p, double t, GRow* g) noexcept nogil:
+    """Row g's total += (p - t)**2, the square error-free, the addition by
+    TwoSum (the running total may be negative after negative weights)."""
+    cdef double d = p - t
+    cdef double sq = d * d
+    add_lane(sq, sq_err(d, sq), &g.total.hi, &g.total.lo)
+
+
+cdef inline void segment_into(const Batch* B, Py_ssize_t start, Py_ssize_t stop,
+                              const g_real* t, const g_real* p, const g_real* w,
+                              GRow* g) noexcept nogil:
+    """Row g += elements [start, stop), reduced in lanes by chunk_partial."""
+    cdef Partial part
+    chunk_partial(B, start, stop, t, p, w, &part)
+    add_lane(part.total.hi, part.total.lo, &g.total.hi, &g.total.lo)
+    if B.w_mode != W_NONE:
+        add_lane(part.weight.hi, part.weight.lo, &g.weight.hi, &g.weight.lo)
+
+
+cdef void fold_rows(const GBatch* G, const g_real* t, const g_real* p, const g_real* w,
+                    const g_key* keys, GRow* rows, int64_t lo, int64_t hi,
+                    bint ranged, bint prefetch) noexcept nogil:
+    """Every run of the batch whose slot is in [lo, hi) (all runs unless
+    ``ranged``) into its row."""
+    cdef const Batch* B = &G.b
+    cdef Py_ssize_t inner = G.inner, size = G.b.size
+    cdef Py_ssize_t i = 0, e, r, j
+    cdef int64_t s
+    cdef g_key k
+    cdef GRow* g
+    cdef bint plain = inner == 1 and B.t_mode == T_FULL and B.w_mode == W_NONE
+    cdef bint weighted = B.w_mode != W_NONE
+    cdef Py_ssize_t samples = (size + inner - 1) // inner
+    while i < size:
+        r = i if inner == 1 else i // inner
+        if prefetch and r + PREFETCH_AHEAD < samples:
+            prefetch_write(rows + (<int64_t>keys[r + PREFETCH_AHEAD] - G.base))
+        k = keys[r]
+        e = (r + 1) * inner
+        r += 1
+        while e < size and keys[r] == k:      # extend the run of equal keys
+            e += inner
+            r += 1
+        s = <int64_t>k - G.base
+        if ranged and (s < lo or s >= hi):
+            i = e
+            continue
+        g = rows + s
+        if e - i >= GROUP_RUN_MIN:
+            segment_into(B, i, e, t, p, w, g)
+        elif plain:
+            for j in range(i, e):
+                add_sq_signed(<double>p[j], <double>t[j], g)
+        else:
+            for j in range(i, e):
+                element_into(B, j, t, p, w, g)
+        if weighted:
+            g.weighted += e - i
+        else:
+            g.unweighted += e - i
+        i = e
+
+
+cdef void fold_dispatch(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
+                        bint ranged, bint prefetch) noexcept nogil:
+    """Pick the specialisation: operands all float64 or all float32, keys
+    int64 or int32."""
+    if G.b.p64:
+        if G.k64:
+            fold_rows(G, <const double*>G.b.t, <const double*>G.b.p, <const double*>G.b.w,
+                      <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch)
+        else:
+            fold_rows(G, <const double*>G.b.t, <const double*>G.b.p, <const double*>G.b.w,
+                      <const int*>G.keys, rows, lo, hi, ranged, prefetch)
+    elif G.k64:
+        fold_rows(G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
+                  <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch)
+    else:
+        fold_rows(G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
+                  <const int*>G.keys, rows, lo, hi, ranged, prefetch)
+
+
+cdef class GroupedBatch:
+    """One grouped update, laid out: t, p (and w) as for Accumulator.fold
+    (operands all float64 or all float32), ``keys`` (int32/int64, one per
+    sample of ``inner`` elements); the row of key k is k - base.
+    ``fold(state, lo, hi)`` folds the runs whose row is in [lo, hi) into the
+    (rows, 8) float64 state, without the GIL."""
+    cdef GBatch G
+    cdef object refs
+
+    def __cinit__(self, cnp.ndarray t, cnp.ndarray p, object w, cnp.ndarray keys,
+                  Py_ssize_t inner, Py_ssize_t cols, int t_mode, int w_mode,
+                  double w_scalar, int64_t base):
+        if t_mode == T_FULL and w_mode in (W_NONE, W_SCALAR, W_FULL):
+            cols = cnp.PyArray_SIZE(p)      # no rows: runs are cut only by keys
+        make_batch(&self.G.b, t, p, w, cols, t_mode, w_mode, w_scalar)
+        self.G.keys = cnp.PyArray_DATA(keys)
+        self.G.k64 = cnp.PyArray_ITEMSIZE(keys) == 8
+        self.G.inner = inner if inner > 0 else 1
+        self.G.base = base
+        self.refs = (t, p, w, keys)
+
+    def fold(self, double[:, ::1] state, int64_t lo=0, int64_t hi=-1):
+        """Rows [lo, hi) of the state += this batch's runs that belong there
+        (hi = -1: every row)."""
+        cdef GRow* rows = <GRow*>&state[0, 0]
+        cdef bint ranged = hi >= 0
+        cdef bint prefetch = state.shape[0] > PREFETCH_ABOVE
+        if self.G.b.size == 0:
+            return
+        with nogil:
+            fold_dispatch(&self.G, rows, lo, hi, ranged, prefetch)
+
+
+cdef inline DD clean(double hi, double lo) noexcept nogil:
+    """A row's (hi, lo) pair as a DD: once hi is inf or NaN, lo is dropped."""
+    cdef DD x
+    x.hi = hi
+    x.lo = lo if isfinite(hi) else 0.0
+    return x
+
+
+def group_merge(double[:, ::1] state, const int64_t[::1] slots,
+                const double[:, ::1] other):
+    """Row slots[i] of the state += row i of another grouped state (same
+    layout), compensations included."""
+    cdef GRow* rows = <GRow*>&state[0, 0]
+    cdef const GRow* src
+    cdef GRow* g
+    cdef DD x
+    cdef Py_ssize_t i
+    if slots.shape[0] == 0:
+        return
+    src = <const GRow*>&other[0, 0]
+    for i in range(slots.shape[0]):
+        g = rows + slots[i]
+        x = clean(src[i].total.hi, src[i].total.lo)
+        add_dd(&g.total, x.hi, x.lo)
+        x = clean(src[i].weight.hi, src[i].weight.lo)
+        add_dd(&g.weight, x.hi, x.lo)
+        g.unweighted += src[i].unweighted
+        g.weighted += src[i].weighted
+
+
+def group_divide(double[:, ::1] state, const int64_t[::1] slots, double divisor):
+    """Totals of rows slots[i] /= divisor (semantics 3.3 row means)."""
+    cdef GRow* g
+    cdef Py_ssize_t i
+    for i in range(slots.shape[0]):
+        g = <GRow*>&state[slots[i], 0]
+        g.total = clean(g.total.hi, g.total.lo)
+        divide_dd(&g.total, divisor)
+
+
+def group_read(const double[:, ::1] state, const int64_t[::1] slots,
+               double[::1] result, double[::1] count):
+    """For rows slots[i]: result[i] = sqrt(total / count) (0 while the count
+    is 0) and count[i] = the weight sum plus the unweighted elements."""
+    cdef const GRow* rows
+    cdef const GRow* g
+    cdef Py_ssize_t i
+    if slots.shape[0] == 0:
+        return
+    rows = <const GRow*>&state[0, 0]
+    with nogil:
+        for i in range(slots.shape[0]):
+            g = rows + slots[i]
+            result[i] = result_of(clean(g.total.hi, g.total.lo),
+                                  clean(g.weight.hi, g.weight.lo), g.unweighted)
+            count[i] = dd_value(count_of(clean(g.weight.hi, g.weight.lo), g.unweighted))
+
+
+def group_pooled(const double[:, ::1] state, const int64_t[::1] slots):
+    """The rows slots[i] pooled, compensated: (total_hi, total_lo,
+    weight_hi, weight_lo, unweighted elements) as Accumulator.get_raw()."""
+    cdef DD total, weight, x
+    cdef int64_t n = 0
+    cdef const GRow* g
+    cdef Py_ssize_t i
+    memset(&total, 0, sizeof(DD))
+    memset(&weight, 0, sizeof(DD))
+    for i in range(slots.shape[0]):
+        g = <const GRow*>&state[slots[i], 0]
+        x = clean(g.total.hi, g.total.lo)
+        add_dd(&total, x.hi, x.lo)
+        x = clean(g.weight.hi, g.weight.lo)
+        add_dd(&weight, x.hi, x.lo)
+        n += g.unweighted
+    return (total.hi, total.lo, weight.hi, weight.lo, n)
+
+
+# ---------------------------------------------------------------------------
+# Factorising keys: fixed-width records (strings, bytes, wide-range ints)
+# ---------------------------------------------------------------------------
+
+cdef inline uint64_t record_hash(const unsigned char* x, Py_ssize_t size) noexcept nogil:
+    """A 64-bit hash of ``size`` bytes (8 bytes at a time, multiply-xorshift)."""
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>size
+    cdef uint64_t word
+    cdef Py_ssize_t i = 0
+    while i + 8 <= size:
+        memcpy(&word, x + i, 8)
+        h = (h ^ word) * 0xBF58476D1CE4E5B9ULL
+        h ^= h >> 31
+        i += 8
+    if i < size:
+        word = 0
+        memcpy(&word, x + i, size - i)
+        h = (h ^ word) * 0xBF58476D1CE4E5B9ULL
+        h ^= h >> 31
+    h *= 0x94D049BB133111EBULL
+    return h ^ (h >> 29)
+
+
+def factorize_records(cnp.ndarray records):
+    """Codes (int64, in order of first appearance) and the index of each
+    code's first appearance, for a C-contiguous array of fixed-width records
+    compared bytewise (NumPy U/S strings, integers)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(records)
+    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(records)
+    cdef const unsigned char* data = <const unsigned char*>cnp.PyArray_DATA(records)
+    cdef cnp.ndarray codes = np.empty(n, dtype=np.int64)
+    cdef int64_t* code = <int64_t*>cnp.PyArray_DATA(codes)
+    cdef Py_ssize_t cap = 1024, mask, i, j, slot
+    cdef int64_t found
+    cdef cnp.ndarray first_arr = np.empty(64, dtype=np.int64)
+    cdef int64_t* first = <int64_t*>cnp.PyArray_DATA(first_arr)
+    cdef Py_ssize_t distinct = 0
+    cdef cnp.ndarray table_arr = np.full(cap, -1, dtype=np.int64)
+    cdef int64_t* table = <int64_t*>cnp.PyArray_DATA(table_arr)
+    mask = cap - 1
+    for i in range(n):
+        slot = <Py_ssize_t>(record_hash(data + i * size, size) & <uint64_t>mask)
+        while True:
+            found = table[slot]
+            if found < 0:
+                break
+            if memcmp(data + first[found] * size, data + i * size, size) == 0:
+                break
+            slot = (slot + 1) & mask
+        if found >= 0:
+            code[i] = found
+            continue
+        if distinct == cnp.PyArray_SIZE(first_arr):
+            first_arr = np.concatenate([first_arr, np.empty(distinct, dtype=np.int64)])
+            first = <int64_t*>cnp.PyArray_DATA(first_arr)
+        first[distinct] = i
+        table[slot] = distinct
+        code[i] = distinct
+        distinct += 1
+        if distinct * 2 > cap:              # keep the load below one half
+            cap *= 4
+            mask = cap - 1
+            table_arr = np.full(cap, -1, dtype=np.int64)
+            table = <int64_t*>cnp.PyArray_DATA(table_arr)
+            for j in range(distinct):
+                slot = <Py_ssize_t>(record_hash(data + first[j] * size, size) & <uint64_t>mask)
+                while table[slot] >= 0:
+                    slot = (slot + 1) & mask
+                table[slot] = j
+    return codes, first_arr[:distinct].copy()
+
+
+def factorize_objects(object[:] keys, type kind):
+    """Codes (int64, in order of first appearance), the distinct keys (a
+    list) and the index of the first key that is not of ``kind`` (-1 when
+    all are), for an object array of str or bytes keys."""
+    cdef Py_ssize_t n = keys.shape[0], i
+    cdef cnp.ndarray codes = np.empty(n, dtype=np.int64)
+    cdef int64_t* code = <int64_t*>cnp.PyArray_DATA(codes)
+    cdef dict seen = {}
+    cdef list distinct = []
+    cdef object key, found
+    for i in range(n):
+        key = keys[i]
+        if not isinstance(key, kind):
+            return codes, distinct, i
+        found = seen.get(key)
+        if found is None:
+            found = len(distinct)
+            seen[key] = found
+            distinct.append(key)
+        code[i] = <int64_t>found
+    return codes, distinct, -1
+
+
+def int_range(cnp.ndarray keys):
+    """(min, max) of a non-empty C-contiguous int32/int64 array, one pass."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(keys), i
+    cdef const int64_t* k64
+    cdef const int* k32
+    cdef int64_t lo, hi, v
+    if cnp.PyArray_ITEMSIZE(keys) == 8:
+        k64 = <const int64_t*>cnp.PyArray_DATA(keys)
+        lo = hi = k64[0]
+        with nogil:
+            for i in range(n):
+                v = k64[i]
+                lo = v if v < lo else lo
+                hi = v if v > hi else hi
+    else:
+        k32 = <const int*>cnp.PyArray_DATA(keys)
+        lo = hi = k32[0]
+        with nogil:
+            for i in range(n):
+                v = k32[i]
+                lo = v if v < lo else lo
+                hi = v if v > hi else hi
+    return lo, hi
+
+
+GROUP_ROW_WORDS = sizeof(GRow) // sizeof(double)
