@@ -25,7 +25,7 @@ import numpy as np
 from . import _backend, _state
 from ._inputs import FLOAT32, FLOAT64, as_array, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
-from ._parallel import shared_pool
+from ._parallel import check_num_threads, shared_pool
 from ._plan import (
     block_structure, broadcast_error, fix_ranks, fix_weight_rank, strictly_broadcastable,
     suffix_size, averaged_shape,
@@ -241,16 +241,12 @@ class GroupedRootMeanSquaredError:
     """
 
     def __init__(self, name: str = "grouped_root_mean_squared_error", dtype: Any = None,
-                 num_threads: int = 1) -> None:
+                 num_threads: Optional[int] = 1) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str; got {type(name).__name__}")
-        if not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, bool):
-            raise TypeError(f"num_threads must be an int; got {type(num_threads).__name__}")
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be at least 1; got {num_threads}")
         self._name = name
         self._dtype = resolve_result_dtype(dtype)
-        self._num_threads = int(num_threads)
+        self._num_threads = check_num_threads(num_threads)
         self._table = GroupTable()
 
     @property

@@ -377,7 +377,7 @@ def test_config_and_constructor_checks():
     np.testing.assert_array_equal(m([0.0], [3.0], [1]), np.float32([np.sqrt(5.0), 2.0]))
     m.reset_state()
     assert m.keys().size == 0
-    for bad in ({"name": 3}, {"num_threads": 0}, {"num_threads": 1.5}, {"dtype": "int32"}):
+    for bad in ({"name": 3}, {"num_threads": -1}, {"num_threads": 1.5}, {"dtype": "int32"}):
         with pytest.raises((TypeError, ValueError)):
             GroupedRootMeanSquaredError(**bad)
 
