@@ -220,7 +220,7 @@ def _with_uniques(codes: np.ndarray, uniques: Any, name: str) -> KeyBatch:
 
 
 def _from_pandas(x: Any, name: str) -> tuple[KeyBatch, int]:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
     if isinstance(x, pd.DataFrame):
         raise TypeError(f"{name} must be one column of keys; got a DataFrame")
@@ -235,8 +235,8 @@ def _from_pandas(x: Any, name: str) -> tuple[KeyBatch, int]:
 
 
 def _from_arrow(x: Any, name: str) -> tuple[KeyBatch, int]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
     if isinstance(x, pa.ChunkedArray):
         x = x.unify_dictionaries().combine_chunks() if pa.types.is_dictionary(x.type) \

@@ -32,6 +32,8 @@ from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._plan import plan_update, rows_plan, unbroadcast
 from ._rules import Layout, resolve
+from .frames import composite_keys, grouped_columns, result_columns, split_composite
+from .grouped import GroupedRootMeanSquaredError, resolve as grouped_resolve
 from .metric import RootMeanSquaredError
 
 Raw = tuple[float, float, float, float, int, int]
@@ -211,12 +213,21 @@ def _state_of(raw: Raw, accumulator: Any) -> Any:
     return acc
 
 
-def update_state(metric: RootMeanSquaredError, y_true: Any, y_pred: Any,
-                 sample_weight: Any = None, *, split_every: int = 8) -> RootMeanSquaredError:
+def update_state(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any = None, *,
+                 groups: Any = None, split_every: int = 8) -> Any:
     """Fold dask (or NumPy) arrays into ``metric``, as ``metric.update_state``
     would fold the equivalent NumPy arrays, computing on dask's current
     scheduler; returns ``metric``.  Bad input raises TypeError/ValueError
-    before anything is computed, and ``metric`` is unchanged."""
+    before anything is computed, and ``metric`` is unchanged.  A
+    ``GroupedRootMeanSquaredError`` takes ``groups=`` (one key per sample),
+    folded in blocks of whole samples."""
+    if isinstance(metric, GroupedRootMeanSquaredError):
+        if groups is None:
+            raise TypeError("a GroupedRootMeanSquaredError needs groups= (one key per sample)")
+        return _grouped_update(metric, y_true, y_pred, groups, sample_weight, split_every)
+    if groups is not None:
+        raise TypeError("groups= is for a GroupedRootMeanSquaredError; "
+                        f"got a {type(metric).__name__}")
     if not isinstance(metric, RootMeanSquaredError):
         raise TypeError(
             f"metric must be a rmse_ext.RootMeanSquaredError; got {type(metric).__name__}"
@@ -294,3 +305,134 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
     if metric._interval is not None and hasattr(metric._interval, "position"):
         metric._interval.position += prod(shape)
     return metric
+
+
+# -- grouped metrics (docs/grouped.md) ---------------------------------------------------
+
+def _grouped_block(dtype: str, t: Any, p: Any, g: Any, w: Any) -> dict[str, np.ndarray]:
+    """One block's grouped state, as per-key raw arrays."""
+    part = GroupedRootMeanSquaredError(dtype=dtype)
+    part.update_state(t, p, g, w)
+    return part.get_raw()
+
+
+def _grouped_merge(dtype: str, *raws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-key raw states merged in order (key sets may differ)."""
+    root = GroupedRootMeanSquaredError(dtype=dtype)
+    for raw in raws:
+        root.merge_raw(**raw)
+    return root.get_raw()
+
+
+def _key_kind(dtype: np.dtype[Any]) -> str | None:
+    """The kind of key a dask array's dtype holds (None: known only when
+    computed, e.g. object arrays)."""
+    if dtype.kind in "iu":
+        return "int"
+    if dtype.kind in "Mm":
+        return ("datetime64" if dtype.kind == "M" else "timedelta64") + \
+            f"[{np.datetime_data(dtype)[0]}]"
+    return {"b": "bool", "U": "str", "S": "bytes"}.get(dtype.kind)
+
+
+def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: Any,
+                    groups: Any, sample_weight: Any, split_every: int
+                    ) -> GroupedRootMeanSquaredError:
+    """Blocks along the samples (each block holds whole samples, its keys
+    beside them) -> per-block grouped states -> merged in a tree -> merged
+    into ``metric``.  The rules run on the client first (same errors)."""
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2; got {split_every}")
+    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
+    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
+    layout = grouped_resolve(t, p, w)
+    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
+    if w is not None:
+        w = w.reshape(layout.w_shape)
+    g = groups if isinstance(groups, da.Array) else da.from_array(
+        np.asarray(groups, dtype=object if isinstance(groups, (list, tuple)) else None))
+    g = g.reshape(1) if g.ndim == 0 else g
+    if g.ndim != 1 or g.shape[0] != layout.samples:
+        raise ValueError(
+            f"groups of shape {g.shape} must hold one key per sample: the squared "
+            f"errors have {layout.samples} sample(s) (shape {layout.shape})")
+    kind = _key_kind(g.dtype)
+    if g.dtype.kind == "f":
+        raise TypeError(f"groups must hold integer, bool, str, bytes or datetime keys; "
+                        f"got floats (dtype {g.dtype})")
+    if kind is not None and metric._table.kind not in (None, kind):
+        raise TypeError(f"groups holds {kind} keys, but this metric's keys are "
+                        f"{metric._table.kind}: one metric takes one kind of key")
+    if layout.size == 0:
+        return metric
+    n = layout.samples
+    spans = [a is not None and a.ndim >= 1 and a.shape[0] == n and (
+        a.ndim == len(layout.shape) or (a is w and layout.keep is not None))
+        for a in (t, p, w)]
+    edges = {0, n, *np.cumsum(g.chunks[0]).tolist()}
+    for a, split in zip((t, p, w), spans):
+        if split:
+            edges.update(np.cumsum(a.chunks[0]).tolist())
+    axis0 = tuple(np.diff(sorted(edges)).tolist())
+    blocks = []
+    for a, split in zip((t, p, w), spans):
+        if a is None:
+            blocks.append([None] * len(axis0))
+        elif split:
+            whole = a.rechunk((axis0,) + tuple((s,) for s in a.shape[1:]))
+            blocks.append(list(whole.to_delayed().ravel()))
+        else:
+            one = a.rechunk(tuple((s,) for s in a.shape)).to_delayed().ravel()[0]
+            blocks.append([one] * len(axis0))
+    keys = list(g.rechunk((axis0,)).to_delayed().ravel())
+    block = dask.delayed(_grouped_block, pure=True)
+    states = [block(metric.dtype, tb, pb, kb, wb)
+              for tb, pb, kb, wb in zip(blocks[0], blocks[1], keys, blocks[2])]
+    merge = dask.delayed(_grouped_merge, pure=True)
+    while len(states) > 1:
+        states = [merge(metric.dtype, *states[i:i + split_every])
+                  for i in range(0, len(states), split_every)]
+    metric.merge_raw(**states[0].compute())
+    return metric
+
+
+def _frame_partial(part: Any, y_true: str, y_pred: str, by: list[str],
+                   weight: str | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One partition's key columns and per-key raw state."""
+    metric, keys = grouped_columns(part, y_true, y_pred, by, weight)
+    raw = metric.get_raw()
+    del raw["keys"]
+    return keys, raw
+
+
+def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
+                   weight: str | None = None) -> Any:
+    """``rmse_ext.evaluate`` on a dask DataFrame: one grouped state per
+    partition (on the workers), merged in partition order on the client;
+    returns a pandas DataFrame (the per-group table is small)."""
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+    wanted = [y_true, y_pred, *by, *([weight] if weight else [])]
+    names = [str(c) for c in frame.columns]
+    for name in wanted:
+        if name not in names:
+            raise ValueError(f"the frame has no column {name!r}; its columns are {names}")
+    partial = dask.delayed(_frame_partial, pure=True)
+    parts = dask.compute(*[partial(part, y_true, y_pred, by, weight)
+                           for part in frame[wanted].to_delayed()])
+    metric = GroupedRootMeanSquaredError(dtype="float64")
+    if len(by) <= 1:
+        for keys, raw in parts:
+            metric.merge_raw(keys[by[0]] if by else np.zeros(len(raw["total_hi"]), np.int8),
+                             **raw)
+        keys = {by[0]: metric.keys()} if by else {}
+    else:
+        columns = [np.concatenate([keys[name] for keys, _ in parts]) for name in by]
+        codes, sorted_keys = composite_keys(columns, by, len(columns[0]))
+        start = 0
+        for _, raw in parts:
+            stop = start + len(raw["total_hi"])
+            metric.merge_raw(codes[start:stop], **raw)
+            start = stop
+        keys = dict(zip(by, split_composite(metric.keys(), sorted_keys)))
+    return pd.DataFrame(result_columns(metric, keys))

@@ -61,9 +61,9 @@ def values(col: Any, name: str) -> np.ndarray:
     as NaN does in Keras)."""
     library = _library(col)
     if library == "pandas":
-        if col.dtype.kind in "biuf" if isinstance(col.dtype, np.dtype) else False:
-            return col.to_numpy()
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
+            return np.asarray(col.to_numpy())
+        return np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan))
     if library == "pyarrow":
         return np.asarray(col.to_numpy())
     if library == "polars":
@@ -122,7 +122,8 @@ def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np
 def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
              weight: Optional[str] = None) -> Any:
     """RMSE (and element count, weight sum) per group of ``frame``'s rows,
-    as a frame of the same library; see the module docstring."""
+    as a frame of the same library (a pandas DataFrame for dask); see the
+    module docstring."""
     names = by_columns(by)
     if _library(frame) == "dask":
         from .dask import evaluate_frame
@@ -132,37 +133,54 @@ def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
             f"frame must be a pandas, polars or dask DataFrame, a pyarrow Table or a "
             f"dict of arrays; got {type(frame).__name__}"
         )
+    metric, keys = grouped_columns(frame, y_true, y_pred, names, weight)
+    return build_frame(frame, result_columns(metric, keys))
+
+
+def grouped_columns(frame: Any, y_true: str, y_pred: str, names: list[str],
+                    weight: Optional[str]) -> tuple[GroupedRootMeanSquaredError,
+                                                    dict[str, np.ndarray]]:
+    """The grouped metric (float64) of a frame's rows and its key columns
+    (one entry per group, in the metric's sorted order; none for by=None:
+    then every row has the key 0)."""
     t, p = values(column(frame, y_true), y_true), values(column(frame, y_pred), y_pred)
     w = None if weight is None else values(column(frame, weight), weight)
     key_cols = [column(frame, n) for n in names]
-    grouped = GroupedRootMeanSquaredError(dtype="float64")
-    out: dict[str, Any] = {}
+    metric = GroupedRootMeanSquaredError(dtype="float64")
+    keys: dict[str, np.ndarray] = {}
     if not names:                       # one group: the whole frame
-        grouped.update_state(t, p, np.zeros(len(t) if t.ndim else 1, np.int8), w)
+        metric.update_state(t, p, np.zeros(len(t) if t.ndim else 1, np.int8), w)
     elif len(names) == 1:
-        grouped.update_state(t, p, key_cols[0], w)
-        out[names[0]] = grouped.keys()
+        metric.update_state(t, p, key_cols[0], w)
+        keys[names[0]] = metric.keys()
     else:
         codes, sorted_keys = composite_keys(key_cols, names, len(t))
-        grouped.update_state(t, p, codes, w)
-        for name, keys in zip(names, split_composite(grouped.keys(), sorted_keys)):
-            out[name] = keys
-    out.update(rmse=grouped.result(), count=grouped.elements(), weight_sum=grouped.counts())
-    if not names and not len(out["rmse"]):          # an empty frame: its one row
+        metric.update_state(t, p, codes, w)
+        keys = dict(zip(names, split_composite(metric.keys(), sorted_keys)))
+    return metric, keys
+
+
+def result_columns(metric: GroupedRootMeanSquaredError, keys: dict[str, np.ndarray]
+                   ) -> dict[str, np.ndarray]:
+    """The result table's columns: the keys, then rmse, count, weight_sum
+    (one row of zeros for an empty frame evaluated as a whole)."""
+    out = dict(keys)
+    out.update(rmse=metric.result(), count=metric.elements(), weight_sum=metric.counts())
+    if not keys and not len(out["rmse"]):
         out.update(rmse=np.zeros(1), count=np.zeros(1, np.int64), weight_sum=np.zeros(1))
-    return build_frame(frame, out)
+    return out
 
 
 def build_frame(like: Any, out: dict[str, Any]) -> Any:
     """A frame of ``like``'s library from NumPy columns."""
     library = _library(like)
     if library == "pandas":
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped, unused-ignore]
         return pd.DataFrame(out)
     if library == "polars":
         import polars as pl
         return pl.DataFrame(out)
     if library == "pyarrow":
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
         return pa.table({k: pa.array(v) for k, v in out.items()})
     return out

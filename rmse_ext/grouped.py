@@ -315,15 +315,16 @@ class GroupedRootMeanSquaredError:
 
     def elements(self) -> np.ndarray:
         """Per-group numbers of squared-error elements, int64."""
-        counts = row_counts(self._table.rows)[self._table.present()[0]]
-        return counts.sum(axis=1)
+        counts: np.ndarray = row_counts(self._table.rows)[self._table.present()[0]]
+        return np.asarray(counts.sum(axis=1), dtype=np.int64)
 
     def overall(self) -> np.floating[Any]:
         """The RMSE of every element pooled exactly (not a mean of the
         groups' RMSEs), as a scalar of ``dtype``."""
         acc = _backend.kernel.Accumulator()
         acc.set_raw(*self._pooled_raw())
-        return acc.value_as(self._dtype)
+        value: np.floating[Any] = acc.value_as(self._dtype)
+        return value
 
     def _pooled_raw(self) -> tuple[float, float, float, float, int]:
         slots = self._table.present()[0]
@@ -458,11 +459,10 @@ def raw_rows(total_hi: Any, total_lo: Any, weight_hi: Any, weight_lo: Any,
 
 
 def keys_to_json(kind: Optional[str], keys: np.ndarray) -> list[Any]:
-    if kind == "bytes":
-        return [k.hex() for k in keys.tolist()]
     if kind is not None and kind.startswith(("datetime64", "timedelta64")):
-        return keys.view(np.int64).tolist()
-    return keys.tolist()
+        keys = keys.view(np.int64)
+    values: list[Any] = keys.tolist()
+    return [k.hex() for k in values] if kind == "bytes" else values
 
 
 def keys_from_json(kind: Optional[str], keys: list[Any]) -> np.ndarray:

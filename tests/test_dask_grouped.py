@@ -1,0 +1,136 @@
+"""rmse_ext.dask with a GroupedRootMeanSquaredError (groups=) and
+rmse_ext.evaluate on dask DataFrames: per-block grouped states merged in a
+tree, within 4 ulp per group of the in-memory metric, on a real
+2-process distributed.LocalCluster."""
+import json
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array", reason="dask[array] (extra [dask]) is not installed")
+import rmse_ext  # noqa: E402
+import rmse_ext.dask as rd  # noqa: E402
+from rmse_ext import GroupedRootMeanSquaredError  # noqa: E402
+
+from helpers import ulps  # noqa: E402
+
+RNG = np.random.default_rng(13)
+
+
+def in_memory(t, p, g, w=None):
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    m.update_state(t, p, g, w)
+    return m
+
+
+def assert_agrees(expected, got):
+    np.testing.assert_array_equal(got.keys(), expected.keys())
+    np.testing.assert_array_equal(got.elements(), expected.elements())
+    for a, b in zip(got.result(), expected.result()):
+        assert ulps(a, b) <= 4
+    for a, b in zip(got.counts(), expected.counts()):
+        assert ulps(a, b) <= 4
+    assert ulps(got.overall(), expected.overall()) <= 4
+
+
+N = 400
+T2, P2 = RNG.normal(size=(N, 3)), RNG.normal(size=(N, 3))
+W1 = RNG.random(N)
+KEYS = {"int": RNG.integers(-5, 30, size=N),
+        "str": RNG.choice(["north", "south", "east", "west"], size=N)}
+CASES = {
+    "1-D, equal chunks": (T2[:, 0], 50, P2[:, 0], 50, None, None, 50),
+    "2-D, chunks differ on both axes": (T2, (37, 2), P2, (90, 3), None, None, 61),
+    "per-sample weights": (T2, (100, 3), P2, (100, 3), W1, 77, 100),
+    "a row against the batch": (T2[0], None, P2, (64, 1), None, None, 40),
+    "averaged weights (3.3)": (T2.reshape(N, 3, 1) * np.ones(4), (50, 3, 2),
+                               P2.reshape(N, 3, 1) * np.ones(4), (80, 3, 4), W1, 100, 70),
+    "NumPy operands, dask keys": (T2, None, P2, None, W1, None, 123),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KEYS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_grouped_blocks_agree_with_the_in_memory_metric(case, kind):
+    t, tc, p, pc, w, wc, gc = CASES[case]
+    g = KEYS[kind]
+    lazy = [x if c is None else da.from_array(x, chunks=c) for x, c in ((t, tc), (p, pc), (w, wc))]
+    got = rd.update_state(GroupedRootMeanSquaredError(dtype="float64"), lazy[0], lazy[1],
+                          lazy[2], groups=da.from_array(g, chunks=gc), split_every=3)
+    assert_agrees(in_memory(t, p, g, w), got)
+
+
+def test_bad_grouped_input_raises_before_computing_and_changes_nothing():
+    m = GroupedRootMeanSquaredError()
+    m.update_state([1.0], [0.0], ["a"])
+    before = json.dumps(m.get_state())
+    t = da.from_array(T2, chunks=100)
+    with pytest.raises(ValueError, match="one key per sample"):
+        rd.update_state(m, t, t, groups=da.from_array(KEYS["str"][:10], chunks=5))
+    with pytest.raises(TypeError, match="one kind of key"):
+        rd.update_state(m, t, t, groups=da.from_array(KEYS["int"], chunks=100))
+    with pytest.raises(TypeError, match="needs groups"):
+        rd.update_state(m, t, t)
+    with pytest.raises(TypeError, match="groups= is for"):
+        rd.update_state(rmse_ext.RootMeanSquaredError(), t, t, groups=KEYS["int"])
+    with pytest.raises(ValueError, match="do not broadcast"):
+        rd.update_state(m, t, da.from_array(T2[:, :2], chunks=100), groups=KEYS["str"])
+    with pytest.raises(ValueError, match="missing key"):     # found on a worker
+        rd.update_state(m, t, t, groups=da.from_array(
+            np.array([None] + ["a"] * (N - 1), dtype=object), chunks=100))
+    assert json.dumps(m.get_state()) == before
+
+
+def frame():
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame({"y": T2[:, 0], "yhat": P2[:, 0], "w": W1, "store": KEYS["str"],
+                         "fold": KEYS["int"] % 3})
+
+
+@pytest.mark.parametrize("by", [None, "store", ["store", "fold"]])
+@pytest.mark.parametrize("weight", [None, "w"])
+def test_evaluate_on_a_dask_dataframe(by, weight):
+    dd = pytest.importorskip("dask.dataframe")
+    pdf = frame()
+    got = rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=5), "y", "yhat", by=by,
+                            weight=weight)
+    want = rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight=weight)
+    assert list(got.columns) == list(want.columns)
+    for name in [c for c in want.columns if c not in ("rmse", "weight_sum")]:
+        assert got[name].tolist() == want[name].tolist()
+    for a, b in zip(got["rmse"], want["rmse"]):
+        assert ulps(a, b) <= 4
+    with pytest.raises(ValueError, match="no column"):
+        rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=2), "y", "nope")
+
+
+# -- a real cluster: two worker processes ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed",
+                                      reason="distributed (extra [dask]) is not installed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    c = distributed.Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def test_grouped_on_a_two_process_local_cluster(client):
+    n = 200_000
+    t, p, w = RNG.normal(size=n), RNG.normal(size=n), RNG.random(n)
+    g = RNG.integers(0, 5000, size=n)
+    got = rd.update_state(GroupedRootMeanSquaredError(dtype="float64"),
+                          da.from_array(t, chunks=30_000), da.from_array(p, chunks=25_000),
+                          da.from_array(w, chunks=40_000), groups=da.from_array(g, chunks=50_000))
+    assert_agrees(in_memory(t, p, g, w), got)
+    dd = pytest.importorskip("dask.dataframe")
+    pdf = frame()
+    out = rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=4), "y", "yhat", by="store")
+    want = rmse_ext.evaluate(pdf, "y", "yhat", by="store")
+    assert out["store"].tolist() == want["store"].tolist()
+    assert max(ulps(a, b) for a, b in zip(out["rmse"], want["rmse"])) <= 4
