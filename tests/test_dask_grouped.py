@@ -13,6 +13,7 @@ import rmse_ext.dask as rd  # noqa: E402
 from rmse_ext import GroupedRootMeanSquaredError  # noqa: E402
 
 from helpers import ulps  # noqa: E402
+from test_dask import client  # noqa: E402,F401  (the 2-process LocalCluster fixture)
 
 RNG = np.random.default_rng(13)
 
@@ -105,20 +106,6 @@ def test_evaluate_on_a_dask_dataframe(by, weight):
 
 
 # -- a real cluster: two worker processes ---------------------------------------------
-
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed",
-                                      reason="distributed (extra [dask]) is not installed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    c = distributed.Client(cluster)
-    try:
-        yield c
-    finally:
-        c.close()
-        cluster.close()
-
 
 def test_grouped_on_a_two_process_local_cluster(client):
     n = 200_000
