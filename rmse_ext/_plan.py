@@ -198,6 +198,15 @@ def plan_layout(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray | No
         policy = Policy.EXACT_DIFF
     (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
     t, p, w = unbroadcast(t), unbroadcast(p), unbroadcast(w)
+    t, p, w, t_mode, w_mode, w_scalar, run = lay_out(t, p, w, shape)
+    return Plan(t, p, w, t_mode, w_mode, w_scalar, run, repeat, policy=policy)
+
+
+def lay_out(t: np.ndarray, p: np.ndarray, w: np.ndarray | None, shape: tuple[int, ...]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any, Any, float, int]:
+    """How the kernel reads operands whose squared errors have ``shape``:
+    ``(t, p, w, t_mode, w_mode, w_scalar, run)``, the operands in place
+    where a mode can read them (the grouped planner shares this)."""
     t, p = as_operand(t, "y_true"), as_operand(p, "y_pred")
 
     # The kernel reads y_pred at full shape and y_true either full or as one
@@ -235,7 +244,7 @@ def plan_layout(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray | No
         # a short repeated block: tile it (a few KiB) so the kernel's runs are long
         reps = SHORT_RUN // run
         t, run = np.tile(t.reshape(-1), reps), run * reps
-    return Plan(t, p, w, t_mode, w_mode, w_scalar, run, repeat, policy=policy)
+    return t, p, w, t_mode, w_mode, w_scalar, run
 
 
 def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray,

@@ -33,7 +33,7 @@ from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._plan import plan_update, rows_plan, unbroadcast
 from ._rules import Layout, resolve
 from .frames import composite_keys, grouped_columns, result_columns, split_composite
-from .grouped import GroupedRootMeanSquaredError, resolve as grouped_resolve
+from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
 Raw = tuple[float, float, float, float, int, int]
@@ -343,12 +343,7 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     into ``metric``.  The rules run on the client first (same errors)."""
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}")
-    t, p = _as_dask(y_true, "y_true"), _as_dask(y_pred, "y_pred")
-    w = None if sample_weight is None else _as_dask(sample_weight, "sample_weight")
-    layout = grouped_resolve(t, p, w)
-    t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
-    if w is not None:
-        w = w.reshape(layout.w_shape)
+    layout, t, p, w = _operands(y_true, y_pred, sample_weight)
     g = groups if isinstance(groups, da.Array) else da.from_array(
         np.asarray(groups, dtype=object if isinstance(groups, (list, tuple)) else None))
     g = g.reshape(1) if g.ndim == 0 else g

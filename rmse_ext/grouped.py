@@ -23,83 +23,28 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 import numpy as np
 
 from . import _backend, _state
-from ._inputs import FLOAT32, FLOAT64, as_array, as_operand, kernel_dtype, resolve_result_dtype
+from ._backend import Policy, TMode, WMode
+from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
 from ._parallel import check_num_threads, shared_pool
 from ._plan import (
-    block_structure, broadcast_error, fix_ranks, fix_weight_rank, strictly_broadcastable,
-    suffix_size, averaged_shape,
+    exact_difference, lay_out, needs_exact_difference, read_arguments, unbroadcast,
 )
+from ._rules import Layout, resolve
 from ._table import GroupTable, ROW_WORDS, key_array, row_counts
-
-T_FULL, T_ROW = _backend.T_FULL, _backend.T_ROW
-W_NONE, W_SCALAR, W_FULL = _backend.W_NONE, _backend.W_SCALAR, _backend.W_FULL
-W_ROW, W_COL = _backend.W_ROW, _backend.W_COL
 
 STATE_FORMAT = "rmse_ext.grouped_state/1"
 # batches below this many elements stay on one thread
 PARALLEL_MIN_SIZE = 1 << 20
 
 
-class Layout(NamedTuple):
-    """The resolved shapes of one update (semantics 2-3)."""
-    t_shape: tuple[int, ...]
-    p_shape: tuple[int, ...]
-    shape: tuple[int, ...]
-    w_shape: Optional[tuple[int, ...]]
-    keep: Optional[int]
-    w_out_shape: Optional[tuple[int, ...]]
-    size: int
-
-    @property
-    def samples(self) -> int:
-        return self.shape[0] if self.shape else 1
-
-
-def resolve(t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray]) -> Layout:
-    """Semantics 2.2-3.3 on the shapes (the planner's rules and errors)."""
-    t, p = fix_ranks(t, p)
-    shape = t.shape
-    if p.shape != shape:
-        try:
-            shape = np.broadcast_shapes(t.shape, p.shape)
-        except ValueError:
-            raise broadcast_error("y_true", t.shape, "y_pred", p.shape) from None
-    if w is None:
-        return Layout(t.shape, p.shape, shape, None, None, None, prod(shape))
-    given = w.shape
-    w = fix_weight_rank(w, shape)
-    if strictly_broadcastable(w.shape, shape):
-        return Layout(t.shape, p.shape, shape, w.shape, None, None, prod(shape))
-    keep, out = averaged_shape(w, shape, given)
-    return Layout(t.shape, p.shape, shape, w.shape, keep, tuple(out), prod(shape))
-
-
 class GroupedPlan(NamedTuple):
-    """One checked grouped update: operands laid out for the kernel."""
-    t: np.ndarray
-    p: np.ndarray
-    w: Optional[np.ndarray]
-    cols: int
-    t_mode: int
-    w_mode: int
-    w_scalar: float
-    inner: int              # elements per sample
+    """One checked grouped update: the kernel Batch and how samples lie in it."""
+    batch: Any              # a kernel Batch (no repeat, divisor or fixed count)
+    inner: int              # elements of the batch per sample
+    elements: int           # squared-error elements per sample
     divisor: int            # semantics 3.3: totals / divisor (row means)
-    count_weights: Optional[np.ndarray]   # 3.3: the weights as given, per sample
-
-
-def read_arguments(y_true: Any, y_pred: Any, sample_weight: Any
-                   ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
-    t = as_array(y_true, "y_true")
-    kernel_dtype(t.dtype, "y_true")
-    p = as_array(y_pred, "y_pred")
-    kernel_dtype(p.dtype, "y_pred")
-    w = None
-    if sample_weight is not None:
-        w = as_array(sample_weight, "sample_weight")
-        kernel_dtype(w.dtype, "sample_weight")
-    return t, p, w
+    count_weights: Optional[np.ndarray]   # 3.3: the weights as given, one row per sample
 
 
 def common_dtype(*arrays: Optional[np.ndarray]) -> np.dtype[Any]:
@@ -115,44 +60,33 @@ def operand(a: np.ndarray, dtype: np.dtype[Any], name: str) -> np.ndarray:
 
 def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray,
                  w: Optional[np.ndarray]) -> GroupedPlan:
-    """The kernel layout of a resolved, non-empty update; every sample's
-    elements stay together (no axis is folded into a repeat factor)."""
+    """The kernel layout of a resolved, non-empty update, as the ungrouped
+    planner lays one out (``lay_out``), except that every sample's elements
+    stay together (no axis is folded into a repeat factor) and the operands
+    share one dtype."""
+    kernel = _backend.kernel
     shape = layout.shape
-    dtype = common_dtype(t, p, w)
     t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
     if w is not None:
         w = w.reshape(layout.w_shape)
-    inner = layout.size // layout.samples
+    elements = layout.size // layout.samples
     if layout.keep is not None:
-        return averaged_plan(layout, t, p, w, inner)
-    if p.shape != shape and t.shape == shape:      # (p - t)**2 is symmetric
-        t, p = p, t
-    p = operand(np.broadcast_to(p, shape), dtype, "y_pred")
-    cols = suffix_size(t.shape, shape)
-    if t.shape == shape:
-        t_mode, cols = T_FULL, 0
-    elif cols:
-        t_mode = T_ROW
-    else:
-        t_mode, t = T_FULL, np.broadcast_to(t, shape)
-    t = operand(t, dtype, "y_true")
-    w_mode, w_scalar = W_NONE, 0.0
-    if w is not None and w.size == 1:                              # semantics 3.2
-        w_mode, w_scalar, w = W_SCALAR, float(w.reshape(())), None
-    elif w is not None:
-        w_mode, w_cols = block_structure(w.shape, shape)
-        if w_mode in (W_ROW, W_COL) and t_mode == T_ROW and w_cols != cols:
-            t, t_mode = operand(np.broadcast_to(t, shape), dtype, "y_true"), T_FULL
-        if w_mode in (W_ROW, W_COL):
-            cols = w_cols
-        else:
-            w, w_mode = np.broadcast_to(w, shape), W_FULL
-        w = operand(w, dtype, "sample_weight")
-    return GroupedPlan(t, p, w, cols, t_mode, w_mode, w_scalar, inner, 1, None)
+        return averaged_plan(layout, t, p, w, elements)
+    policy = Policy.PROPAGATE
+    if needs_exact_difference(t, p):                      # semantics 5: exact integers
+        p, t = exact_difference(t, p, shape)
+        policy = Policy.EXACT_DIFF
+    dtype = common_dtype(t, p, w)
+    t, p = operand(unbroadcast(t), dtype, "y_true"), operand(unbroadcast(p), dtype, "y_pred")
+    if w is not None:
+        w = operand(unbroadcast(w), dtype, "sample_weight")
+    t, p, w, t_mode, w_mode, w_scalar, run = lay_out(t, p, w, shape)
+    batch = kernel.Batch(t, p, w, t_mode, w_mode, w_scalar, run, policy=policy)
+    return GroupedPlan(batch, elements, elements, 1, None)
 
 
 def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray],
-                  inner: int) -> GroupedPlan:
+                  elements: int) -> GroupedPlan:
     """Semantics 3.3 per group: each sample's rows averaged, times their
     weights; the count grows by the sample's weights as given.  Weights that
     do not run along the sample axis cannot be shared out among groups."""
@@ -167,31 +101,35 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.n
         )
     tail = layout.shape[layout.keep:]
     rows_shape = layout.w_out_shape + tail
-    t_rows, p_rows = (operand(np.broadcast_to(a, rows_shape), FLOAT64, name)
-                      for a, name in ((t, "y_true"), (p, "y_pred")))
+    t_rows, p_rows = (np.broadcast_to(a, rows_shape) for a in (t, p))
+    policy = Policy.PROPAGATE
+    if needs_exact_difference(t_rows, p_rows):
+        p_rows, t_rows = exact_difference(t_rows, p_rows, rows_shape)
+        policy = Policy.EXACT_DIFF
+    t_rows, p_rows = (operand(a, FLOAT64, name) for a, name in
+                      ((t_rows, "y_true"), (p_rows, "y_pred")))
     w_rows = operand(np.broadcast_to(w, layout.w_out_shape), FLOAT64, "sample_weight")
     counts = operand(w, FLOAT64, "sample_weight").reshape(samples, -1)
-    return GroupedPlan(t_rows, p_rows, w_rows.reshape(-1), prod(tail), T_FULL, W_ROW,
-                       0.0, inner, prod(tail), counts)
+    batch = _backend.kernel.Batch(t_rows, p_rows, w_rows.reshape(-1), TMode.FULL_T,
+                                  WMode.PER_ROW, 0.0, prod(tail), policy=policy)
+    return GroupedPlan(batch, p_rows.size // samples, elements, prod(tail), counts)
 
 
 def fold_plan(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int,
               num_threads: int) -> None:
     """Fold a plan into the table's rows (the kernel keys already admitted)."""
-    kernel = _backend.kernel
     if plan.count_weights is not None:
         fold_averaged(table, plan, keys, base)
         return
-    batch = kernel.GroupedBatch(plan.t, plan.p, plan.w, keys, plan.inner, plan.cols,
-                                plan.t_mode, plan.w_mode, plan.w_scalar, base)
+    batch = _backend.kernel.GroupedBatch(plan.batch, keys, plan.inner, base)
     rows = table.rows
-    threads = min(num_threads, table.size, plan.p.size // (PARALLEL_MIN_SIZE // 2) or 1)
+    threads = min(num_threads, table.size, plan.batch.size // (PARALLEL_MIN_SIZE // 2) or 1)
     if threads <= 1:
         batch.fold(rows)
         return
     # threads split the rows, never the elements: bitwise the same for any count
     bounds = [table.size * i // threads for i in range(threads + 1)]
-    pool = shared_pool(threads - 1)
+    pool = shared_pool(threads - 1)  # type: ignore[no-untyped-call, unused-ignore]
     futures = [pool.submit(batch.fold, rows, bounds[i], bounds[i + 1])
                for i in range(1, threads)]
     batch.fold(rows, bounds[0], bounds[1])
@@ -204,19 +142,17 @@ def fold_averaged(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: 
     length; the weights as given into the count; the elements counted."""
     kernel = _backend.kernel
     part = np.zeros_like(table.rows)
-    kernel.GroupedBatch(plan.t, plan.p, plan.w, keys, plan.p.size // len(keys), plan.cols,
-                        T_FULL, W_ROW, 0.0, base).fold(part)
-    weights = np.zeros_like(table.rows)
+    kernel.GroupedBatch(plan.batch, keys, plan.inner, base).fold(part)
     assert plan.count_weights is not None
     given = plan.count_weights.reshape(-1)
     zeros = np.zeros_like(given)
-    kernel.GroupedBatch(zeros, zeros, given, keys, given.size // len(keys), 0,
-                        T_FULL, W_FULL, 0.0, base).fold(weights)
+    weights = np.zeros_like(table.rows)
+    kernel.GroupedBatch(kernel.Batch(zeros, zeros, given, TMode.FULL_T, WMode.FULL),
+                        keys, given.size // len(keys), base).fold(weights)
     slots = np.flatnonzero(row_counts(part)[:, 1])
     # the rows read may outnumber the squared errors (weights wider than a
     # kept axis of 1): count each sample's own elements
-    rows_per_sample = plan.p.size // len(keys)
-    row_counts(part)[slots, 1] = row_counts(part)[slots, 1] // rows_per_sample * plan.inner
+    row_counts(part)[slots, 1] = row_counts(part)[slots, 1] // plan.inner * plan.elements
     kernel.group_divide(part, slots, float(plan.divisor))
     part[slots, 2:4] = weights[slots, 2:4]
     kernel.group_merge(table.rows, slots, np.ascontiguousarray(part[slots]))
@@ -268,7 +204,7 @@ class GroupedRootMeanSquaredError:
         """Fold one batch, each sample into its key's group.  Bad input
         raises TypeError/ValueError and changes nothing (no key is added)."""
         t, p, w = read_arguments(y_true, y_pred, sample_weight)
-        layout = resolve(t, p, w)
+        layout = resolve(t.shape, p.shape, None if w is None else w.shape)
         keys = read_keys(groups, layout.samples)
         self._table.check(keys)
         if layout.size == 0:                                       # semantics 4

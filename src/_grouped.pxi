@@ -1,23 +1,26 @@
 # Grouped accumulation (issue 13): one compensated accumulator per group.
 # Included by _kernel_body.pxi after the fold; reuses its numerics (DD,
-# add_dd, add_lane, add_wsq, result_of, count_of) and its contiguous-run
-# reduction (chunk_partial), never copies of them.
+# add_dd, add_lane, add_wsq, square errors under every policy) and its
+# reduction of a contiguous range (chunk_partial through with_p), never
+# copies of them.
 #
-# A grouped batch is a flat batch (rmse_ext.grouped lays it out like the
-# ungrouped planner) plus one int32/int64 key per sample: element i belongs to
-# sample i // inner, and its group's slot is keys[sample] - base.
+# A grouped batch is a flat batch (a BatchSpec, laid out by rmse_ext.grouped
+# as the ungrouped planner lays one out) plus one int32/int64 key per sample:
+# element i belongs to sample i // inner, and its group's row is
+# keys[sample] - base.
 #
-# The state is one row of 8 words per slot (64 bytes, one cache line):
-# total (hi, lo), weight (hi, lo), the elements of unweighted batches and
-# those of weighted ones (int64), two spare words.  Elements go straight into
-# their slot's row (Knuth's TwoSum, so either sign is exact), in stream order.
+# The state is one row of 8 words per group (64 bytes, one cache line):
+# total (hi, lo), weight (hi, lo), and the int64 counts of elements of
+# unweighted updates, of weighted ones, and of omitted elements (nan_policy
+# 'omit'), one spare word.  Elements go straight into their group's row
+# (TwoSum, so either sign is exact), in stream order.
 #
 # Runs.  Consecutive samples with one key (data sorted by series) form a run;
-# a run of GROUP_RUN_MIN elements or more is reduced by chunk_partial (the
-# ungrouped kernel's lanes, memory-bandwidth speed) and enters its row once.
+# a run of GROUP_RUN_MIN elements or more is reduced by the ungrouped kernel's
+# lanes (memory-bandwidth speed) and enters its row once.
 #
-# Determinism.  Threads split the slots, not the elements: thread j folds
-# only the runs whose slot lies in its range [lo, hi), scanning every key.
+# Determinism.  Threads split the rows, not the elements: thread j folds
+# only the runs whose row lies in its range [lo, hi), scanning every key.
 # Each row therefore sees the same additions in the same order for any
 # number of threads, and rows of different threads never share a line.
 
@@ -52,71 +55,71 @@ ctypedef fused g_key:
 cdef struct GRow:
     DD total
     DD weight
-    int64_t unweighted     # elements of unweighted batches
-    int64_t weighted       # elements of weighted batches
-    double spare[2]
+    int64_t unweighted     # elements of unweighted updates
+    int64_t weighted       # elements of weighted updates
+    int64_t omitted        # elements omitted (nan_policy 'omit')
+    int64_t spare
 
 
 cdef struct GBatch:
-    Batch b
+    BatchSpec b
     const void* keys
     Py_ssize_t inner    # elements per sample (>= 1)
-    int64_t base        # slot = key - base
+    int64_t base        # row = key - base
     bint k64
 
 
-cdef inline void element_into(const Batch* B, Py_ssize_t i, const g_real* t,
-                              const g_real* p, const g_real* w, GRow* g) noexcept nogil:
-    """Row g += element i of the batch (squared error, weight)."""
-    cdef double tv = <double>t[i] if B.t_mode == T_FULL else <double>t[i % B.cols]
-    cdef double wv
-    if B.w_mode == W_NONE:
-        add_sq_signed(<double>p[i], tv, g)
-        return
-    if B.w_mode == W_SCALAR:
-        wv = B.w_scalar
-    elif B.w_mode == W_FULL:
-        wv = <double>w[i]
-    elif B.w_mode == W_ROW:
-        wv = <double>w[i // B.cols]
-    else:  # W_COL
-        wv = <double>w[i % B.cols]
-    add_wsq(<double>p[i], tv, wv, &g.total.hi, &g.total.lo, &g.weight.hi, &g.weight.lo)
-
-
-cdef inline void add_sq_signed(double p, double t, GRow* g) noexcept nogil:
-    """Row g's total += (p - t)**2, the square error-free, the addition by
-    TwoSum (the running total may be negative after negative weights)."""
-    cdef double d = p - t
-    cdef double sq = d * d
-    add_lane(sq, sq_err(d, sq), &g.total.hi, &g.total.lo)
-
-
-cdef inline void segment_into(const Batch* B, Py_ssize_t start, Py_ssize_t stop,
+cdef inline void element_into(policy* how, const BatchSpec* B, Py_ssize_t i,
                               const g_real* t, const g_real* p, const g_real* w,
                               GRow* g) noexcept nogil:
-    """Row g += elements [start, stop), reduced in lanes by chunk_partial."""
+    """Row g += element i of the batch (squared error; weight when weighted)."""
+    cdef double tv = <double>t[i] if B.t_mode == FULL_T else <double>t[i % B.run]
+    cdef double wv, unused_s = 0.0, unused_c = 0.0
+    if B.w_mode == NONE:
+        # add_wsq with a weight of 1 is add_sq in TwoSum form (the row's total
+        # may be negative after negatively weighted updates)
+        add_wsq(how, <double>p[i], tv, 1.0, &g.total.hi, &g.total.lo,
+                &unused_s, &unused_c, &g.omitted)
+        return
+    if B.w_mode == SCALAR:
+        wv = B.w_scalar
+    elif B.w_mode == FULL:
+        wv = <double>w[i]
+    elif B.w_mode == PER_ROW:
+        wv = <double>w[i // B.run]
+    else:  # TILED
+        wv = <double>w[i % B.run]
+    add_wsq(how, <double>p[i], tv, wv, &g.total.hi, &g.total.lo,
+            &g.weight.hi, &g.weight.lo, &g.omitted)
+
+
+cdef inline void segment_into(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
+                              GRow* g) noexcept nogil:
+    """Row g += elements [start, stop), reduced in lanes by the fold."""
     cdef Partial part
-    chunk_partial(B, start, stop, t, p, w, &part)
+    if B.t64:
+        with_p(B, start, stop, <const double*>B.t, &part)
+    else:
+        with_p(B, start, stop, <const float*>B.t, &part)
     add_lane(part.total.hi, part.total.lo, &g.total.hi, &g.total.lo)
-    if B.w_mode != W_NONE:
+    if B.w_mode != NONE:
         add_lane(part.weight.hi, part.weight.lo, &g.weight.hi, &g.weight.lo)
+    g.omitted += part.omitted
 
 
-cdef void fold_rows(const GBatch* G, const g_real* t, const g_real* p, const g_real* w,
-                    const g_key* keys, GRow* rows, int64_t lo, int64_t hi,
-                    bint ranged, bint prefetch) noexcept nogil:
-    """Every run of the batch whose slot is in [lo, hi) (all runs unless
+cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real* p,
+                    const g_real* w, const g_key* keys, GRow* rows, int64_t lo,
+                    int64_t hi, bint ranged, bint prefetch) noexcept nogil:
+    """Every run of the batch whose row is in [lo, hi) (all runs unless
     ``ranged``) into its row."""
-    cdef const Batch* B = &G.b
+    cdef const BatchSpec* B = &G.b
     cdef Py_ssize_t inner = G.inner, size = G.b.size
+    cdef Py_ssize_t samples = (size + inner - 1) // inner
     cdef Py_ssize_t i = 0, e, r, j
-    cdef int64_t s
+    cdef int64_t s, omitted
     cdef g_key k
     cdef GRow* g
-    cdef bint plain = inner == 1 and B.t_mode == T_FULL and B.w_mode == W_NONE
-    cdef bint weighted = B.w_mode != W_NONE
-    cdef Py_ssize_t samples = (size + inner - 1) // inner
+    cdef bint weighted = B.w_mode != NONE
     while i < size:
         r = i if inner == 1 else i // inner
         if prefetch and r + PREFETCH_AHEAD < samples:
@@ -132,60 +135,67 @@ cdef void fold_rows(const GBatch* G, const g_real* t, const g_real* p, const g_r
             i = e
             continue
         g = rows + s
+        omitted = g.omitted
         if e - i >= GROUP_RUN_MIN:
-            segment_into(B, i, e, t, p, w, g)
-        elif plain:
-            for j in range(i, e):
-                add_sq_signed(<double>p[j], <double>t[j], g)
+            segment_into(B, i, e, g)
         else:
             for j in range(i, e):
-                element_into(B, j, t, p, w, g)
+                element_into(how, B, j, t, p, w, g)
         if weighted:
-            g.weighted += e - i
+            g.weighted += (e - i) - (g.omitted - omitted)
         else:
-            g.unweighted += e - i
+            g.unweighted += (e - i) - (g.omitted - omitted)
         i = e
+
+
+cdef void fold_keys(policy* how, const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
+                    bint ranged, bint prefetch) noexcept nogil:
+    """The key width and operand specialisation (operands all float64 or all
+    float32)."""
+    if G.b.p64:
+        if G.k64:
+            fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
+                      <const double*>G.b.w, <const int64_t*>G.keys, rows, lo, hi,
+                      ranged, prefetch)
+        else:
+            fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
+                      <const double*>G.b.w, <const int*>G.keys, rows, lo, hi,
+                      ranged, prefetch)
+    elif G.k64:
+        fold_rows(how, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
+                  <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch)
+    else:
+        fold_rows(how, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
+                  <const int*>G.keys, rows, lo, hi, ranged, prefetch)
 
 
 cdef void fold_dispatch(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
                         bint ranged, bint prefetch) noexcept nogil:
-    """Pick the specialisation: operands all float64 or all float32, keys
-    int64 or int32."""
-    if G.b.p64:
-        if G.k64:
-            fold_rows(G, <const double*>G.b.t, <const double*>G.b.p, <const double*>G.b.w,
-                      <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch)
-        else:
-            fold_rows(G, <const double*>G.b.t, <const double*>G.b.p, <const double*>G.b.w,
-                      <const int*>G.keys, rows, lo, hi, ranged, prefetch)
-    elif G.k64:
-        fold_rows(G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
-                  <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch)
+    """The policy specialisation."""
+    if G.b.policy == OMIT:
+        fold_keys(<Omit*>NULL, G, rows, lo, hi, ranged, prefetch)
+    elif G.b.policy == EXACT_DIFF:
+        fold_keys(<ExactDiff*>NULL, G, rows, lo, hi, ranged, prefetch)
     else:
-        fold_rows(G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
-                  <const int*>G.keys, rows, lo, hi, ranged, prefetch)
+        fold_keys(<Propagate*>NULL, G, rows, lo, hi, ranged, prefetch)
 
 
 cdef class GroupedBatch:
-    """One grouped update, laid out: t, p (and w) as for Accumulator.fold
-    (operands all float64 or all float32), ``keys`` (int32/int64, one per
+    """One grouped update: a ``Batch`` (operands all float64 or all float32,
+    no repeat, divisor or fixed count) and ``keys`` (int32/int64, one per
     sample of ``inner`` elements); the row of key k is k - base.
     ``fold(state, lo, hi)`` folds the runs whose row is in [lo, hi) into the
     (rows, 8) float64 state, without the GIL."""
     cdef GBatch G
     cdef object refs
 
-    def __cinit__(self, cnp.ndarray t, cnp.ndarray p, object w, cnp.ndarray keys,
-                  Py_ssize_t inner, Py_ssize_t cols, int t_mode, int w_mode,
-                  double w_scalar, int64_t base):
-        if t_mode == T_FULL and w_mode in (W_NONE, W_SCALAR, W_FULL):
-            cols = cnp.PyArray_SIZE(p)      # no rows: runs are cut only by keys
-        make_batch(&self.G.b, t, p, w, cols, t_mode, w_mode, w_scalar)
+    def __cinit__(self, Batch batch, cnp.ndarray keys, Py_ssize_t inner, int64_t base):
+        self.G.b = batch.spec
         self.G.keys = cnp.PyArray_DATA(keys)
         self.G.k64 = cnp.PyArray_ITEMSIZE(keys) == 8
         self.G.inner = inner if inner > 0 else 1
         self.G.base = base
-        self.refs = (t, p, w, keys)
+        self.refs = (batch, keys)
 
     def fold(self, double[:, ::1] state, int64_t lo=0, int64_t hi=-1):
         """Rows [lo, hi) of the state += this batch's runs that belong there
@@ -227,6 +237,7 @@ def group_merge(double[:, ::1] state, const int64_t[::1] slots,
         add_dd(&g.weight, x.hi, x.lo)
         g.unweighted += src[i].unweighted
         g.weighted += src[i].weighted
+        g.omitted += src[i].omitted
 
 
 def group_divide(double[:, ::1] state, const int64_t[::1] slots, double divisor):
@@ -237,6 +248,14 @@ def group_divide(double[:, ::1] state, const int64_t[::1] slots, double divisor)
         g = <GRow*>&state[slots[i], 0]
         g.total = clean(g.total.hi, g.total.lo)
         divide_dd(&g.total, divisor)
+
+
+cdef inline DD row_count(const GRow* g) noexcept nogil:
+    """The weight sum plus the unweighted elements, as a double-double."""
+    cdef Count n
+    n.lo = <uint64_t>g.unweighted
+    n.hi = 0
+    return count_dd(clean(g.weight.hi, g.weight.lo), n)
 
 
 def group_read(const double[:, ::1] state, const int64_t[::1] slots,
@@ -252,28 +271,31 @@ def group_read(const double[:, ::1] state, const int64_t[::1] slots,
     with nogil:
         for i in range(slots.shape[0]):
             g = rows + slots[i]
-            result[i] = result_of(clean(g.total.hi, g.total.lo),
-                                  clean(g.weight.hi, g.weight.lo), g.unweighted)
-            count[i] = dd_value(count_of(clean(g.weight.hi, g.weight.lo), g.unweighted))
+            result[i] = sqrt_of_ratio(clean(g.total.hi, g.total.lo), row_count(g))
+            count[i] = dd_value(row_count(g))
 
 
 def group_pooled(const double[:, ::1] state, const int64_t[::1] slots):
     """The rows slots[i] pooled, compensated: (total_hi, total_lo,
-    weight_hi, weight_lo, unweighted elements) as Accumulator.get_raw()."""
+    weight_hi, weight_lo, unweighted elements, omitted) as
+    Accumulator.get_raw()."""
     cdef DD total, weight, x
-    cdef int64_t n = 0
+    cdef Count n, omitted
     cdef const GRow* g
     cdef Py_ssize_t i
     memset(&total, 0, sizeof(DD))
     memset(&weight, 0, sizeof(DD))
+    memset(&n, 0, sizeof(Count))
+    memset(&omitted, 0, sizeof(Count))
     for i in range(slots.shape[0]):
         g = <const GRow*>&state[slots[i], 0]
         x = clean(g.total.hi, g.total.lo)
         add_dd(&total, x.hi, x.lo)
         x = clean(g.weight.hi, g.weight.lo)
         add_dd(&weight, x.hi, x.lo)
-        n += g.unweighted
-    return (total.hi, total.lo, weight.hi, weight.lo, n)
+        add_count(&n, <uint64_t>g.unweighted)
+        add_count(&omitted, <uint64_t>g.omitted)
+    return (total.hi, total.lo, weight.hi, weight.lo, count_to_int(n), count_to_int(omitted))
 
 
 # ---------------------------------------------------------------------------
