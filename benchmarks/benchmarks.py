@@ -104,3 +104,49 @@ class ThreadSpeedup(LargeRows):
 
     def track_speedup(self, rows, dtype):
         return lookup(rows, "threads", f"{dtype} unweighted", "speedup")
+
+
+class GroupedUpdate:
+    """GroupedRootMeanSquaredError.update_state on 10^7 float64 rows, next to
+    the numpy.bincount recipe (uncompensated), pandas and polars (docs/grouped.md)."""
+    params = (["1e3 random", "1e6 random", "1e3 sorted", "1e4 strings"],)
+    param_names = ["keys"]
+    timeout = 300
+
+    def setup(self, keys):
+        from rmse_ext import GroupedRootMeanSquaredError
+        n = 10_000_000
+        rng = np.random.default_rng(1)
+        self.t, self.p, _ = make_inputs(n, "float64", False)
+        groups = 1_000_000 if keys.startswith("1e6") else 1000
+        if keys == "1e4 strings":
+            names = np.array([f"series-{i:05d}" for i in range(10_000)], dtype=object)
+            self.keys = names[rng.integers(0, 10_000, size=n)]
+        else:
+            self.keys = rng.integers(0, groups, size=n)
+            if keys.endswith("sorted"):
+                self.keys.sort()
+        self.m = GroupedRootMeanSquaredError()
+
+    def time_grouped(self, keys):
+        self.m.update_state(self.t, self.p, self.keys)
+
+    def time_bincount_baseline(self, keys):
+        if self.keys.dtype == object:
+            raise NotImplementedError("bincount takes integer keys")
+        np.sqrt(np.bincount(self.keys, (self.p - self.t) ** 2) / np.bincount(self.keys))
+
+    def time_pandas_baseline(self, keys):
+        try:
+            import pandas as pd
+        except ImportError:
+            raise NotImplementedError("pandas is not installed") from None
+        pd.Series((self.p - self.t) ** 2).groupby(self.keys).mean() ** 0.5
+
+    def time_polars_baseline(self, keys):
+        try:
+            import polars as pl
+        except ImportError:
+            raise NotImplementedError("polars is not installed") from None
+        pl.DataFrame({"k": self.keys, "t": self.t, "p": self.p}).group_by("k").agg(
+            ((pl.col("p") - pl.col("t")) ** 2).mean().sqrt())

@@ -26,7 +26,7 @@ from . import _backend, _state
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
-from ._parallel import check_num_threads, shared_pool
+from ._parallel import check_num_threads
 from ._plan import (
     exact_difference, lay_out, needs_exact_difference, read_arguments, unbroadcast,
 )
@@ -122,19 +122,11 @@ def fold_plan(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int,
         fold_averaged(table, plan, keys, base)
         return
     batch = _backend.kernel.GroupedBatch(plan.batch, keys, plan.inner, base)
-    rows = table.rows
     threads = min(num_threads, table.size, plan.batch.size // (PARALLEL_MIN_SIZE // 2) or 1)
     if threads <= 1:
-        batch.fold(rows)
-        return
-    # threads split the rows, never the elements: bitwise the same for any count
-    bounds = [table.size * i // threads for i in range(threads + 1)]
-    pool = shared_pool(threads - 1)  # type: ignore[no-untyped-call, unused-ignore]
-    futures = [pool.submit(batch.fold, rows, bounds[i], bounds[i + 1])
-               for i in range(1, threads)]
-    batch.fold(rows, bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+        batch.fold(table.rows)
+    else:   # the pool's threads split the rows, never the elements: the same bits
+        batch.fold_threaded(table.rows, table.size, threads)
 
 
 def fold_averaged(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int) -> None:
@@ -262,9 +254,16 @@ class GroupedRootMeanSquaredError:
         value: np.floating[Any] = acc.value_as(self._dtype)
         return value
 
-    def _pooled_raw(self) -> tuple[float, float, float, float, int]:
+    def overall_count(self) -> float:
+        """The pooled weight sum (the element count when unweighted), float64."""
+        acc = _backend.kernel.Accumulator()
+        acc.set_raw(*self._pooled_raw())
+        count: float = acc.count()
+        return count
+
+    def _pooled_raw(self) -> tuple[float, float, float, float, int, int]:
         slots = self._table.present()[0]
-        raw: tuple[float, float, float, float, int] = _backend.kernel.group_pooled(
+        raw: tuple[float, float, float, float, int, int] = _backend.kernel.group_pooled(
             self._table.rows, slots)
         return raw
 

@@ -148,10 +148,61 @@ cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real*
         i = e
 
 
+cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_key* keys,
+                     GRow* rows, bint prefetch) noexcept nogil:
+    """fold_rows for the commonest layout -- one key per element, y_true
+    full, unweighted, NaN propagating, every row: no sample arithmetic, and
+    a lone element goes straight into its row (runs as in fold_rows)."""
+    cdef const BatchSpec* B = &G.b
+    cdef Py_ssize_t size = G.b.size, i = 0, e, j
+    cdef double sq, err
+    cdef g_key k
+    cdef GRow* g
+    while i < size:
+        k = keys[i]
+        g = rows + (<int64_t>k - G.base)
+        if i + 1 < size and keys[i + 1] == k:            # a run of equal keys
+            e = i + 2
+            while e < size and keys[e] == k:
+                e += 1
+            if e - i >= GROUP_RUN_MIN:
+                segment_into(B, i, e, g)
+            else:
+                for j in range(i, e):
+                    err = square_err(<Propagate*>NULL, <double>p[j], <double>t[j], &sq)
+                    add_lane(sq, err, &g.total.hi, &g.total.lo)
+            g.unweighted += e - i
+            i = e
+            continue
+        if prefetch and i + PREFETCH_AHEAD < size:
+            prefetch_write(rows + (<int64_t>keys[i + PREFETCH_AHEAD] - G.base))
+        err = square_err(<Propagate*>NULL, <double>p[i], <double>t[i], &sq)
+        add_lane(sq, err, &g.total.hi, &g.total.lo)
+        g.unweighted += 1
+        i += 1
+
+
 cdef void fold_keys(policy* how, const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
                     bint ranged, bint prefetch) noexcept nogil:
     """The key width and operand specialisation (operands all float64 or all
     float32)."""
+    cdef bint plain = (policy is Propagate and not ranged and G.inner == 1
+                       and G.b.t_mode == FULL_T and G.b.w_mode == NONE)
+    if plain:
+        if G.b.p64:
+            if G.k64:
+                fold_plain(G, <const double*>G.b.t, <const double*>G.b.p,
+                           <const int64_t*>G.keys, rows, prefetch)
+            else:
+                fold_plain(G, <const double*>G.b.t, <const double*>G.b.p,
+                           <const int*>G.keys, rows, prefetch)
+        elif G.k64:
+            fold_plain(G, <const float*>G.b.t, <const float*>G.b.p,
+                       <const int64_t*>G.keys, rows, prefetch)
+        else:
+            fold_plain(G, <const float*>G.b.t, <const float*>G.b.p,
+                       <const int*>G.keys, rows, prefetch)
+        return
     if G.b.p64:
         if G.k64:
             fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
@@ -178,6 +229,21 @@ cdef void fold_dispatch(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
         fold_keys(<ExactDiff*>NULL, G, rows, lo, hi, ranged, prefetch)
     else:
         fold_keys(<Propagate*>NULL, G, rows, lo, hi, ranged, prefetch)
+
+
+cdef struct RowsJob:
+    const GBatch* G
+    GRow* rows
+    int64_t nrows
+    Py_ssize_t parts
+    bint prefetch
+
+
+cdef void rows_job(void* ctx, Py_ssize_t k) noexcept nogil:
+    """Part k of the rows: every run whose row lies in it."""
+    cdef RowsJob* job = <RowsJob*>ctx
+    fold_dispatch(job.G, job.rows, job.nrows * k // job.parts,
+                  job.nrows * (k + 1) // job.parts, True, job.prefetch)
 
 
 cdef class GroupedBatch:
@@ -207,6 +273,21 @@ cdef class GroupedBatch:
             return
         with nogil:
             fold_dispatch(&self.G, rows, lo, hi, ranged, prefetch)
+
+    def fold_threaded(self, double[:, ::1] state, int64_t nrows, int threads):
+        """Rows [0, nrows) of the state += this batch, the rows cut into
+        ``threads`` parts shared by the caller and the worker pool (each
+        part's rows see the same additions as in ``fold``: same bits)."""
+        cdef RowsJob job
+        if self.G.b.size == 0 or nrows == 0:
+            return
+        job.G = &self.G
+        job.rows = <GRow*>&state[0, 0]
+        job.nrows = nrows
+        job.parts = threads
+        job.prefetch = state.shape[0] > PREFETCH_ABOVE
+        with nogil:
+            pool_run(pool_get(), threads - 1, rows_job, &job, threads)
 
 
 cdef inline DD clean(double hi, double lo) noexcept nogil:

@@ -80,7 +80,7 @@ def run(argv: list[str]) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "eval":
-        print_result(evaluate(args, args.eval_parser), args.json)
+        print_result(evaluate(args, args.eval_parser), args.json, args.csv)
         return 0
     from .demo import main as demo_main
     return demo_main(batches=getattr(args, "batches", 20000))

@@ -326,6 +326,72 @@ def foreign_rows(n: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+# (case label, baseline) -> (target text, the least ratio = baseline time / ours)
+GROUPED_TARGETS: dict[tuple[str, str], tuple[str, float]] = {
+    ("1e3 random", "ungrouped"): ("<= 4x ungrouped", 0.25),
+    ("1e3 random", "bincount"): (">= 2.5x", 2.5),
+    ("1e3 random", "pandas"): (">= 7x", 7.0),
+    ("1e3 random", "polars"): (">= 7x", 7.0),
+    ("1e6 random", "bincount"): (">= 1x", 1.0),
+    ("1e6 random", "pandas"): (">= 8x", 8.0),
+    ("1e6 random", "polars"): (">= 8x", 8.0),
+    ("sorted", "ungrouped"): ("<= 1.5x ungrouped", 1 / 1.5),
+    ("1e4 string", "pandas"): (">= 3x", 3.0),
+}
+
+
+def grouped_rows(n: int, rounds: int) -> list[dict[str, Any]]:
+    """GroupedRootMeanSquaredError (docs/grouped.md), one thread, next to
+    the ungrouped update, the numpy.bincount recipe (uncompensated), pandas
+    ``groupby().mean() ** 0.5`` and polars ``group_by().agg()`` (one thread:
+    POLARS_MAX_THREADS=1 is set before polars loads) where installed."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    from .. import GroupedRootMeanSquaredError
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    try:
+        import polars as pl
+    except ImportError:
+        pl = None
+    rng = np.random.default_rng(1)
+    t, p, _ = arrays(n, np.float64)
+    plain = RootMeanSquaredError()
+    names = np.array([f"series-{i:05d}" for i in range(10_000)], dtype=object)
+    layouts = [(rng.integers(0, 1000, size=n), "1e3 random int keys"),
+               (rng.integers(0, 1_000_000, size=n), "1e6 random int keys"),
+               (np.sort(rng.integers(0, 1000, size=n)), "1e3 int keys, sorted (runs)"),
+               (names[rng.integers(0, 10_000, size=n)], "1e4 string keys (object array)")]
+    rows: list[dict[str, Any]] = []
+    for keys, label in layouts:
+        metric = GroupedRootMeanSquaredError()
+        cases: dict[str, Callable[[], Any]] = {
+            "ours": lambda: metric.update_state(t, p, keys),
+            "ungrouped": lambda: plain.update_state(t, p)}
+        if keys.dtype.kind in "iu":
+            size = int(keys.max()) + 1
+            cases["bincount"] = lambda: np.sqrt(
+                np.bincount(keys, (p - t) ** 2, minlength=size) / np.bincount(keys, minlength=size))
+        if pd is not None:
+            cases["pandas"] = lambda: pd.Series((p - t) ** 2).groupby(keys).mean() ** 0.5
+        if pl is not None:
+            frame = pl.DataFrame({"k": keys, "t": t, "p": p})
+            cases["polars"] = lambda: frame.group_by("k").agg(
+                ((pl.col("p") - pl.col("t")) ** 2).mean().sqrt())
+        med = interleaved(cases, rounds)
+        for name in cases:
+            if name == "ours":
+                continue
+            target, least = next((v for (a, b), v in GROUPED_TARGETS.items()
+                                  if a in label and b == name), ("-", None))
+            ratio = med[name] / med["ours"]
+            rows.append({"section": "grouped", "case": f"{n:.0e} float64, {label} vs {name}",
+                         "rmse_ext": med["ours"], "baseline": med[name], "speedup": ratio,
+                         "target": target, "ok": None if least is None else ratio >= least})
+    return rows
+
+
 def fmt_seconds(s: float) -> str:
     if s < 1e-6:
         return f"{s * 1e9:.0f} ns"
@@ -384,6 +450,8 @@ TABLES: list[tuple[str, str, list[Column]]] = [
      columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
     ("memory", "Memory beyond the inputs (tracemalloc peak of one update)",
      columns("long case", "bytes", "NumPy bytes", "target", "")),
+    ("grouped", "Grouped (docs/grouped.md), one thread (ratio = the baseline's time / ours)",
+     columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
     ("numpy", "Secondary: against NumPy one-liners (ratio = their time / ours)",
      columns("long case", "rmse_ext", "baseline", "ratio")),
 ]
@@ -425,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="elements in the large-array cases (default 1e7)")
     parser.add_argument("--repeat", type=int, default=21,
                         help="interleaved rounds per median (default 21)")
+    parser.add_argument("--grouped", action="store_true",
+                        help="only the grouped cases (docs/grouped.md)")
     args = parser.parse_args(argv)
     blas = str(_parallel.available_cpus()) if has_threadpoolctl() else "1"
     if any(os.environ.get(var) != blas for var in PINNED):
@@ -433,9 +503,14 @@ def main(argv: list[str] | None = None) -> int:
                *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(cmd, env=env).returncode
     info = machine()
-    info["large"], rows = large_rows(args.size, args.repeat)
-    rows += (interval_rows(args.size, args.repeat) + small_rows(args.repeat)
-             + memory_rows(args.size) + foreign_rows(args.size, args.repeat))
+    info["large"], rows = large_rows(args.size, max(3, args.repeat // 4) if args.grouped
+                                     else args.repeat)
+    if args.grouped:
+        rows = [r for r in rows if r["section"] == "limit"] + grouped_rows(args.size, args.repeat)
+    else:
+        rows += (interval_rows(args.size, args.repeat) + small_rows(args.repeat)
+                 + memory_rows(args.size) + foreign_rows(args.size, args.repeat)
+                 + grouped_rows(args.size, args.repeat))
     info["load_after"] = load_average()
     if args.json:
         print(json.dumps({"machine": info, "rows": rows}, indent=2))

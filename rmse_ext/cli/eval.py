@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import RootMeanSquaredError
+from .. import GroupedRootMeanSquaredError, RootMeanSquaredError
 from .._rules import resolve
 from ..io import InputError, Table, open_table
+from .groups import KeyReader, key_reader, print_groups
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
 CHUNK_BYTES = 8 << 20
@@ -33,6 +34,8 @@ examples:
   rmse-ext eval y.npy p.npy --weights w.npy --json --no-progress
   rmse-ext eval truth.csv preds.csv --column value --chunk-rows 100000
   rmse-ext eval val.csv --true-column y --pred-column yhat --weight-column w
+  rmse-ext eval val.parquet --true-column y --pred-column yhat --group-column store
+  rmse-ext eval y.npy p.npy --groups series.npy --json
 """
 
 
@@ -63,7 +66,14 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--ci-method", choices=("normal", "bootstrap"), default="normal",
                     help="the interval's method (default normal; bootstrap: 200 "
                          "replicates, seed 0)")
+    ev.add_argument("--group-column", metavar="K",
+                    help="RMSE per key of this column (of Y_TRUE, or of --groups): one "
+                         "row per group plus the overall row (docs/grouped.md)")
+    ev.add_argument("--groups", metavar="KEYS",
+                    help="the keys, one per row, from this file (.npy, .npz, .csv, "
+                         ".parquet); its only column, or the --group-column one")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--csv", action="store_true", help="print a CSV table")
     ev.add_argument("--no-progress", action="store_true",
                     help="no progress bar (it is shown only when stderr is a terminal)")
 
@@ -200,16 +210,24 @@ class Progress:
 def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Stream every chunk through ``RootMeanSquaredError.update_state``."""
     start = time.perf_counter()
+    if args.json and args.csv:
+        parser.error("--json and --csv cannot be combined")
     operands = resolve_operands(args, parser)
     tables = list(dict.fromkeys(op.table for op in operands))
+    keys = key_reader(args)
+    if keys is not None and args.ci is not None:
+        parser.error("--ci is not available with --group-column / --groups")
     try:
         check_rows(operands)
+        if keys is not None:
+            check_key_rows(keys, operands)
         per_row = row_elements(operands)
         chunk_rows = args.chunk_rows or default_chunk_rows(operands)
         for table in tables:
             table.start([op.key for op in operands if op.table is table], chunk_rows)
-        metric = RootMeanSquaredError(
-            dtype=args.dtype, interval=None if args.ci is None else args.ci_method)
+        metric: Any = (GroupedRootMeanSquaredError(dtype=args.dtype) if keys is not None else
+                       RootMeanSquaredError(dtype=args.dtype,
+                                            interval=None if args.ci is None else args.ci_method))
         show = not args.no_progress and sys.stderr.isatty()
         progress = Progress(show, sum(t.bytes_total for t in tables))
         rows, weight_sums = 0, []
@@ -224,9 +242,14 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                     break
                 arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
                 try:
-                    metric.update_state(*arrays)
+                    if keys is None:
+                        metric.update_state(*arrays)
+                    else:
+                        metric.update_state(arrays[0], arrays[1], next_keys(keys, n, rows),
+                                            arrays[2] if len(arrays) == 3 else None)
                 except (TypeError, ValueError) as exc:
-                    raise InputError(" and ".join(op.label for op in operands),
+                    labels = [op.label for op in operands] + ([keys.label] if keys else [])
+                    raise InputError(" and ".join(labels),
                                      f"rows {rows + 1}-{rows + n}: {exc}") from None
                 if len(arrays) == 3:
                     weight_sums.append(float(np.sum(arrays[2], dtype=np.float64)))
@@ -242,18 +265,41 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         what = "no rows" if rows == 0 else f"{rows} rows of 0 elements each"
         raise InputError(" and ".join(t.path for t in tables),
                          f"{what} to evaluate (--allow-empty accepts an empty input)")
+    if keys is not None and len(keys.read(1)):
+        raise InputError(keys.label, f"has more rows than the values ({rows})")
+    grouped = keys is not None
     summary = {
-        "rmse": metric.result(),
-        "count": metric.count,
+        "rmse": metric.overall() if grouped else metric.result(),
+        "count": metric.overall_count() if grouped else metric.count,
         "weight_sum": math.fsum(weight_sums) if len(operands) == 3 else None,
         "elements": rows * per_row,
         "seconds": time.perf_counter() - start,
         "dtype": metric.dtype,
     }
+    if grouped:
+        summary["groups"] = {"keys": metric.keys(), "rmse": metric.result(),
+                             "count": metric.counts()}
     if args.ci is not None:
         summary["ci_low"], summary["ci_high"] = metric.confidence_interval(args.ci)
         summary["ci_level"], summary["ci_method"] = args.ci, args.ci_method
     return summary
+
+
+def check_key_rows(keys: KeyReader, operands: list[Operand]) -> None:
+    """The keys file has as many rows as the values (when both are known)."""
+    known = [(op.table.rows, op.label) for op in operands if op.table.rows is not None]
+    if keys.rows is not None and known and keys.rows != known[0][0]:
+        raise InputError(keys.label, f"has {keys.rows} rows, but {known[0][1]} has "
+                                     f"{known[0][0]}")
+
+
+def next_keys(keys: KeyReader, n: int, rows: int) -> np.ndarray:
+    """The keys of the next ``n`` rows (InputError when the keys run out)."""
+    chunk = keys.read(n)
+    if len(chunk) != n:
+        raise InputError(keys.label, f"ends after {rows + len(chunk)} rows, but the "
+                                     f"values have more")
+    return chunk
 
 
 def unequal_lengths(tables: list[Table], chunks: list[dict[Any, np.ndarray]],
@@ -274,8 +320,16 @@ def json_number(x: float | None) -> float | str | None:
     return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
 
 
-def print_result(summary: dict[str, Any], as_json: bool) -> None:
+def print_result(summary: dict[str, Any], as_json: bool, as_csv: bool = False) -> None:
+    if "groups" in summary:
+        print_groups(summary, "json" if as_json else "csv" if as_csv else "table")
+        return
     rmse = summary["rmse"]
+    if as_csv:
+        print("rmse,count,weight_sum,elements")
+        weight_sum = "" if summary["weight_sum"] is None else repr(summary["weight_sum"])
+        print(f"{rmse},{summary['count']!r},{weight_sum},{summary['elements']}")
+        return
     if not as_json:
         print(str(rmse))
         if "ci_low" in summary:

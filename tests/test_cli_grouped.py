@@ -1,0 +1,125 @@
+"""rmse-ext eval with --group-column / --groups, end to end: the per-group
+table, JSON and CSV agree with GroupedRootMeanSquaredError on the same
+data; bad key files are exit 2 naming the file."""
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from rmse_ext import GroupedRootMeanSquaredError
+from rmse_ext.cli import main
+
+RNG = np.random.default_rng(11)
+N = 3000
+Y, P, W = RNG.normal(size=N), RNG.normal(size=N), RNG.random(N)
+STORES = RNG.choice(["north", "south", "east"], size=N)
+SERIES = RNG.integers(0, 40, size=N)
+
+
+def run(capsys, *argv):
+    code = main(["eval", *map(str, argv), "--no-progress"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def expected(keys, weights=None):
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    m.update_state(Y, P, keys, weights)
+    return m
+
+
+def check_json(out, m, weighted):
+    doc = json.loads(out)
+    assert list(doc["groups"][0]) == ["key", "rmse", "count", "weight_sum"]
+    assert [g["key"] for g in doc["groups"]] == m.keys().tolist()
+    assert [g["rmse"] for g in doc["groups"]] == m.result().tolist()
+    assert [g["count"] for g in doc["groups"]] == m.counts().tolist()
+    assert all((g["weight_sum"] is None) != weighted for g in doc["groups"])
+    overall = doc["overall"]
+    assert list(overall) == ["rmse", "count", "weight_sum", "elements"]
+    assert overall["rmse"] == float(m.overall()) and overall["elements"] == N
+    assert overall["count"] == m.overall_count()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_npy_values_with_a_keys_file(tmp_path, capsys, weighted):
+    for name, a in (("y", Y), ("p", P), ("w", W), ("keys", SERIES)):
+        np.save(tmp_path / f"{name}.npy", a)
+    extra = ["--weights", tmp_path / "w.npy"] if weighted else []
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", *extra,
+                         "--groups", tmp_path / "keys.npy", "--json", "--dtype", "float64",
+                         "--chunk-rows", 700)
+    assert code == 0, err
+    check_json(out, expected(SERIES, W if weighted else None), weighted)
+
+
+def test_csv_with_a_group_column_table_and_csv_output(tmp_path, capsys):
+    path = tmp_path / "val.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["store", "y", "yhat"])
+        writer.writerows(zip(STORES, Y.tolist(), P.tolist()))
+    m = expected(STORES)
+    code, out, err = run(capsys, path, "--true-column", "y", "--pred-column", "yhat",
+                         "--group-column", "store", "--dtype", "float64", "--chunk-rows", 1000)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["key", "rmse", "count", "weight_sum"]
+    assert [line.split()[0] for line in lines[1:-2]] == ["east", "north", "south"]
+    assert lines[-1].split()[0] == "overall"
+    assert float(lines[-1].split()[1]) == float(m.overall())
+    code, out, err = run(capsys, path, "--true-column", "y", "--pred-column", "yhat",
+                         "--group-column", "store", "--dtype", "float64", "--csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["scope"] for r in rows] == ["group"] * 3 + ["overall"]
+    assert [r["key"] for r in rows[:3]] == m.keys().tolist()
+    assert [float(r["rmse"]) for r in rows[:3]] == m.result().tolist()
+
+
+def test_parquet_string_and_dictionary_keys(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"y": Y, "yhat": P, "w": W, "store": pa.array(STORES).dictionary_encode(),
+                      "series": SERIES})
+    pq.write_table(table, tmp_path / "val.parquet", row_group_size=700)
+    for column, keys in (("store", STORES), ("series", SERIES)):
+        code, out, err = run(capsys, tmp_path / "val.parquet", "--true-column", "y",
+                             "--pred-column", "yhat", "--weight-column", "w",
+                             "--group-column", column, "--json", "--dtype", "float64")
+        assert code == 0, err
+        check_json(out, expected(keys, W), True)
+
+
+def test_bad_key_files_are_input_errors(tmp_path, capsys):
+    np.save(tmp_path / "y.npy", Y)
+    np.save(tmp_path / "short.npy", SERIES[:10])
+    np.save(tmp_path / "floats.npy", Y)
+    keys = SERIES.astype(object)
+    keys[5] = None
+    np.save(tmp_path / "missing.npy", keys, allow_pickle=True)
+    y = tmp_path / "y.npy"
+    code, _, err = run(capsys, y, y, "--groups", tmp_path / "short.npy")
+    assert code == 2 and "short.npy" in err and "rows" in err
+    code, _, err = run(capsys, y, y, "--groups", tmp_path / "floats.npy")
+    assert code == 2 and "floats.npy" in err and "floats" in err
+    code, _, err = run(capsys, y, y, "--groups", tmp_path / "missing.npy")
+    assert code == 2 and "missing.npy" in err
+    code, _, err = run(capsys, y, y, "--groups", tmp_path / "nope.npy")
+    assert code == 2 and "nope.npy" in err
+    code, _, err = run(capsys, y, y, "--groups", tmp_path / "short.npy", "--json", "--csv")
+    assert code == 2
+
+
+def test_the_ungrouped_csv_output(tmp_path, capsys):
+    np.save(tmp_path / "y.npy", Y)
+    np.save(tmp_path / "p.npy", P)
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--csv",
+                         "--dtype", "float64")
+    assert code == 0, err
+    row = list(csv.DictReader(io.StringIO(out)))
+    assert list(row[0]) == ["rmse", "count", "weight_sum", "elements"]
+    assert float(row[0]["rmse"]) == float(np.sqrt(np.mean((P - Y) ** 2))) or abs(
+        float(row[0]["rmse"]) / np.sqrt(np.mean((P - Y) ** 2)) - 1) < 1e-15
