@@ -222,11 +222,14 @@ cdef void fold_keys(policy* how, const GBatch* G, GRow* rows, int64_t lo, int64_
 
 cdef void fold_dispatch(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
                         bint ranged, bint prefetch) noexcept nogil:
-    """The policy specialisation."""
+    """The policy specialisation (weighted elements under Propagate go one by
+    one under Careful: a zero weight removes its element, semantics 5)."""
     if G.b.policy == OMIT:
         fold_keys(<Omit*>NULL, G, rows, lo, hi, ranged, prefetch)
     elif G.b.policy == EXACT_DIFF:
         fold_keys(<ExactDiff*>NULL, G, rows, lo, hi, ranged, prefetch)
+    elif G.b.w_mode != NONE:
+        fold_keys(<Careful*>NULL, G, rows, lo, hi, ranged, prefetch)
     else:
         fold_keys(<Propagate*>NULL, G, rows, lo, hi, ranged, prefetch)
 

@@ -445,3 +445,17 @@ def test_one_shot_function():
     assert keys.tolist() == ["a", "b"]
     assert rmse.dtype == np.float64
     np.testing.assert_array_equal(rmse, [np.sqrt((1 + 25) / 2), 1.0])
+
+
+@pytest.mark.parametrize("run", [1, 40])
+def test_a_zero_weight_removes_its_element_even_nan_or_inf(run):
+    """Semantics 5, per group, for lone elements and for runs of one key."""
+    t = np.zeros(4 * run)
+    p = np.repeat([1.0, np.nan, np.inf, 2.0], run)
+    w = np.repeat([1.0, 0.0, 0.0, 1.0], run)
+    keys = np.repeat(["a", "b", "b", "a"], run) if run > 1 else np.array(["a", "b", "b", "a"])
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    m.update_state(t, p, keys, w)
+    assert m.to_dict() == {"a": np.sqrt(2.5), "b": 0.0}
+    m.update_state(t, p, keys)
+    assert np.isnan(m.to_dict()["b"])
