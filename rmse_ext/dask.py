@@ -26,6 +26,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+from dask import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
 from . import _backend
@@ -380,10 +381,10 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
             one = a.rechunk(tuple((s,) for s in a.shape)).to_delayed().ravel()[0]
             blocks.append([one] * len(axis0))
     keys = list(g.rechunk((axis0,)).to_delayed().ravel())
-    block = dask.delayed(_grouped_block, pure=True)
+    block = delayed(_grouped_block, pure=True)
     states = [block(metric.dtype, tb, pb, kb, wb)
               for tb, pb, kb, wb in zip(blocks[0], blocks[1], keys, blocks[2])]
-    merge = dask.delayed(_grouped_merge, pure=True)
+    merge = delayed(_grouped_merge, pure=True)
     while len(states) > 1:
         states = [merge(metric.dtype, *states[i:i + split_every])
                   for i in range(0, len(states), split_every)]
@@ -412,8 +413,8 @@ def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
     for name in wanted:
         if name not in names:
             raise ValueError(f"the frame has no column {name!r}; its columns are {names}")
-    partial = dask.delayed(_frame_partial, pure=True)
-    parts = dask.compute(*[partial(part, y_true, y_pred, by, weight)
+    partial = delayed(_frame_partial, pure=True)
+    parts = dask_compute(*[partial(part, y_true, y_pred, by, weight)
                            for part in frame[wanted].to_delayed()])
     metric = GroupedRootMeanSquaredError(dtype="float64")
     if len(by) <= 1:
