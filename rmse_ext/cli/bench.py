@@ -495,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="interleaved rounds per median (default 21)")
     parser.add_argument("--grouped", action="store_true",
                         help="only the grouped cases (docs/grouped.md)")
+    parser.add_argument("--spark", action="store_true",
+                        help="only rmse_ext.spark against Spark's RegressionEvaluator "
+                             "(local[2], a cached DataFrame of --size rows, at most 5 rounds)")
     args = parser.parse_args(argv)
     blas = str(_parallel.available_cpus()) if has_threadpoolctl() else "1"
     if any(os.environ.get(var) != blas for var in PINNED):
@@ -503,6 +506,13 @@ def main(argv: list[str] | None = None) -> int:
                *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(cmd, env=env).returncode
     info = machine()
+    if args.spark:
+        from .spark_bench import spark_rows, spark_table
+        rows = spark_rows(args.size, min(args.repeat, 5))
+        info["load_after"] = load_average()
+        print(json.dumps({"machine": info, "rows": rows}, indent=2) if args.json
+              else spark_table(info, rows))
+        return 0
     info["large"], rows = large_rows(args.size, max(3, args.repeat // 4) if args.grouped
                                      else args.repeat)
     if args.grouped:

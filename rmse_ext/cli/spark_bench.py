@@ -1,0 +1,74 @@
+"""``rmse-ext bench --spark``: rmse_ext.spark.evaluate against Spark's own
+``RegressionEvaluator`` on one cached DataFrame in ``local[2]``, rounds
+interleaved (ours, theirs, ours, ...), medians.  Needs pyspark and java."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Callable
+
+from .bench import aligned, columns
+
+
+def interleaved(ours: Callable[[], float], theirs: Callable[[], float],
+                repeat: int) -> tuple[float, float, float, float]:
+    """Median seconds of each, alternating, and the last value of each."""
+    times: tuple[list[float], list[float]] = ([], [])
+    values = [0.0, 0.0]
+    for _ in range(repeat):
+        for k, fn in enumerate((ours, theirs)):
+            start = time.perf_counter()
+            values[k] = fn()
+            times[k].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1]), values[0], values[1]
+
+
+def spark_rows(n: int, repeat: int) -> list[dict[str, Any]]:
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.sql import functions as F
+
+    from .. import spark as rmse_spark
+
+    session = rmse_spark.local_session(2)
+    try:
+        df = (session.range(n, numPartitions=2)
+              .select(F.randn(1).alias("y"), (F.randn(2) * 0.5).alias("yhat"),
+                      F.rand(3).alias("w"))
+              .cache())
+        df.count()                                   # materialise the cache
+        rows = []
+        for weight in (None, "w"):
+            theirs = RegressionEvaluator(metricName="rmse", labelCol="y",
+                                         predictionCol="yhat", **(
+                                             {"weightCol": weight} if weight else {}))
+            ours_s, theirs_s, a, b = interleaved(
+                lambda: rmse_spark.evaluate(df, "y", "yhat", weight=weight),
+                lambda: theirs.evaluate(df), repeat)
+            rows.append({
+                "section": "spark",
+                "case": f"cached {n:.0e} rows{', weighted' if weight else ''}",
+                "rmse_ext": ours_s, "baseline": theirs_s, "speedup": theirs_s / ours_s,
+                "relative_difference": abs(a - b) / b,
+                "target": ">= 1x", "ok": ours_s <= theirs_s,
+            })
+        df.unpersist()
+        return rows
+    finally:
+        session.stop()
+
+
+def spark_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    cols = columns("case", "rmse_ext", "baseline", "ratio", "target", "")
+    widths = [w for _, w, _ in cols]
+    lines = [
+        "rmse_ext.spark.evaluate against pyspark.ml RegressionEvaluator (baseline), "
+        "local[2], medians of interleaved rounds",
+        "machine: {cpu}, {cores} CPUs usable, Python {python}, rmse_ext {rmse_ext} "
+        "({kernel})".format(**info),
+        f"load average before/after: {info.get('load_before')} / {info.get('load_after')}",
+        "", aligned([head for head, _, _ in cols], widths),
+    ]
+    lines += [aligned([cell(r) for _, _, cell in cols], widths) for r in rows]
+    lines += ["", "values agree to " + ", ".join(f"{r['relative_difference']:.1e}"
+                                                for r in rows) + " relative"]
+    return "\n".join(lines)

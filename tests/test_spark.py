@@ -1,0 +1,155 @@
+"""rmse_ext.spark on a real local[2] session (one session for the module,
+small data): agreement with Spark's RegressionEvaluator and with the
+in-memory metric, partitions (several, empty), weights, array columns with
+the per-row Keras rules, exact column types, nulls and bad columns."""
+import decimal
+import shutil
+
+import numpy as np
+import pytest
+
+from rmse_ext import RootMeanSquaredError
+
+from helpers import ulps
+
+pyspark = pytest.importorskip("pyspark")
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
+if shutil.which("java") is None:
+    pytest.skip("Spark needs java (.ci/run installs openjdk-17-jre-headless)",
+                allow_module_level=True)
+
+from pyspark.ml.evaluation import RegressionEvaluator  # noqa: E402
+from pyspark.sql import types as T  # noqa: E402
+
+import rmse_ext.spark  # noqa: E402
+from rmse_ext.spark import evaluate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = rmse_ext.spark.local_session(2)
+    yield session
+    session.stop()
+
+
+def in_memory(y_true, y_pred, weight=None):
+    m = RootMeanSquaredError(dtype="float64")
+    m.update_state(y_true, y_pred, weight)
+    return float(m.result())
+
+
+@pytest.fixture(scope="module")
+def table(spark):
+    """3,000 rows in 4 partitions of unequal sizes, one of them empty."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    y, yhat, w = rng.normal(3, 2, n), rng.normal(3, 2, n), rng.random(n) * 5
+    part = np.where(np.arange(n) < 500, 0, np.where(np.arange(n) < 2000, 1, 3))  # 2: none
+    rows = [(float(a), float(b), float(c), int(k)) for a, b, c, k in zip(y, yhat, w, part)]
+    df = spark.createDataFrame(rows, "y double, yhat double, w double, part int")
+    df = df.repartition(4, "part").sortWithinPartitions("y").cache()
+    sizes = df.rdd.glom().map(len).collect()
+    assert len(sizes) == 4 and 0 in sizes and sum(sizes) == n
+    return df, y, yhat, w
+
+
+def test_agrees_with_regression_evaluator_and_the_in_memory_metric(table):
+    df, y, yhat, w = table
+    ours = evaluate(df, "y", "yhat")
+    spark_value = RegressionEvaluator(metricName="rmse", labelCol="y",
+                                      predictionCol="yhat").evaluate(df)
+    assert abs(ours - spark_value) <= 1e-12 * spark_value
+    assert ulps(ours, in_memory(y, yhat)) <= 4
+
+    ours_w = evaluate(df, "y", "yhat", weight="w")
+    spark_w = RegressionEvaluator(metricName="rmse", labelCol="y", predictionCol="yhat",
+                                  weightCol="w").evaluate(df)
+    assert abs(ours_w - spark_w) <= 1e-12 * spark_w
+    assert ulps(ours_w, in_memory(y, yhat, w)) <= 4
+    assert ours_w != ours
+
+
+def test_deterministic_for_a_partitioning(table):
+    df = table[0]
+    first = evaluate(df, "y", "yhat", weight="w")
+    assert all(evaluate(df, "y", "yhat", weight="w") == first for _ in range(2))
+
+
+def test_empty_frame_and_one_partition(spark, table):
+    df, y, yhat, _ = table
+    assert evaluate(df.where("y > 1e9"), "y", "yhat") == 0.0       # no rows: Keras's 0
+    assert ulps(evaluate(df.coalesce(1), "y", "yhat"), in_memory(y, yhat)) <= 4
+
+
+def test_integer_long_float_and_decimal_columns_are_read_exactly(spark):
+    big = 2**62 + 1                      # int64 columns read as int64 NumPy arrays
+    schema = T.StructType([
+        T.StructField("a", T.LongType()), T.StructField("b", T.LongType()),
+        T.StructField("i", T.IntegerType()), T.StructField("f", T.FloatType()),
+        T.StructField("d", T.DecimalType(38, 18)), T.StructField("flag", T.BooleanType()),
+    ])
+    decimals = [decimal.Decimal("0.1"), decimal.Decimal("-12345678901234.123456789012345678"),
+                decimal.Decimal("3")]
+    rows = [(big, big - 3, 1, 0.1, decimals[0], True), (big, big + 4, 2, 0.2, decimals[1], False),
+            (-5, -5, 3, 0.3, decimals[2], True)]
+    df = spark.createDataFrame(rows, schema).repartition(2)
+    assert evaluate(df.coalesce(1), "a", "b") == in_memory(np.array([big, big, -5]),
+                                                           np.array([big - 3, big + 4, -5]))
+    floats = np.array([0.1, 0.2, 0.3], np.float32)
+    assert ulps(evaluate(df, "i", "f"), in_memory(np.array([1, 2, 3]), floats)) <= 4
+    assert ulps(evaluate(df, "i", "d", weight="flag"),
+                in_memory([1, 2, 3], [float(x) for x in decimals], [1, 0, 1])) <= 4
+
+
+def test_array_columns_follow_the_keras_rules_per_row(spark):
+    rows = [([1.0, 2.0], [1.5, 2.5], 2.0, 1.0), ([3.0, 4.0], [2.0, 2.0], 1.0, 0.5),
+            ([0.0, 0.0], [1.0, -1.0], 0.5, 2.0)]
+    df = spark.createDataFrame(rows, "t array<double>, p array<double>, w double, s double")
+    t = np.array([r[0] for r in rows])
+    p = np.array([r[1] for r in rows])
+    w = np.array([r[2] for r in rows])
+    s = np.array([r[3] for r in rows])
+    assert ulps(evaluate(df, "t", "p", weight="w"), in_memory(t, p, w)) <= 4   # (n,) -> (n, 1)
+    assert ulps(evaluate(df, "s", "p"), in_memory(s[:, None], p)) <= 4         # a number per row
+
+
+def test_ragged_array_rows_are_folded_row_by_row(spark):
+    rows = [(1.0, [1.0, 2.0, 4.0], 2.0), (2.0, [3.0], 1.0), (0.5, [], 3.0),
+            (4.0, [1.0, 1.0], 0.5)]
+    df = spark.createDataFrame(rows, "t double, p array<double>, w double").repartition(2)
+    m = RootMeanSquaredError(dtype="float64")
+    for t, p, w in rows:                       # the Keras rules on each row
+        m.update_state(t, p, w)
+    assert ulps(evaluate(df, "t", "p", weight="w"), float(m.result())) <= 4
+
+    bad = spark.createDataFrame([([1.0, 2.0], [1.0, 2.0, 3.0])], "t array<double>, p array<double>")
+    bad = bad.union(spark.createDataFrame([([1.0], [2.0])], "t array<double>, p array<double>"))
+    with pytest.raises(ValueError, match=r"column 'p': row 0 holds 3 values where another "
+                                         r"column holds 2"):
+        evaluate(bad.coalesce(1), "t", "p")
+
+
+def test_nulls_are_rejected_naming_the_column(spark):
+    df = spark.createDataFrame([(1.0, 2.0, 1.0), (2.0, None, 1.0), (3.0, 3.0, None)],
+                               "y double, yhat double, w double")
+    with pytest.raises(ValueError, match=r"column 'yhat' has missing values \(Arrow null\)"):
+        evaluate(df, "y", "yhat")
+    with pytest.raises(ValueError, match=r"column 'w' has missing values"):
+        evaluate(df.where("yhat is not null"), "y", "yhat", weight="w")
+    nested = spark.createDataFrame([([1.0, None],)], "p array<double>")
+    with pytest.raises(ValueError, match=r"column 'p' has missing values"):
+        evaluate(nested.selectExpr("1.0 as y", "p"), "y", "p")
+
+
+def test_bad_columns_raise_before_any_job(spark):
+    df = spark.createDataFrame([(1.0, "a", [[1.0]], 1)], "y double, s string, "
+                                                          "nested array<array<double>>, k int")
+    with pytest.raises(TypeError, match=r"y_pred: column 's' holds string, not numbers"):
+        evaluate(df, "y", "s")
+    with pytest.raises(TypeError, match=r"weight: column 'nested' holds array<array<double>>"):
+        evaluate(df, "y", "k", weight="nested")
+    with pytest.raises(ValueError, match=r"y_true: the DataFrame has no column 'z' "
+                                         r"\(columns: \['y', 's', 'nested', 'k'\]\)"):
+        evaluate(df, "z", "y")
+    with pytest.raises(TypeError, match="y_true must be a column name"):
+        evaluate(df, 1, "y")
