@@ -23,6 +23,7 @@ values, rejected with an error naming the column.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Iterator
 
 import numpy as np
@@ -31,7 +32,7 @@ from ._arrow import Chunk, Leaf, read_batches
 from ._inputs import arrow_values, reject_nulls
 from .metric import RootMeanSquaredError
 
-__all__ = ["evaluate", "local_session"]
+__all__ = ["evaluate", "partial_states", "merged", "local_session"]
 
 NUMBER_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType",
                 "DoubleType", "DecimalType", "BooleanType")
@@ -149,6 +150,30 @@ def _check_column(df: Any, column: Any, role: str) -> str:
     return column
 
 
+def partial_states(df: Any, y_true: str, y_pred: str, *,
+                   weight: str | None = None) -> Any:
+    """The lazy DataFrame of partial states: one row per partition of ``df``
+    (``partition``, ``state``: the JSON of its metric's ``get_state()``,
+    ``error``: a rejected column's message, else null).  Column names and
+    types are checked here, before any job runs."""
+    names = [_check_column(df, y_true, "y_true"), _check_column(df, y_pred, "y_pred")]
+    if weight is not None:
+        names.append(_check_column(df, weight, "weight"))
+    return df.select(*names).mapInArrow(partial(_partition_state, names), RESULT_SCHEMA)
+
+
+def merged(rows: list[Any]) -> RootMeanSquaredError:
+    """Collected partial-state rows merged in partition order (a partition's
+    error raised here, as the TypeError/ValueError it was)."""
+    metric = RootMeanSquaredError(dtype="float64")
+    for row in sorted(rows, key=lambda row: row["partition"]):
+        if row["error"] is not None:
+            kind, message = row["error"].split(":", 1)
+            raise (TypeError if kind == "TypeError" else ValueError)(message)
+        metric.merge_state(RootMeanSquaredError.from_state(json.loads(row["state"])))
+    return metric
+
+
 def evaluate(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
              by: Any = None) -> Any:
     """The RMSE of column ``y_pred`` against ``y_true`` of the Spark
@@ -159,19 +184,8 @@ def evaluate(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
     if by is not None:
         raise TypeError("by=: grouped Spark evaluation needs the grouped metric "
                         "(rmse_ext.GroupedRootMeanSquaredError), not in this build")
-    names = [_check_column(df, y_true, "y_true"), _check_column(df, y_pred, "y_pred")]
-    if weight is not None:
-        names.append(_check_column(df, weight, "weight"))
-    from functools import partial
-    states = df.select(*names).mapInArrow(partial(_partition_state, names),
-                                          RESULT_SCHEMA).collect()
-    metric = RootMeanSquaredError(dtype="float64")
-    for row in sorted(states, key=lambda row: row["partition"]):
-        if row["error"] is not None:
-            kind, message = row["error"].split(":", 1)
-            raise (TypeError if kind == "TypeError" else ValueError)(message)
-        metric.merge_state(RootMeanSquaredError.from_state(json.loads(row["state"])))
-    return float(metric.result())
+    states = partial_states(df, y_true, y_pred, weight=weight).collect()
+    return float(merged(states).result())
 
 
 def local_session(cores: int = 2) -> Any:

@@ -69,6 +69,18 @@ def test_agrees_with_regression_evaluator_and_the_in_memory_metric(table):
     assert ours_w != ours
 
 
+def test_only_one_small_state_per_partition_reaches_the_driver(table):
+    df, y, yhat, w = table
+    states = rmse_ext.spark.partial_states(df, "y", "yhat", weight="w")
+    assert states.columns == ["partition", "state", "error"]
+    rows = states.collect()
+    assert sorted(r["partition"] for r in rows) == list(range(4))
+    assert all(r["error"] is None and len(r["state"]) < 400 for r in rows)
+    merged = rmse_ext.spark.merged(rows)
+    assert merged.count == pytest.approx(w.sum(), rel=1e-12)
+    assert float(merged.result()) == evaluate(df, "y", "yhat", weight="w")
+
+
 def test_deterministic_for_a_partitioning(table):
     df = table[0]
     first = evaluate(df, "y", "yhat", weight="w")
