@@ -12,7 +12,9 @@ from .bench import aligned, columns
 
 def interleaved(ours: Callable[[], float], theirs: Callable[[], float],
                 repeat: int) -> tuple[float, float, float, float]:
-    """Median seconds of each, alternating, and the last value of each."""
+    """Median seconds of each, alternating after one warm-up call of each
+    (Python workers start, the plan is compiled), and the last value of each."""
+    ours(), theirs()
     times: tuple[list[float], list[float]] = ([], [])
     values = [0.0, 0.0]
     for _ in range(repeat):
