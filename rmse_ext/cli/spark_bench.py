@@ -40,9 +40,10 @@ def spark_rows(n: int, repeat: int) -> list[dict[str, Any]]:
         df.count()                                   # materialise the cache
         rows = []
         for weight in (None, "w"):
-            theirs = RegressionEvaluator(metricName="rmse", labelCol="y",
-                                         predictionCol="yhat", **(
-                                             {"weightCol": weight} if weight else {}))
+            named: dict[str, Any] = {"labelCol": "y", "predictionCol": "yhat"}
+            if weight:
+                named["weightCol"] = weight
+            theirs = RegressionEvaluator(metricName="rmse", **named)
             ours_s, theirs_s, a, b = interleaved(
                 lambda: rmse_spark.evaluate(df, "y", "yhat", weight=weight),
                 lambda: theirs.evaluate(df), repeat)
