@@ -194,36 +194,22 @@ cdef inline void run_unweighted(policy* how, const t_real* t, const p_real* p,
 
 
 cdef inline void run_weighted(policy* how, const t_real* t, const p_real* p, const w_real* w,
-                              Py_ssize_t n, Lanes* lanes) noexcept nogil:
+                              Py_ssize_t w_step, Py_ssize_t n, Lanes* lanes) noexcept nogil:
+    """w_step 1: one weight per element; 0: w[0] for the whole run (a row).
+    Always called with a literal w_step, so each call site compiles to its
+    own loop."""
     cdef Lanes L = lanes[0]
     cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
     for blk in range(n_body // LANES):
         i = blk * LANES
         for j in range(LANES):
-            add_wsq(how, <double>p[i + j], <double>t[i + j], <double>w[i + j],
+            add_wsq(how, <double>p[i + j], <double>t[i + j], <double>w[(i + j) * w_step],
                     &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
     for i in range(n_body, n):
         j = i - n_body
-        add_wsq(how, <double>p[i], <double>t[i], <double>w[i],
+        add_wsq(how, <double>p[i], <double>t[i], <double>w[i * w_step],
                 &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
-    lanes[0] = L
-
-
-cdef inline void run_row_weighted(policy* how, const t_real* t, const p_real* p, double w,
-                                  Py_ssize_t n, Lanes* lanes) noexcept nogil:
-    """run_weighted for one weight applying to the whole run (a row)."""
-    cdef Lanes L = lanes[0]
-    cdef Py_ssize_t i, j, blk
-    cdef Py_ssize_t n_body = n - n % LANES
-    for blk in range(n_body // LANES):
-        i = blk * LANES
-        for j in range(LANES):
-            add_wsq(how, <double>p[i + j], <double>t[i + j], w,
-                    &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
-    for i in range(n_body, n):
-        j = i - n_body
-        add_wsq(how, <double>p[i], <double>t[i], w, &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
     lanes[0] = L
 
 
@@ -273,11 +259,11 @@ cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
         if B.w_mode == NONE or B.w_mode == SCALAR:
             run_unweighted(how, t_at, p + i, m, &L)
         elif B.w_mode == FULL:
-            run_weighted(how, t_at, p + i, w + i, m, &L)
+            run_weighted(how, t_at, p + i, w + i, 1, m, &L)
         elif B.w_mode == TILED:
-            run_weighted(how, t_at, p + i, w + j, m, &L)
+            run_weighted(how, t_at, p + i, w + j, 1, m, &L)
         else:  # PER_ROW
-            run_row_weighted(how, t_at, p + i, <double>w[r], m, &L)
+            run_weighted(how, t_at, p + i, w + r, 0, m, &L)
         i += m
     for k in range(LANES):
         omitted += L.om[k]
