@@ -128,6 +128,15 @@ def is_plain(a: Any) -> bool:
             and a.flags.aligned and a.dtype.isnative and 0 not in a.strides)
 
 
+def remember_layout(acc: Any, t: Any, p: Any, w: Any) -> None:
+    """After a planned update of plain operands: the accumulator remembers
+    its layout (see Recipe.remember); anything else is left alone."""
+    key = recipe_key(t, p, w, Policy.PROPAGATE)
+    recipe = RECIPES.get(key) if key is not None else None
+    if recipe is not None:
+        recipe.remember(acc, t, p, w)
+
+
 def recipe_key(t: Any, p: Any, w: Any, policy: int) -> tuple[Any, ...] | None:
     """The cache key of an update of plain operands (None: not cacheable)."""
     if not (is_plain(t) and is_plain(p) and (w is None or is_plain(w))):
@@ -165,6 +174,13 @@ class Recipe:
         return cls(swap, plan.t.shape, plan.p.shape,
                    None if plan.w is None else plan.w.shape,
                    (plan.t_mode, plan.w_mode, plan.run, plan.policy))
+
+    def remember(self, acc: Any, t: np.ndarray, p: np.ndarray, w: Any) -> None:
+        """Let the accumulator's C fast path fold later operands of these
+        shapes by this layout (Accumulator.remember_layout)."""
+        t_mode, w_mode, run, policy = self.modes
+        if policy == Policy.PROPAGATE:
+            acc.remember_layout(t, p, w, self.swap, t_mode, w_mode, run)
 
     def plan(self, t: np.ndarray, p: np.ndarray, w: Any) -> Plan:
         if self.swap:

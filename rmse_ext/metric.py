@@ -9,7 +9,7 @@ from . import _backend, _intervals, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import Chunks, read_input, resolve_result_dtype
 from ._parallel import check_num_threads
-from ._plan import plan_update
+from ._plan import plan_update, remember_layout
 
 # batches smaller than this stay on the single-threaded fast path
 PARALLEL_MIN_SIZE = 1 << 20
@@ -111,6 +111,7 @@ class RootMeanSquaredError:
             _intervals.fold_update(self._acc, plan, units, self._interval, omit=False)
         else:
             plan.apply(self._acc, self._num_threads)
+            remember_layout(self._acc, y_true, y_pred, sample_weight)
 
     def result(self) -> np.floating[Any]:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the

@@ -41,6 +41,43 @@ cdef inline DD count_dd(DD weight, Count n) noexcept nogil:
     return c
 
 
+cdef enum:
+    MEMO_DIMS = 8          # operands of at most this many dimensions are memoised
+
+
+# One layout the resolver chose (rmse_ext._rules, rmse_ext._plan), remembered
+# by the shapes and dtypes of the operands as given: a later update of the same
+# shapes reads its operands the same way, without Python.  A cache, not a rule:
+# it only compares shapes.
+cdef struct LayoutMemo:
+    bint valid
+    bint has_w
+    bint swap              # y_pred is read in the y_true slot and the reverse
+    int ndim[3]
+    Py_ssize_t dims[3][MEMO_DIMS]
+    int typenum[3]
+    int t_mode
+    int w_mode
+    Py_ssize_t run
+
+
+cdef inline bint memo_fits(const LayoutMemo* M, int k, object a) noexcept:
+    """Whether operand k is a plain ndarray of the remembered shape and dtype."""
+    cdef cnp.ndarray arr
+    cdef int d
+    if not cnp.PyArray_CheckExact(a):
+        return False
+    arr = <cnp.ndarray>a
+    if not is_plain_float(arr) or cnp.PyArray_NDIM(arr) != M.ndim[k]:
+        return False
+    if cnp.PyArray_TYPE(arr) != M.typenum[k]:
+        return False
+    for d in range(M.ndim[k]):
+        if cnp.PyArray_DIM(arr, d) != M.dims[k][d]:
+            return False
+    return True
+
+
 cdef class Accumulator:
     """Running state of the metric.  All methods trust their arguments; the
     checks live in rmse_ext.
@@ -56,6 +93,7 @@ cdef class Accumulator:
     cdef DD weight
     cdef Count elements
     cdef Count omitted
+    cdef LayoutMemo memo   # not state: a cache of the last resolved layout
 
     def __cinit__(self):
         self.reset()
@@ -138,8 +176,10 @@ cdef class Accumulator:
             return False
         cdef cnp.ndarray ta = <cnp.ndarray>t
         cdef cnp.ndarray pa = <cnp.ndarray>p
-        if not (is_plain_float(ta) and is_plain_float(pa) and cnp.PyArray_SAMESHAPE(ta, pa)):
+        if not (is_plain_float(ta) and is_plain_float(pa)):
             return False
+        if not cnp.PyArray_SAMESHAPE(ta, pa):
+            return self.fold_remembered(t, p, w)
         if w is None:
             pass
         elif PyFloat_CheckExact(w):
@@ -150,10 +190,59 @@ cdef class Accumulator:
             wa = <cnp.ndarray>w
             w_mode = FULL
         else:
-            return False
+            return self.fold_remembered(t, p, w)
         describe(&B, ta, pa, wa, FULL_T, w_mode, w_scalar, 0)
         self.fold_spec(&B)
         return True
+
+    cdef bint fold_remembered(self, object t, object p, object w) noexcept:
+        """Fold by the remembered layout when the operands fit it."""
+        cdef BatchSpec B
+        cdef const LayoutMemo* M = &self.memo
+        cdef cnp.ndarray wa = None
+        cdef double w_scalar = 0.0
+        if not (M.valid and memo_fits(M, 0, t) and memo_fits(M, 1, p)):
+            return False
+        if M.has_w != (w is not None) or (M.has_w and not memo_fits(M, 2, w)):
+            return False
+        if M.swap:
+            t, p = p, t
+        if M.w_mode == SCALAR:
+            w_scalar = ((<const double*>cnp.PyArray_DATA(<cnp.ndarray>w))[0]
+                        if cnp.PyArray_TYPE(<cnp.ndarray>w) == cnp.NPY_DOUBLE
+                        else (<const float*>cnp.PyArray_DATA(<cnp.ndarray>w))[0])
+        elif M.has_w:
+            wa = <cnp.ndarray>w
+        describe(&B, <cnp.ndarray>t, <cnp.ndarray>p, wa, M.t_mode, M.w_mode, w_scalar, M.run)
+        self.fold_spec(&B)
+        return True
+
+    def remember_layout(self, object t, object p, object w, bint swap, int t_mode,
+                        int w_mode, Py_ssize_t run):
+        """Remember how the planner read these plain operands in place (their
+        data as given, y_true and y_pred swapped or not, the modes and run):
+        fold_fast then folds later operands of the same shapes and dtypes
+        the same way.  Operands it cannot memoise are ignored."""
+        cdef int k
+        cdef cnp.ndarray arr
+        cdef object operand
+        self.memo.valid = False
+        for k, operand in enumerate((t, p, w)):
+            if operand is None:
+                continue
+            arr = <cnp.ndarray>operand
+            if cnp.PyArray_NDIM(arr) > MEMO_DIMS:
+                return
+            self.memo.ndim[k] = cnp.PyArray_NDIM(arr)
+            self.memo.typenum[k] = cnp.PyArray_TYPE(arr)
+            for d in range(cnp.PyArray_NDIM(arr)):
+                self.memo.dims[k][d] = cnp.PyArray_DIM(arr, d)
+        self.memo.has_w = w is not None
+        self.memo.swap = swap
+        self.memo.t_mode = t_mode
+        self.memo.w_mode = w_mode
+        self.memo.run = run
+        self.memo.valid = True
 
     def value(self):
         """sqrt(total / count) in float64; 0.0 while count is 0 (Keras's

@@ -268,3 +268,43 @@ def test_a_cached_layout_gives_the_planners_bits(shapes):
     finally:
         _plan.RECIPES[key] = saved
     assert cached.get_raw() == fresh.get_raw()
+
+
+@pytest.mark.parametrize("shapes", [((8, 4), (8, 4), (8,)), ((8, 4), (8, 4), (1, 1)),
+                                    ((8, 4, 1), (8, 4), (8, 4)), ((2, 3, 4), (2, 3, 4), (2, 3)),
+                                    ((8, 4), (8, 4), ())])
+def test_the_remembered_layout_folds_the_planners_bits(shapes, kernel):
+    """After one planned update the C fast path folds operands of the same
+    shapes by the remembered layout: the same bits as the planner, and it
+    declines operands of other shapes or dtypes."""
+    rng = np.random.default_rng(9)
+    t_shape, p_shape, w_shape = shapes
+    make = lambda dtype=np.float64: [rng.normal(size=t_shape).astype(dtype),  # noqa: E731
+                                     rng.normal(size=p_shape).astype(dtype),
+                                     rng.random(w_shape).astype(dtype)]
+    m = RootMeanSquaredError(dtype="float64")
+    m._acc = kernel.Accumulator()
+    m.update_state(*make())                          # planned, then remembered
+    again = make()
+    remembered = kernel.Accumulator()
+    remembered.set_raw(*m._acc.get_raw())
+    assert remembered.fold_fast(*again) is False     # a fresh accumulator remembers nothing
+    assert m._acc.fold_fast(*again)
+    planned = kernel.Accumulator()
+    planned.set_raw(*remembered.get_raw())
+    plan_update(*again).apply(planned)
+    assert m._acc.get_raw() == planned.get_raw()
+    before = m._acc.get_raw()
+    other = make(np.float32)
+    assert not m._acc.fold_fast(*other)              # another dtype: not this layout
+    assert not m._acc.fold_fast(again[0][:1], again[1][:1], again[2])
+    assert m._acc.get_raw() == before
+
+
+def test_layouts_read_through_copies_are_not_remembered(kernel):
+    """A short y_true row is tiled by the planner (a copy): nothing to remember."""
+    m = RootMeanSquaredError()
+    m._acc = kernel.Accumulator()
+    t, p = np.ones(4), np.zeros((8, 4))
+    m.update_state(t, p)
+    assert not m._acc.fold_fast(t, p)
