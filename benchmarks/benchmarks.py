@@ -106,47 +106,53 @@ class ThreadSpeedup(LargeRows):
         return lookup(rows, "threads", f"{dtype} unweighted", "speedup")
 
 
+GROUPED_KEYS = ["1e3 random", "1e6 random", "1e3 sorted", "1e4 strings"]
+
+
+def grouped_keys(keys, n, rng):
+    """The grouping keys of a GroupedUpdate case."""
+    if keys == "1e4 strings":
+        names = np.array([f"series-{i:05d}" for i in range(10_000)], dtype=object)
+        return names[rng.integers(0, 10_000, size=n)]
+    out = rng.integers(0, 1_000_000 if keys.startswith("1e6") else 1000, size=n)
+    if keys.endswith("sorted"):
+        out.sort()
+    return out
+
+
 class GroupedUpdate:
     """GroupedRootMeanSquaredError.update_state on 10^7 float64 rows, next to
-    the numpy.bincount recipe (uncompensated), pandas and polars (docs/grouped.md)."""
-    params = (["1e3 random", "1e6 random", "1e3 sorted", "1e4 strings"],)
-    param_names = ["keys"]
+    the numpy.bincount recipe (uncompensated, integer keys only), pandas and
+    polars (docs/grouped.md).  A baseline whose package is missing, or that
+    cannot take the case's keys, is skipped (NotImplementedError in setup)."""
+    params = (GROUPED_KEYS, ["rmse_ext", "bincount", "pandas", "polars"])
+    param_names = ["keys", "tool"]
     timeout = 300
 
-    def setup(self, keys):
-        from rmse_ext import GroupedRootMeanSquaredError
-        n = 10_000_000
-        rng = np.random.default_rng(1)
-        self.t, self.p, _ = make_inputs(n, "float64", False)
-        groups = 1_000_000 if keys.startswith("1e6") else 1000
-        if keys == "1e4 strings":
-            names = np.array([f"series-{i:05d}" for i in range(10_000)], dtype=object)
-            self.keys = names[rng.integers(0, 10_000, size=n)]
-        else:
-            self.keys = rng.integers(0, groups, size=n)
-            if keys.endswith("sorted"):
-                self.keys.sort()
-        self.m = GroupedRootMeanSquaredError()
-
-    def time_grouped(self, keys):
-        self.m.update_state(self.t, self.p, self.keys)
-
-    def time_bincount_baseline(self, keys):
-        if self.keys.dtype == object:
+    def setup(self, keys, tool):
+        if tool == "bincount" and keys.endswith("strings"):
             raise NotImplementedError("bincount takes integer keys")
-        np.sqrt(np.bincount(self.keys, (self.p - self.t) ** 2) / np.bincount(self.keys))
+        if tool in ("pandas", "polars"):
+            try:
+                __import__(tool)
+            except ImportError:
+                raise NotImplementedError(f"{tool} is not installed") from None
+        n = 10_000_000
+        self.t, self.p, _ = make_inputs(n, "float64", False)
+        self.keys = grouped_keys(keys, n, np.random.default_rng(1))
+        if tool == "rmse_ext":
+            from rmse_ext import GroupedRootMeanSquaredError
+            self.m = GroupedRootMeanSquaredError()
 
-    def time_pandas_baseline(self, keys):
-        try:
+    def time_update(self, keys, tool):
+        if tool == "rmse_ext":
+            self.m.update_state(self.t, self.p, self.keys)
+        elif tool == "bincount":
+            np.sqrt(np.bincount(self.keys, (self.p - self.t) ** 2) / np.bincount(self.keys))
+        elif tool == "pandas":
             import pandas as pd
-        except ImportError:
-            raise NotImplementedError("pandas is not installed") from None
-        pd.Series((self.p - self.t) ** 2).groupby(self.keys).mean() ** 0.5
-
-    def time_polars_baseline(self, keys):
-        try:
+            pd.Series((self.p - self.t) ** 2).groupby(self.keys).mean() ** 0.5
+        else:
             import polars as pl
-        except ImportError:
-            raise NotImplementedError("polars is not installed") from None
-        pl.DataFrame({"k": self.keys, "t": self.t, "p": self.p}).group_by("k").agg(
-            ((pl.col("p") - pl.col("t")) ** 2).mean().sqrt())
+            pl.DataFrame({"k": self.keys, "t": self.t, "p": self.p}).group_by("k").agg(
+                ((pl.col("p") - pl.col("t")) ** 2).mean().sqrt())
