@@ -75,7 +75,7 @@ import sys, numpy, rmse_ext
 assert "site-packages" in rmse_ext.__file__, rmse_ext.__file__
 print("testing", rmse_ext.__file__, "with numpy", numpy.__version__)'
         HYPOTHESIS_PROFILE=dev "$env/bin/python" -m pytest -q -p no:cacheprovider tests \
-            | tail -n 3
+            | grep -E "^(FAILED|ERROR) |passed|failed" | tail -n 25
         exit "${PIPESTATUS[0]}"
     )
 }
