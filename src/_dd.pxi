@@ -1,7 +1,7 @@
 # Error-free building blocks: double-double (DD) arithmetic and the exact
 # product error.  Everything the accumulators need, nothing about batches.
 
-from libc.math cimport fma, sqrt, isfinite
+from libc.math cimport fma, sqrt, isfinite, ilogb, ldexp
 from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from *:
@@ -118,17 +118,42 @@ cdef inline void add_count_dd(DD* acc, uint64_t n, double scale) noexcept nogil:
     add_dd(acc, <double>(n & 0xFFFFFFFFu) * scale, 0.0)
 
 
+cdef enum:
+    NORMAL_QUOTIENT_MIN_EXP = -969   # 2**-969: the Newton residual below stays normal
+
+
+cdef inline double quotient_dd(DD s, DD c) noexcept nogil:
+    """s / c (normalized, c.hi != 0, both finite) to about u**2 relative:
+    one Newton step on the quotient of the high parts."""
+    cdef double q = s.hi / c.hi
+    cdef double r = fma(-q, c.hi, s.hi) + s.lo - q * c.lo
+    return q + r / c.hi
+
+
 cdef inline double sqrt_of_ratio(DD s, DD c) noexcept nogil:
     """sqrt(s / c) for two double-doubles; 0.0 when c is 0 (Keras's
-    divide_no_nan, semantics 1)."""
-    cdef double q, r
+    divide_no_nan, semantics 1).  A ratio outside the normal range whose
+    square root is inside it (a total of 1e-320 over a count of 4, or
+    1e300 over 1e-300) is formed from s and c scaled by powers of two,
+    so the root keeps full precision instead of underflowing to 0 or
+    overflowing to inf; inf and NaN propagate."""
+    cdef double q
+    cdef int es, ec, half
     s = normalized(s)
     c = normalized(c)
     if c.hi == 0.0:
         return 0.0
     q = s.hi / c.hi
-    if isfinite(q) and q != 0.0:
-        # one Newton step on the quotient of two double-doubles
-        r = fma(-q, c.hi, s.hi) + s.lo - q * c.lo
-        q = q + r / c.hi
-    return sqrt(q)
+    if q == 0.0 and s.hi == 0.0 or not (isfinite(s.hi) and isfinite(c.hi)):
+        return sqrt(q)
+    if isfinite(q) and ilogb(q) > NORMAL_QUOTIENT_MIN_EXP:
+        return sqrt(quotient_dd(s, c))
+    # s = s' * 2**es, c = c' * 2**ec with es - ec even and s', c' near 1
+    es = ilogb(s.hi)
+    ec = ilogb(c.hi)
+    if (es - ec) & 1:
+        es -= 1
+    half = (es - ec) // 2
+    s.hi, s.lo = ldexp(s.hi, -es), ldexp(s.lo, -es)
+    c.hi, c.lo = ldexp(c.hi, -ec), ldexp(c.lo, -ec)
+    return ldexp(sqrt(quotient_dd(s, c)), half)

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 from rmse_ext import RootMeanSquaredError, _backend
 from rmse_ext._plan import plan_update
@@ -177,6 +177,55 @@ def test_int64_streams_are_within_2_ulp_of_exact(rows, weighted, averaged, far):
     exact = ExactRMSE()
     exact.update_state(t.reshape(-1), p.reshape(-1), None if w is None else list(w))
     assert ulps(m.result(), exact.result()) <= 2
+
+
+@pytest.mark.parametrize("rows", [
+    [(3283303962651606105, 1, 5e-324), (2**63 - 1, 0, 3.9999)],      # ratio below 2**-1074
+    [(0, 1, 1e-300), (0, 0, 1e300)],                                 # ratio 1e-600
+    [(0, 1, 2.0**-1074), (7, 7, 2.0**100)],                           # ratio 2**-1174
+    [(0, 10**150, 1.0), (0, 0, -1.0 + 2.0**-52)],                    # ratio 4.5e315
+])
+def test_a_ratio_outside_the_normal_range_keeps_its_root(rows, kernel):
+    """sqrt(total / count) where total / count under- or overflows float64
+    but its root does not (the CI failure of the int64 stream test)."""
+    t = np.array([r[0] for r in rows], dtype=object)
+    p = np.array([r[0] + r[1] for r in rows], dtype=object)
+    w = [r[2] for r in rows]
+    as_ints = all(abs(int(x)) < 2**63 for x in np.concatenate([t, p]))
+    t, p = (np.array(a, np.int64 if as_ints else np.float64) for a in (t, p))
+    m = RootMeanSquaredError(dtype="float64")
+    m._acc = kernel.Accumulator()
+    m.update_state(t, p, w)
+    exact = ExactRMSE()
+    exact.update_state(t, p, w)
+    assert math.isfinite(exact.result()) and exact.result() > 0
+    assert ulps(m.result(), exact.result()) <= 2
+
+
+@given(st.lists(st.tuples(st.floats(-1e100, 1e100), st.floats(-1e100, 1e100),
+                          st.floats(0, 4)), min_size=1, max_size=12),
+       st.integers(-1074, 300))
+def test_extreme_weights_are_within_2_ulp_of_exact(rows, shift):
+    """Weights scaled anywhere in float64's range, subnormals included: the
+    root of the weighted mean stays within 2 ulp while it is normal, even
+    when the mean itself is not (squares and products that leave float64's
+    range are its own limit, docs/numerics.md)."""
+    t = np.array([r[0] for r in rows])
+    p = np.array([r[1] for r in rows])
+    w = np.ldexp(np.array([r[2] for r in rows]), shift)
+    exact = ExactRMSE()
+    exact.update_state(t, p, list(w))
+    truth = exact.result()
+    assume(math.isfinite(truth) and (truth == 0 or truth > 2.0**-1022))
+    with np.errstate(all="ignore"):
+        d2 = (p - t) ** 2
+        terms = np.concatenate([d2, w * d2])
+        zero = np.concatenate([p == t, (p == t) | (w == 0)])
+    # squares and products that underflow or overflow are float64's own limit
+    assume(np.all(np.isfinite(terms) & (zero | (np.abs(terms) >= 2.0**-969))))
+    m = RootMeanSquaredError(dtype="float64")
+    m.update_state(t, p, w)
+    assert ulps(m.result(), truth) <= 2
 
 
 def test_python_ints_beyond_64_bits_are_a_clear_error():
