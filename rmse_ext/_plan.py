@@ -111,7 +111,9 @@ def plan_update(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
     t, p, w = read_arguments(y_true, y_pred, sample_weight)
     layout = resolve(t.shape, p.shape, None if w is None else w.shape)
     plan = plan_layout(layout, t, p, w, policy)
-    if key is not None and len(RECIPES) < MAX_RECIPES:
+    if key is not None:
+        if len(RECIPES) >= MAX_RECIPES:         # the oldest shapes make room
+            del RECIPES[next(iter(RECIPES))]
         RECIPES[key] = Recipe.of(plan, y_true, y_pred, sample_weight)
     return plan
 

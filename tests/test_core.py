@@ -319,6 +319,17 @@ def test_a_cached_layout_gives_the_planners_bits(shapes):
     assert cached.get_raw() == fresh.get_raw()
 
 
+def test_the_layout_cache_stays_bounded_and_takes_new_shapes():
+    """Past MAX_RECIPES distinct shapes the oldest make room: the cache never
+    grows beyond its cap, and a shape seen last is still cached."""
+    from rmse_ext import _plan
+    for n in range(1, _plan.MAX_RECIPES + 40):
+        _plan.plan_update(np.zeros(n), np.ones(n), np.ones(n))
+        assert len(_plan.RECIPES) <= _plan.MAX_RECIPES
+    last = (np.zeros(n), np.ones(n), np.ones(n))
+    assert _plan.recipe_key(*last, _backend.Policy.PROPAGATE) in _plan.RECIPES
+
+
 @pytest.mark.parametrize("shapes", [((8, 4), (8, 4), (8,)), ((8, 4), (8, 4), (1, 1)),
                                     ((8, 4, 1), (8, 4), (8, 4)), ((2, 3, 4), (2, 3, 4), (2, 3)),
                                     ((8, 4), (8, 4), ())])
