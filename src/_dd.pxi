@@ -45,12 +45,25 @@ cdef extern from *:
         return err == err ? err : 0.0;
     #endif
     }
+
+    /* a * b - z, rounded once, where p = fl(a * b) and p - z is exact (the
+       TwoSum term of p): one FMA, or without one the exact p - z plus the
+       product's exact error (Dekker), rounded twice. */
+    static inline double rmse_prod_minus(double a, double b, double p, double z) {
+    #if RMSE_HARDWARE_FMA
+        (void)p;
+        return fma(a, b, -z);
+    #else
+        return (p - z) + rmse_two_prod_err(a, b, p);
+    #endif
+    }
     """
     int rmse_cpu_has_avx2_fma() nogil
     int RMSE_HARDWARE_FMA
     double add_on_fma "rmse_add_on_fma"(double a, double b) nogil
     double sub_on_fma "rmse_sub_on_fma"(double a, double b) nogil
     double two_prod_err "rmse_two_prod_err"(double a, double b, double p) nogil
+    double prod_minus "rmse_prod_minus"(double a, double b, double p, double z) nogil
     double mul_add "rmse_mul_add"(double a, double b, double c) nogil
 
 

@@ -12,12 +12,16 @@
 # otherwise off by at most half an ulp of d, which moves the final square
 # root by at most one ulp.  Under the ExactDiff policy (integer inputs beyond
 # 2**53, split into two exact terms) d's rounding error r enters the square
-# as (2d + r) * r, so the difference itself is exact.  d*d (and w*d*d) is split error-free into hi + lo
-# with FMA; hi goes into a Neumaier/Knuth compensated lane sum, lo into the
-# lane's compensation.  LANES independent (sum, compensation) pairs keep the loop
-# throughput-bound; they are folded into a double-double at the end of every
-# CHUNK of elements.  Chunks have a fixed size, so a call gives bitwise the same
-# answer for any number of threads.
+# as (2d + r) * r, so the difference itself is exact.  x = fl(d*d) (or
+# fl(w * fl(d*d)), d*d's error e joining as w*e) enters a lane's sum by Knuth's
+# branch-free TwoSum, s + x == sn + (s - (sn - z)) + (x - z), both parts exact;
+# x - z and the product's exact error are one quantity, d*d - z, formed by one
+# FMA (Dekker's product where there is no FMA) and rounded once, an error of
+# O(u**2) of the term, the order of the compensation's own additions.  The
+# compensation collects the rest.  LANES independent (sum, compensation)
+# pairs keep the loop throughput-bound; they are folded into a double-double
+# at the end of every CHUNK of elements.  Chunks have a fixed size, so a call
+# gives bitwise the same answer for any number of threads.
 
 cimport numpy as cnp
 import numpy as np

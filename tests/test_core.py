@@ -144,6 +144,41 @@ def test_omit_counts_what_it_drops():
     assert acc.get_raw()[5] == 3 and acc.value() == 1.0 and acc.count() == 1.0
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_omit_sums_each_chunk_as_if_its_dropped_elements_were_zeros(weighted, kernel):
+    """Under 'omit' a chunk without NaN is read by the propagate loop (issue 14's
+    speed) and one with a NaN or a non-finite sum by the omit loop: either way each
+    chunk's sums are bitwise those of propagate over the chunk with every dropped
+    element made 0 (weight 0 too), and each chunk counts exactly what it dropped."""
+    chunk = kernel.CHUNK_SIZE
+    rng = np.random.default_rng(5)
+    n = 4 * chunk + 77
+    t, p, w = rng.normal(size=n), rng.normal(size=n), rng.random(n) + 0.5
+    p[[chunk + 5, chunk + 6]] = np.nan            # chunk 1: two NaN predictions
+    t[2 * chunk + 9] = np.nan                     # chunk 2: one NaN target
+    if weighted:
+        w[3 * chunk + 11] = np.nan                # chunk 3: one NaN weight,
+        p[3 * chunk + 12], t[3 * chunk + 12], w[3 * chunk + 12] = 1e300, -1e300, 0.0
+    dropped = np.isnan(t) | np.isnan(p) | (np.isnan(w) if weighted else False)
+    zt, zp, zw = t.copy(), p.copy(), w.copy()     # and an infinite error of weight 0
+    zt[dropped] = zp[dropped] = zw[dropped] = 0.0
+    mode = kernel.WMode.FULL if weighted else kernel.WMode.NONE
+
+    def rows(t, p, w, policy):
+        batch = kernel.Batch(t, p, w if weighted else None, w_mode=mode, policy=policy)
+        out = np.zeros((batch.chunks, 5))
+        batch.chunk_partials(0, batch.chunks, out)
+        return out
+
+    omit = rows(t, p, w, kernel.Policy.OMIT)
+    zeroed = rows(zt, zp, zw, kernel.Policy.PROPAGATE)
+    assert np.array_equal(omit[:, :4], zeroed[:, :4])
+    assert np.isfinite(omit[:, :4]).all()
+    per_chunk = np.add.reduceat(dropped, np.arange(0, n, chunk))
+    assert omit[:, 4].tolist() == per_chunk.tolist()
+    assert per_chunk[0] == per_chunk[4] == 0 and per_chunk[1] == 2
+
+
 # -- exact integers (semantics 5) -------------------------------------------------------------
 
 @pytest.mark.parametrize("t, p, expect", [
