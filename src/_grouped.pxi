@@ -477,28 +477,28 @@ def factorize_objects(object[:] keys, type kind):
     return codes, distinct, -1
 
 
+cdef void key_range(const g_key* keys, Py_ssize_t n, int64_t* lo, int64_t* hi) noexcept nogil:
+    """lo, hi = min, max of n >= 1 keys, one pass."""
+    cdef Py_ssize_t i
+    cdef int64_t low = keys[0], high = keys[0], v
+    for i in range(n):
+        v = keys[i]
+        low = v if v < low else low
+        high = v if v > high else high
+    lo[0], hi[0] = low, high
+
+
 def int_range(cnp.ndarray keys):
     """(min, max) of a non-empty C-contiguous int32/int64 array, one pass."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(keys), i
-    cdef const int64_t* k64
-    cdef const int* k32
-    cdef int64_t lo, hi, v
-    if cnp.PyArray_ITEMSIZE(keys) == 8:
-        k64 = <const int64_t*>cnp.PyArray_DATA(keys)
-        lo = hi = k64[0]
-        with nogil:
-            for i in range(n):
-                v = k64[i]
-                lo = v if v < lo else lo
-                hi = v if v > hi else hi
-    else:
-        k32 = <const int*>cnp.PyArray_DATA(keys)
-        lo = hi = k32[0]
-        with nogil:
-            for i in range(n):
-                v = k32[i]
-                lo = v if v < lo else lo
-                hi = v if v > hi else hi
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(keys)
+    cdef int64_t lo, hi
+    cdef const void* data = cnp.PyArray_DATA(keys)
+    cdef bint k64 = cnp.PyArray_ITEMSIZE(keys) == 8
+    with nogil:
+        if k64:
+            key_range(<const int64_t*>data, n, &lo, &hi)
+        else:
+            key_range(<const int*>data, n, &lo, &hi)
     return lo, hi
 
 
