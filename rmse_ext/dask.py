@@ -33,7 +33,7 @@ from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._plan import plan_update, rows_plan, unbroadcast
 from ._rules import Layout, resolve
-from .frames import composite_keys, grouped_columns, result_columns, split_composite
+from .frames import Part, as_part, grouped_columns, merged_parts, result_columns
 from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
@@ -393,12 +393,9 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
 
 
 def _frame_partial(part: Any, y_true: str, y_pred: str, by: list[str],
-                   weight: str | None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+                   weight: str | None) -> Part:
     """One partition's key columns and per-key raw state."""
-    metric, keys = grouped_columns(part, y_true, y_pred, by, weight)
-    raw = metric.get_raw()
-    del raw["keys"]
-    return keys, raw
+    return as_part(*grouped_columns(part, y_true, y_pred, by, weight))
 
 
 def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
@@ -416,19 +413,4 @@ def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
     partial = delayed(_frame_partial, pure=True)
     parts = dask_compute(*[partial(part, y_true, y_pred, by, weight)
                            for part in frame[wanted].to_delayed()])
-    metric = GroupedRootMeanSquaredError(dtype="float64")
-    if len(by) <= 1:
-        for keys, raw in parts:
-            metric.merge_raw(keys[by[0]] if by else np.zeros(len(raw["total_hi"]), np.int8),
-                             **raw)
-        keys = {by[0]: metric.keys()} if by else {}
-    else:
-        columns = [np.concatenate([keys[name] for keys, _ in parts]) for name in by]
-        codes, sorted_keys = composite_keys(columns, by, len(columns[0]))
-        start = 0
-        for _, raw in parts:
-            stop = start + len(raw["total_hi"])
-            metric.merge_raw(codes[start:stop], **raw)
-            start = stop
-        keys = dict(zip(by, split_composite(metric.keys(), sorted_keys)))
-    return pd.DataFrame(result_columns(metric, keys))
+    return pd.DataFrame(result_columns(*merged_parts(parts, by)))

@@ -2,9 +2,10 @@
 group of a table, as a table of the caller's library.
 
 ``frame`` is a pandas DataFrame, a polars DataFrame, a pyarrow Table (or
-RecordBatch), a dict of 1-D arrays, or a dask DataFrame (computed by
-``rmse_ext.dask``).  ``y_true``, ``y_pred`` and ``weight`` name columns;
-``by`` names one column or a list of them (composite keys).  The result has
+RecordBatch), a dict of 1-D arrays, or a dask or Spark DataFrame (computed
+by ``rmse_ext.dask`` / ``rmse_ext.spark``, returned as pandas).  ``y_true``,
+``y_pred`` and ``weight`` name columns; ``by`` names one column or a list of
+them (composite keys).  The result has
 the ``by`` columns, then ``rmse`` (float64), ``count`` (elements, int64) and
 ``weight_sum`` (float64; equal to ``count`` when unweighted), one row per
 group in sorted key order; with ``by=None`` one row for the whole table.
@@ -20,7 +21,7 @@ gives for its group; missing keys are an error (see rmse_ext._keys).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -122,15 +123,18 @@ def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np
 def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
              weight: Optional[str] = None) -> Any:
     """RMSE (and element count, weight sum) per group of ``frame``'s rows,
-    as a frame of the same library (a pandas DataFrame for dask); see the
+    as a frame of the same library (a pandas DataFrame for dask and Spark); see the
     module docstring."""
     names = by_columns(by)
     if _library(frame) == "dask":
         from .dask import evaluate_frame
         return evaluate_frame(frame, y_true, y_pred, by=names, weight=weight)
+    if _library(frame) == "pyspark":
+        from .spark import evaluate_frame as evaluate_spark
+        return evaluate_spark(frame, y_true, y_pred, by=names, weight=weight)
     if not (isinstance(frame, dict) or _library(frame) in ("pandas", "polars", "pyarrow")):
         raise TypeError(
-            f"frame must be a pandas, polars or dask DataFrame, a pyarrow Table or a "
+            f"frame must be a pandas, polars, dask or Spark DataFrame, a pyarrow Table or a "
             f"dict of arrays; got {type(frame).__name__}"
         )
     metric, keys = grouped_columns(frame, y_true, y_pred, names, weight)
@@ -158,6 +162,43 @@ def grouped_columns(frame: Any, y_true: str, y_pred: str, names: list[str],
         metric.update_state(t, p, codes, w)
         keys = dict(zip(names, split_composite(metric.keys(), sorted_keys)))
     return metric, keys
+
+
+Part = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+
+
+def as_part(metric: GroupedRootMeanSquaredError, keys: dict[str, np.ndarray]) -> Part:
+    """A partial state to ship: the key columns and the raw arrays (without
+    the metric's own keys, which for composite keys are local codes)."""
+    raw = metric.get_raw()
+    del raw["keys"]
+    return keys, raw
+
+
+def merged_parts(parts: Iterable[Part], names: list[str]
+                 ) -> tuple[GroupedRootMeanSquaredError, dict[str, np.ndarray]]:
+    """Partial grouped states merged by key *value*, in the order given:
+    each part is (its key columns, its ``get_raw()`` arrays without
+    ``keys``), one entry per group of that part.  Composite keys are coded
+    over all parts' keys together, so parts whose own codes differ still
+    meet.  Returns what ``grouped_columns`` does for the pooled rows."""
+    parts = [part for part in parts if len(part[1]["total_hi"])]
+    metric = GroupedRootMeanSquaredError(dtype="float64")
+    if len(names) <= 1:
+        for keys, raw in parts:
+            metric.merge_raw(keys[names[0]] if names else
+                             np.zeros(len(raw["total_hi"]), np.int8), **raw)
+        return metric, ({names[0]: metric.keys()} if names else {})
+    if not parts:
+        return metric, {name: np.zeros(0, np.int64) for name in names}
+    columns = [np.concatenate([keys[name] for keys, _ in parts]) for name in names]
+    codes, sorted_keys = composite_keys(columns, names, len(columns[0]))
+    start = 0
+    for _, raw in parts:
+        stop = start + len(raw["total_hi"])
+        metric.merge_raw(codes[start:stop], **raw)
+        start = stop
+    return metric, dict(zip(names, split_composite(metric.keys(), sorted_keys)))
 
 
 def result_columns(metric: GroupedRootMeanSquaredError, keys: dict[str, np.ndarray]

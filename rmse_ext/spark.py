@@ -15,6 +15,14 @@ an array broadcasts, arrays of one length pair element by element, a
 per-row weight applies to every element of its row.  Nulls are missing
 values, rejected with an error naming the column.
 
+With ``by=`` (a column name or a list of them, as ``rmse_ext.evaluate``
+takes it) every partition folds a ``GroupedRootMeanSquaredError`` and emits
+one row per group it holds: the key values (in the columns' Spark types)
+and the group's raw sums.  The driver merges them in partition order by key
+*value* (composite keys are coded over every partition's keys together)
+and returns ``rmse_ext.evaluate``'s table as a pandas DataFrame.  A null
+key is a ValueError naming its column, as in ``rmse_ext._keys``.
+
 >>> spark = local_session()                                  # doctest: +SKIP
 >>> df = spark.createDataFrame([(2.0, 1.0), (4.0, 3.0), (6.0, 2.0)], ["y", "yhat"])  # doctest: +SKIP
 >>> evaluate(df, "y", "yhat")                                # doctest: +SKIP
@@ -30,12 +38,20 @@ import numpy as np
 
 from ._arrow import Chunk, Leaf, read_batches
 from ._inputs import arrow_values, reject_nulls
+from ._keys import missing_error
+from .frames import (
+    Part, as_part, by_columns, composite_keys, merged_parts, result_columns, split_composite,
+)
+from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
-__all__ = ["evaluate", "partial_states", "merged", "local_session"]
+__all__ = ["evaluate", "evaluate_frame", "partial_states", "merged", "grouped_partial_states",
+           "merged_grouped", "collect_arrow", "local_session"]
 
 NUMBER_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType",
                 "DoubleType", "DecimalType", "BooleanType")
+KEY_TYPES = ("StringType", "ByteType", "ShortType", "IntegerType", "LongType", "BooleanType",
+             "DateType", "TimestampType", "TimestampNTZType", "BinaryType")
 RESULT_SCHEMA = "partition int, state string, error string"
 
 
@@ -92,44 +108,156 @@ def _spelled_out(column: Any, length: np.ndarray) -> np.ndarray:
     return spelled
 
 
-def _fold_batch(metric: RootMeanSquaredError, names: list[str],
-                picked: dict[str, Chunk]) -> None:
+def _batch_operands(names: list[str], picked: dict[str, Chunk]
+                    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """One batch's operands for ``update_state``: one sample per row, or,
+    for ragged array rows spelled out element by element, one per element
+    (then also each row's number of elements, for repeating the row's key)."""
     columns = [(name, _rows_of(picked[name], f"column {name!r}")) for name in names]
     rows = next(len(c[0]) - 1 if isinstance(c, tuple) else len(c) for _, c in columns)
     arrays = [c for _, c in columns]
     if all(isinstance(c, np.ndarray) and c.ndim == 1 for c in arrays):
-        metric.update_state(*arrays)                # one element per row
-        return
+        return arrays, None                         # one element per row
     if not any(isinstance(c, tuple) for c in arrays):
         # every row holds a number or an array of one length: a (rows, d) batch,
         # numbers as (rows, 1) so that they broadcast per row (semantics 2.3, 3.1)
-        metric.update_state(*(c.reshape(rows, 1) if c.ndim == 1 else c for c in arrays))
-        return
+        return [c.reshape(rows, 1) if c.ndim == 1 else c for c in arrays], None
     length = _per_row_lengths(columns, rows)
-    metric.update_state(*(_spelled_out(c, length) for c in arrays))
+    return [_spelled_out(c, length) for c in arrays], length
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}:{exc}"
+
+
+def _raise_error(text: str) -> None:
+    """A partition's error, raised on the driver as the TypeError/ValueError it was."""
+    kind, message = text.split(":", 1)
+    raise (TypeError if kind == "TypeError" else ValueError)(message)
+
+
+def _partition_id() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.partitionId() if context else 0
 
 
 def _partition_state(names: list[str], batches: Iterator[Any]) -> Iterator[Any]:
     """mapInArrow's function: the partition's batches -> one row holding the
     partition id and the JSON state (or the error, raised on the driver)."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-    from pyspark import TaskContext
 
     metric = RootMeanSquaredError(dtype="float64")
     state, error = None, None
     try:
         for batch in batches:
             for picked in read_batches(batch, names, "partition"):
-                _fold_batch(metric, names, picked)
+                metric.update_state(*_batch_operands(names, picked)[0])
         state = json.dumps(metric.get_state())
     except (TypeError, ValueError) as exc:
-        error = f"{type(exc).__name__}:{exc}"
-    context = TaskContext.get()
+        error = _error_text(exc)
     yield pa.RecordBatch.from_pydict({
-        "partition": pa.array([context.partitionId() if context else 0], pa.int32()),
+        "partition": pa.array([_partition_id()], pa.int32()),
         "state": pa.array([state], pa.string()),
         "error": pa.array([error], pa.string()),
     })
+
+
+RAW_COLUMNS = (("total_hi", "double"), ("total_lo", "double"), ("weight_hi", "double"),
+               ("weight_lo", "double"), ("unweighted", "long"), ("weighted", "long"))
+
+
+def _batch_keys(batch: Any, by: list[str], length: np.ndarray | None) -> list[Any]:
+    """The batch's key columns (pyarrow arrays; repeated per element for
+    spelled-out ragged rows).  A null key is a ValueError naming its column."""
+    keys = []
+    for name in by:
+        col = batch.column(name)
+        if col.null_count:
+            nulls = col.is_null().to_numpy(zero_copy_only=False)
+            raise missing_error(f"by column {name!r}", int(np.argmax(nulls)))
+        keys.append(col if length is None else col.take(np.repeat(np.arange(len(length)),
+                                                                    length)))
+    return keys
+
+
+class _StableCodes:
+    """Composite keys -> int64 codes that stay the same from batch to batch
+    of a partition: one code per distinct combination, in order of first
+    sight (each batch's own codes, from ``composite_keys``, are local)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.index: dict[tuple[Any, ...], int] = {}
+        self.values: list[np.ndarray] = []          # per column, the value of each code
+
+    def codes(self, columns: list[Any], rows: int) -> np.ndarray:
+        local, sorted_keys = composite_keys(columns, self.names, rows)
+        distinct, inverse = np.unique(local, return_inverse=True)
+        split = split_composite(distinct, sorted_keys)
+        stable = np.empty(len(distinct), np.int64)
+        before = len(self.index)
+        for j, combination in enumerate(zip(*(c.tolist() for c in split))):
+            stable[j] = self.index.setdefault(combination, len(self.index))
+        fresh = stable >= before             # codes handed out here, in increasing order
+        self.values = [np.concatenate([v, c[fresh]]) for v, c in zip(self.values, split)] \
+            if self.values else [c[fresh] for c in split]
+        out: np.ndarray = stable[inverse.reshape(-1)]
+        return out
+
+    def columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """The key columns of stable codes (none for no names)."""
+        return {name: values[codes] for name, values in zip(self.names, self.values)}
+
+
+def _grouped_partition(names: list[str], by: list[str], batches: Iterator[Any]
+                       ) -> Iterator[Any]:
+    """mapInArrow's function for ``by=``: the partition's batches -> one row
+    per group of the partition (partition id, the key columns as
+    ``key_0``, ``key_1``, ..., the raw sums and counts), or one error row.
+    All batches fold into one grouped metric: one key column directly,
+    composite keys through codes stable across the batches."""
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+    metric = GroupedRootMeanSquaredError(dtype="float64")
+    coder = _StableCodes(by)
+    part: Part | None = None
+    types: list[Any] = []                       # the key columns' Arrow types
+    folded, error = False, None
+    try:
+        for batch in batches:
+            types = [batch.schema.field(name).type for name in by]
+            for picked in read_batches(batch, names, "partition"):
+                (t, p, *w), length = _batch_operands(names, picked)
+                keys = _batch_keys(batch, by, length)
+                rows = len(t) if np.ndim(t) else 1
+                if len(by) == 1:
+                    groups = keys[0]
+                elif by:
+                    groups = coder.codes(keys, rows)
+                else:                           # by=[]: the partition is one group
+                    groups = np.zeros(rows, np.int8)
+                metric.update_state(t, p, groups, w[0] if w else None)
+                folded = True
+        if folded:
+            codes = metric.keys()
+            part = as_part(metric, {by[0]: codes} if len(by) == 1 else coder.columns(codes))
+    except (TypeError, ValueError) as exc:
+        error = _error_text(exc)
+    if part is None and error is None:
+        return                                      # no rows: no groups
+    size = 1 if part is None else len(part[1]["total_hi"])
+    columns = {"partition": pa.array([_partition_id()] * size, pa.int32())}
+    for i, name in enumerate(by):
+        columns[f"key_{i}"] = pa.nulls(size, types[i]) if part is None else \
+            pa.array(part[0][name]).cast(types[i])
+    for column, kind in RAW_COLUMNS:
+        arrow = pa.float64() if kind == "double" else pa.int64()
+        columns[column] = pa.nulls(size, arrow) if part is None else \
+            pa.array(part[1][column], arrow)
+    columns["error"] = pa.array([error] * size, pa.string())
+    yield pa.RecordBatch.from_pydict(columns)
 
 
 # -- on the driver ------------------------------------------------------------------------
@@ -168,8 +296,7 @@ def merged(rows: list[Any]) -> RootMeanSquaredError:
     metric = RootMeanSquaredError(dtype="float64")
     for row in sorted(rows, key=lambda row: row["partition"]):
         if row["error"] is not None:
-            kind, message = row["error"].split(":", 1)
-            raise (TypeError if kind == "TypeError" else ValueError)(message)
+            _raise_error(row["error"])
         metric.merge_state(RootMeanSquaredError.from_state(json.loads(row["state"])))
     return metric
 
@@ -178,14 +305,108 @@ def evaluate(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
              by: Any = None) -> Any:
     """The RMSE of column ``y_pred`` against ``y_true`` of the Spark
     DataFrame ``df`` (with ``weight``: per-row weights), as a Python float,
-    folded where the partitions are (see the module docstring).  Bad column
-    names or types raise TypeError/ValueError before any job runs; nulls
+    folded where the partitions are (see the module docstring).  With
+    ``by`` (a column name or a list of them): the RMSE per group, as the
+    pandas DataFrame ``evaluate_frame`` returns.  Bad column names or types
+    raise TypeError/ValueError before any job runs; nulls (values or keys)
     raise ValueError naming the column."""
     if by is not None:
-        raise TypeError("by=: grouped Spark evaluation needs the grouped metric "
-                        "(rmse_ext.GroupedRootMeanSquaredError), not in this build")
+        return evaluate_frame(df, y_true, y_pred, by=by, weight=weight)
     states = partial_states(df, y_true, y_pred, weight=weight).collect()
     return float(merged(states).result())
+
+
+def _by_names(by: Any) -> list[str]:
+    """``by`` as a list of names: one name or a list, as ``rmse_ext.evaluate``
+    takes them; None or [] for the whole frame as one group."""
+    return by_columns(None if isinstance(by, list) and not by else by)
+
+
+def _checked_by(df: Any, by: Any) -> list[str]:
+    """The ``by`` column names, each a column of key type."""
+    names = _by_names(by)
+    fields = {field.name: field for field in df.schema.fields}
+    for name in names:
+        if name not in fields:
+            raise ValueError(f"by: the DataFrame has no column {name!r} "
+                             f"(columns: {list(fields)})")
+        data_type = fields[name].dataType
+        if type(data_type).__name__ not in KEY_TYPES:
+            raise TypeError(f"by: column {name!r} holds {data_type.simpleString()}, not keys "
+                            f"(strings, integers, booleans, dates, timestamps or binary)")
+    return names
+
+
+def grouped_partial_states(df: Any, y_true: str, y_pred: str, *, by: Any,
+                           weight: str | None = None) -> Any:
+    """The lazy DataFrame of grouped partial states: one row per group of
+    each partition of ``df`` (``partition``, the key columns ``key_0``,
+    ``key_1``, ... of the ``by`` columns' types, the raw sums ``total_hi``,
+    ``total_lo``, ``weight_hi``, ``weight_lo`` and element counts
+    ``unweighted``, ``weighted``, and ``error``: a rejected column's message
+    in a partition's only row, else null).  Columns are checked here, before
+    any job runs."""
+    from pyspark.sql import types as T
+
+    names = [_check_column(df, y_true, "y_true"), _check_column(df, y_pred, "y_pred")]
+    if weight is not None:
+        names.append(_check_column(df, weight, "weight"))
+    keys = _checked_by(df, by)
+    fields = {field.name: field for field in df.schema.fields}
+    schema = T.StructType(
+        [T.StructField("partition", T.IntegerType())]
+        + [T.StructField(f"key_{i}", fields[name].dataType) for i, name in enumerate(keys)]
+        + [T.StructField(column, T.DoubleType() if kind == "double" else T.LongType())
+           for column, kind in RAW_COLUMNS]
+        + [T.StructField("error", T.StringType())])
+    selected = df.select(*dict.fromkeys(names + keys))
+    return selected.mapInArrow(partial(_grouped_partition, names, keys), schema)
+
+
+def collect_arrow(states: Any) -> Any:
+    """A small DataFrame collected as a pyarrow Table (pyspark >= 4.0's
+    ``toArrow``; its private predecessor on 3.5)."""
+    if hasattr(states, "toArrow"):
+        return states.toArrow()
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    return pa.Table.from_batches(states._collect_as_arrow(), schema=None)
+
+
+def merged_grouped(table: Any, by: Any) -> tuple[GroupedRootMeanSquaredError,
+                                                 dict[str, np.ndarray]]:
+    """Collected grouped partial states (a pyarrow Table of
+    ``grouped_partial_states``' rows) merged by key value, partition after
+    partition: the float64 grouped metric and its key columns, one entry per
+    group in the metric's sorted order (for one ``by`` column, its
+    ``keys()``).  A partition's error is raised here."""
+    names = _by_names(by)
+    partition = np.asarray(table.column("partition").to_numpy(zero_copy_only=False))
+    order = np.argsort(partition, kind="stable")
+    errors = table.column("error").to_pylist()
+    for i in order.tolist():
+        if errors[i] is not None:
+            _raise_error(errors[i])
+    keys = [np.asarray(table.column(f"key_{i}").to_numpy(zero_copy_only=False))[order]
+            for i in range(len(names))]
+    raws = {column: np.asarray(table.column(column).to_numpy(zero_copy_only=False))[order]
+            for column, _ in RAW_COLUMNS}
+    edges = [0, *(np.flatnonzero(np.diff(partition[order])) + 1).tolist(), len(order)]
+    parts = [({name: k[a:b] for name, k in zip(names, keys)},
+              {column: r[a:b] for column, r in raws.items()})
+             for a, b in zip(edges[:-1], edges[1:])]
+    return merged_parts(parts, names)
+
+
+def evaluate_frame(df: Any, y_true: str, y_pred: str, *, by: Any,
+                   weight: str | None = None) -> Any:
+    """RMSE per group of a Spark DataFrame as a pandas DataFrame shaped like
+    ``rmse_ext.evaluate``'s: the ``by`` columns, ``rmse``, ``count``,
+    ``weight_sum``, one row per group in sorted key order (``by=[]``: one
+    row for the whole frame)."""
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+    table = collect_arrow(grouped_partial_states(df, y_true, y_pred, by=by, weight=weight))
+    return pd.DataFrame(result_columns(*merged_grouped(table, by)))
 
 
 def local_session(cores: int = 2) -> Any:

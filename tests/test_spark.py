@@ -1,14 +1,17 @@
 """rmse_ext.spark on a real local[2] session (one session for the module,
 small data): agreement with Spark's RegressionEvaluator and with the
 in-memory metric, partitions (several, empty), weights, array columns with
-the per-row Keras rules, exact column types, nulls and bad columns."""
+the per-row Keras rules, exact column types, nulls and bad columns; and
+by= (grouped states merged by key value) against the in-memory grouped
+metric and an fsum oracle per group."""
 import decimal
 import shutil
 
 import numpy as np
 import pytest
 
-from rmse_ext import RootMeanSquaredError
+import rmse_ext
+from rmse_ext import GroupedRootMeanSquaredError, RootMeanSquaredError
 
 from helpers import ulps
 
@@ -165,3 +168,177 @@ def test_bad_columns_raise_before_any_job(spark):
         evaluate(df, "z", "y")
     with pytest.raises(TypeError, match="y_true must be a column name"):
         evaluate(df, 1, "y")
+
+
+# -- by=: grouped states per partition, merged by key value ------------------------------
+
+def grouped_frame(seed=11, n=600):
+    """A pandas frame: string and int keys, weights, and a key ("solo") on
+    one row only, so that it lands in one partition."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    store = rng.choice(["north", "south", "east", "west", "a"], size=n).astype(object)
+    store[rng.integers(n)] = "solo"
+    return pd.DataFrame({"y": rng.normal(3, 2, n), "yhat": rng.normal(3, 2, n),
+                         "w": rng.random(n) * 4, "store": store,
+                         "fold": rng.integers(-2, 4, n)})
+
+
+def fsum_oracle(pdf, by, weight):
+    """{key tuple: fsum RMSE of the group's rows} (rmse_ext.reference)."""
+    from rmse_ext.reference import fsum_rmse
+
+    out = {}
+    for key, g in pdf.groupby(by if isinstance(by, list) else [by], sort=True):
+        batch = (g["y"].to_numpy(), g["yhat"].to_numpy())
+        out[key] = fsum_rmse([batch + ((g[weight].to_numpy(),) if weight else ())])
+    return out
+
+
+def assert_frames_agree(got, want):
+    """Same columns, keys and element counts; rmse and weight_sum within 4 ulp."""
+    assert list(got.columns) == list(want.columns)
+    for name in want.columns:
+        if name in ("rmse", "weight_sum"):
+            assert all(ulps(a, b) <= 4 for a, b in zip(got[name], want[name])), name
+        else:
+            assert got[name].tolist() == want[name].tolist(), name
+
+
+@pytest.fixture
+def small_batches(spark):
+    """Arrow batches of 64 rows: every partition folds several batches."""
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "64")
+    yield
+    spark.conf.set(key, before)
+
+
+@pytest.mark.parametrize("partitions, by, weight", [
+    (1, "store", None), (3, ["store", "fold"], "w"), (7, "fold", "w"),
+    (7, ["fold", "store"], None), (3, "store", "w"), (1, ["store", "fold"], None)])
+def test_grouped_agrees_with_the_in_memory_metric_and_an_fsum_oracle(spark, small_batches,
+                                                                     partitions, by, weight):
+    pdf = grouped_frame()
+    df = spark.createDataFrame(pdf).repartition(partitions)
+    assert df.rdd.getNumPartitions() == partitions
+    got = evaluate(df, "y", "yhat", by=by, weight=weight)
+    assert_frames_agree(got, rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight=weight))
+    names = by if isinstance(by, list) else [by]
+    oracle = fsum_oracle(pdf, by, weight)
+    assert len(got) == len(oracle) and "solo" in pdf["store"].tolist()
+    for row in got.itertuples(index=False):
+        key = tuple(getattr(row, name) for name in names)
+        assert ulps(row.rmse, oracle[key]) <= 4, key
+
+
+def test_keys_meet_by_value_across_partitions_with_empty_ones(spark):
+    """Each partition codes its composite keys from its own key set; the
+    driver matches them by value.  Partition 2 is empty, ('c', 2) is in
+    partition 3 only."""
+    data = [[("b", 1, 1.0, 2.0), ("b", 1, 2.0, 2.5)],
+            [("a", 0, 0.0, 1.0), ("b", 1, 3.0, 1.0), ("b", 0, 1.0, 1.0)],
+            [],
+            [("c", 2, 5.0, 1.0), ("a", 0, 2.0, 0.0), ("b", 1, 1.0, 1.0)]]
+    rdd = spark.sparkContext.parallelize(range(4), 4).flatMap(lambda i: data[i])
+    df = spark.createDataFrame(rdd, "s string, k int, y double, yhat double")
+    assert df.rdd.glom().map(len).collect() == [2, 3, 0, 3]
+    table = rmse_ext.spark.collect_arrow(
+        rmse_ext.spark.grouped_partial_states(df, "y", "yhat", by=["s", "k"]))
+    per_partition = {}
+    for row in table.to_pylist():
+        assert row["error"] is None
+        per_partition.setdefault(row["partition"], set()).add((row["key_0"], row["key_1"]))
+    assert per_partition == {0: {("b", 1)}, 1: {("a", 0), ("b", 1), ("b", 0)},
+                             3: {("c", 2), ("a", 0), ("b", 1)}}
+    metric, keys = rmse_ext.spark.merged_grouped(table, ["s", "k"])
+    rows = [r for part in data for r in part]
+    want = GroupedRootMeanSquaredError(dtype="float64")
+    want.update_state([r[2] for r in rows], [r[3] for r in rows],
+                      [f"{r[0]}{r[1]}" for r in rows])
+    assert [f"{s}{k}" for s, k in zip(keys["s"], keys["k"])] == want.keys().tolist()
+    assert metric.elements().tolist() == want.elements().tolist()
+    assert all(ulps(a, b) <= 4 for a, b in zip(metric.result(), want.result()))
+
+
+def test_the_pooled_overall_is_exact_and_equals_the_ungrouped_value(spark):
+    from rmse_ext.reference import fsum_rmse
+
+    pdf = grouped_frame(seed=5)
+    df = spark.createDataFrame(pdf).repartition(3)
+    table = rmse_ext.spark.collect_arrow(
+        rmse_ext.spark.grouped_partial_states(df, "y", "yhat", by="store", weight="w"))
+    metric, keys = rmse_ext.spark.merged_grouped(table, "store")
+    assert keys["store"].tolist() == sorted(set(pdf["store"]))
+    exact = fsum_rmse([(pdf["y"].to_numpy(), pdf["yhat"].to_numpy(), pdf["w"].to_numpy())])
+    assert ulps(float(metric.overall()), exact) <= 4
+    assert ulps(float(metric.overall()), evaluate(df, "y", "yhat", weight="w")) <= 4
+
+
+def test_rmse_ext_evaluate_takes_a_spark_dataframe(spark):
+    pdf = grouped_frame(seed=3, n=200)
+    df = spark.createDataFrame(pdf).repartition(3)
+    for by in (None, "store"):
+        assert_frames_agree(rmse_ext.evaluate(df, "y", "yhat", by=by, weight="w"),
+                            rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight="w"))
+    empty = rmse_ext.evaluate(df.where("y > 1e9"), "y", "yhat")
+    assert empty["rmse"].tolist() == [0.0] and empty["count"].tolist() == [0]
+    assert len(evaluate(df.where("y > 1e9"), "y", "yhat", by="store")) == 0
+
+
+def test_grouped_array_columns_follow_the_keras_rules_per_row(spark):
+    rows = [(1.0, [1.0, 2.0, 4.0], 2.0, "x"), (2.0, [3.0], 1.0, "y"), (0.5, [], 3.0, "x"),
+            (4.0, [1.0, 1.0], 0.5, "y"), (1.5, [2.0, 0.0], 1.0, "z")]
+    df = spark.createDataFrame(rows, "t double, p array<double>, w double, g string")
+    want = GroupedRootMeanSquaredError(dtype="float64")
+    for t, p, w, g in rows:                     # the Keras rules on each row
+        want.update_state(np.full(len(p), t), p, [g] * len(p), np.full(len(p), w))
+    got = evaluate(df.repartition(2), "t", "p", by="g", weight="w")
+    assert got["g"].tolist() == want.keys().tolist()
+    assert got["count"].tolist() == want.elements().tolist()
+    assert all(ulps(a, b) <= 4 for a, b in zip(got["rmse"], want.result()))
+
+    square = spark.createDataFrame([([1.0, 2.0], [0.0, 0.0], 1), ([3.0, 4.0], [1.0, 1.0], 2),
+                                    ([5.0, 6.0], [0.0, 1.0], 1)], "t array<double>, "
+                                   "p array<double>, k int")
+    want = GroupedRootMeanSquaredError(dtype="float64")
+    want.update_state([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[0, 0], [1, 1], [0, 1]], [1, 2, 1])
+    got = evaluate(square, "t", "p", by="k")
+    assert got["k"].tolist() == [1, 2] and got["count"].tolist() == [4, 2]
+    assert all(ulps(a, b) <= 4 for a, b in zip(got["rmse"], want.result()))
+
+
+def test_date_and_boolean_keys(spark):
+    import datetime
+
+    days = [datetime.date(2026, 1, d) for d in (3, 1, 3, 2)]
+    df = spark.createDataFrame([(d, f, float(i), 0.0) for i, (d, f) in
+                                enumerate(zip(days, [True, False, False, True]))],
+                               "day date, flag boolean, y double, yhat double")
+    got = evaluate(df.repartition(3), "y", "yhat", by=["day", "flag"])
+    assert [str(d)[:10] for d in got["day"]] == ["2026-01-01", "2026-01-02", "2026-01-03",
+                                                 "2026-01-03"]
+    assert got["flag"].tolist() == [False, True, False, True]
+    assert got["rmse"].tolist() == [1.0, 3.0, 2.0, 0.0]
+
+
+def test_grouped_bad_input_names_the_column(spark):
+    df = spark.createDataFrame([(1.0, 2.0, "a", 0.5), (2.0, 3.0, None, 1.5)],
+                               "y double, yhat double, s string, x double")
+    with pytest.raises(ValueError, match=r"by: the DataFrame has no column 'store' "
+                                         r"\(columns: \['y', 'yhat', 's', 'x'\]\)"):
+        evaluate(df, "y", "yhat", by=["s", "store"])
+    with pytest.raises(ValueError, match=r"y_pred: the DataFrame has no column 'p'"):
+        evaluate(df, "y", "p", by="s")
+    with pytest.raises(TypeError, match=r"by: column 'x' holds double, not keys"):
+        evaluate(df, "y", "yhat", by="x")
+    with pytest.raises(ValueError, match=r"by column 's' has a missing key"):
+        evaluate(df, "y", "yhat", by="s")
+    with pytest.raises(ValueError, match=r"clash with the result columns"):
+        evaluate(df.withColumnRenamed("s", "rmse"), "y", "yhat", by="rmse")
+    with pytest.raises(TypeError, match=r"by must be a column name or a list"):
+        evaluate(df, "y", "yhat", by=3)
+    nulls = spark.createDataFrame([(1.0, None, "a")], "y double, yhat double, s string")
+    with pytest.raises(ValueError, match=r"column 'yhat' has missing values"):
+        evaluate(nulls, "y", "yhat", by="s")

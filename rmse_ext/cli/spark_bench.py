@@ -1,6 +1,7 @@
 """``rmse-ext bench --spark``: rmse_ext.spark.evaluate against Spark's own
-``RegressionEvaluator`` on one cached DataFrame in ``local[2]``, rounds
-interleaved (ours, theirs, ours, ...), medians.  Needs pyspark and java."""
+``RegressionEvaluator`` on one cached DataFrame in ``local[2]`` (and, with
+``by=``, against a ``groupBy().agg(sqrt(avg(...)))``), rounds interleaved
+(ours, theirs, ours, ...), medians.  Needs pyspark and java."""
 from __future__ import annotations
 
 import statistics
@@ -10,13 +11,13 @@ from typing import Any, Callable
 from .bench import aligned, columns
 
 
-def interleaved(ours: Callable[[], float], theirs: Callable[[], float],
-                repeat: int) -> tuple[float, float, float, float]:
+def interleaved(ours: Callable[[], Any], theirs: Callable[[], Any],
+                repeat: int) -> tuple[float, float, Any, Any]:
     """Median seconds of each, alternating after one warm-up call of each
     (Python workers start, the plan is compiled), and the last value of each."""
     ours(), theirs()
     times: tuple[list[float], list[float]] = ([], [])
-    values = [0.0, 0.0]
+    values: list[Any] = [0.0, 0.0]
     for _ in range(repeat):
         for k, fn in enumerate((ours, theirs)):
             start = time.perf_counter()
@@ -35,7 +36,7 @@ def spark_rows(n: int, repeat: int) -> list[dict[str, Any]]:
     try:
         df = (session.range(n, numPartitions=2)
               .select(F.randn(1).alias("y"), (F.randn(2) * 0.5).alias("yhat"),
-                      F.rand(3).alias("w"))
+                      F.rand(3).alias("w"), (F.col("id") % GROUPS).cast("int").alias("k"))
               .cache())
         df.count()                                   # materialise the cache
         rows = []
@@ -54,18 +55,43 @@ def spark_rows(n: int, repeat: int) -> list[dict[str, Any]]:
                 "relative_difference": abs(a - b) / b,
                 "target": ">= 1x", "ok": ours_s <= theirs_s,
             })
+        rows.append(grouped_row(df, n, repeat))
         df.unpersist()
         return rows
     finally:
         session.stop()
 
 
+GROUPS = 100
+
+
+def grouped_row(df: Any, n: int, repeat: int) -> dict[str, Any]:
+    """``evaluate(df, ..., by="k")`` against Spark's own per-group RMSE
+    (``groupBy("k").agg(sqrt(avg((yhat - y)^2)))``, collected and sorted)."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from .. import spark as rmse_spark
+
+    def theirs() -> Any:
+        rmse = F.sqrt(F.avg(F.pow(F.col("yhat") - F.col("y"), 2)))
+        rows = df.groupBy("k").agg(rmse.alias("rmse")).orderBy("k").collect()
+        return np.array([row["rmse"] for row in rows])
+
+    ours_s, theirs_s, a, b = interleaved(
+        lambda: rmse_spark.evaluate(df, "y", "yhat", by="k")["rmse"].to_numpy(), theirs, repeat)
+    return {"section": "spark", "case": f"cached {n:.0e} rows, by= ({GROUPS} groups)",
+            "rmse_ext": ours_s, "baseline": theirs_s, "speedup": theirs_s / ours_s,
+            "relative_difference": float(np.max(np.abs(a - b) / b)),
+            "target": ">= 1x", "ok": ours_s <= theirs_s}
+
+
 def spark_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     cols = columns("case", "rmse_ext", "baseline", "ratio", "target", "")
     widths = [w for _, w, _ in cols]
     lines = [
-        "rmse_ext.spark.evaluate against pyspark.ml RegressionEvaluator (baseline), "
-        "local[2], medians of interleaved rounds",
+        "rmse_ext.spark.evaluate against pyspark.ml RegressionEvaluator (baseline; with "
+        "by=, groupBy().agg), local[2], medians of interleaved rounds",
         "machine: {cpu}, {cores} CPUs usable, Python {python}, rmse_ext {rmse_ext} "
         "({kernel})".format(**info),
         f"load average before/after: {info.get('load_before')} / {info.get('load_after')}",
