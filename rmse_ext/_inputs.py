@@ -84,7 +84,7 @@ class Chunks:
 Operand = Union[np.ndarray, Chunks]
 
 
-def read_input(x: Any, name: str) -> Operand:
+def read_input(x: Any, name: str, *, nulls: str = "reject") -> Operand:
     """``x`` as an ndarray, or ``Chunks`` for an Arrow column of several
     chunks; no copy where the data already is numbers in memory (ndarrays,
     memmaps, Arrow buffers, DLPack host tensors, ``__array__``, the buffer
@@ -98,7 +98,7 @@ def read_input(x: Any, name: str) -> Operand:
     if type(x) is np.ndarray:
         return x
     if is_arrow(x) and not _numpy_native(x):
-        return _arrow_operand(x, name)
+        return _arrow_operand(x, name, nulls)
     if getattr(x, "requires_grad", False) and callable(getattr(x, "detach", None)):
         # a torch tensor in an autograd graph: a metric is not part of the
         # graph (as in Keras), so read its values; detach() copies nothing
@@ -116,23 +116,26 @@ def _numpy_native(x: Any) -> bool:
     return type(x).__module__.partition(".")[0] == "pandas"
 
 
-def _arrow_operand(x: Any, name: str) -> Operand:
+def _arrow_operand(x: Any, name: str, nulls: str = "reject") -> Operand:
     """An Arrow column as an ndarray (one chunk) or ``Chunks``."""
-    pieces = [piece for piece in (arrow_values(chunk, name)
+    pieces = [piece for piece in (arrow_values(chunk, name, nulls)
                                   for chunk in read_column(x, name).chunks) if len(piece)]
     if len(pieces) == 1:
         return pieces[0]
     return Chunks(pieces, name) if pieces else np.empty(0)
 
 
-def arrow_values(chunk: Chunk, name: str) -> np.ndarray:
+def arrow_values(chunk: Chunk, name: str, nulls: str = "reject") -> np.ndarray:
     """One Arrow chunk as an ndarray: numbers in place, a list column whose
-    rows all have one length as a 2-D array (one row per sample)."""
+    rows all have one length as a 2-D array (one row per sample).  Nulls
+    are rejected, or with ``nulls="nan"`` read as NaN (nan_policy='omit')."""
     if isinstance(chunk, Leaf):
+        return _nulls_as(chunk.values, chunk.valid, name, nulls)
+    if nulls != "nan":
         reject_nulls(chunk.valid, name)
-        return chunk.values
-    reject_nulls(chunk.valid, name)
-    reject_nulls(chunk.values.valid, name)
+        reject_nulls(chunk.values.valid, name)
+    elif chunk.valid is not None or chunk.values.valid is not None:
+        return _list_with_nulls(chunk, name)
     lengths = np.diff(chunk.offsets)
     width = int(lengths[0]) if len(lengths) else 0
     if (lengths != width).any():
@@ -141,6 +144,36 @@ def arrow_values(chunk: Chunk, name: str) -> np.ndarray:
             f"({width} and {int(lengths[lengths != width][0])}): not an array")
     first = int(chunk.offsets[0])
     return chunk.values.values[first:first + width * len(lengths)].reshape(len(lengths), width)
+
+
+def _nulls_as(values: np.ndarray, valid: np.ndarray | None, name: str,
+              nulls: str) -> np.ndarray:
+    """``values`` with its Arrow nulls rejected, or read as NaN (a float
+    copy; float32 stays float32)."""
+    if valid is None:
+        return values
+    if nulls != "nan":
+        reject_nulls(valid, name)
+    out = np.array(values, dtype=values.dtype if values.dtype.kind == "f" else FLOAT64)
+    out.reshape(-1)[~valid.reshape(-1)] = np.nan
+    return out
+
+
+def _list_with_nulls(chunk: Any, name: str) -> np.ndarray:
+    """A fixed-length list column with nulls: a null row or element is NaN."""
+    values = _nulls_as(chunk.values.values, chunk.values.valid, name, "nan")
+    rows = len(chunk.offsets) - 1
+    lengths = np.diff(chunk.offsets)
+    valid = np.ones(rows, bool) if chunk.valid is None else chunk.valid.reshape(-1)
+    width = int(lengths[valid][0]) if valid.any() else 0
+    out = np.full((rows, width), np.nan, dtype=values.dtype if values.dtype.kind == "f"
+                  else FLOAT64)
+    for r in np.flatnonzero(valid):
+        if lengths[r] != width:
+            raise ValueError(f"{name} is an Arrow list column whose rows have different "
+                             f"lengths ({width} and {int(lengths[r])}): not an array")
+        out[r] = values[chunk.offsets[r]:chunk.offsets[r] + width]
+    return out
 
 
 def reject_nulls(valid: np.ndarray | None, name: str) -> None:
@@ -181,8 +214,8 @@ def _from_dlpack(x: Any, name: str) -> np.ndarray | None:
         return None
 
 
-def record_batches(stream: Any, columns: list[str],
-                   name: str) -> Iterator[dict[str, np.ndarray]]:
+def record_batches(stream: Any, columns: list[str], name: str,
+                   nulls: str = "reject") -> Iterator[dict[str, np.ndarray]]:
     """A table, record batch or stream of record batches (anything with
     ``__arrow_c_stream__`` / ``__arrow_c_array__``), one batch at a time:
     ``{column: ndarray}`` of the selected columns only, numbers read in
@@ -194,7 +227,7 @@ def record_batches(stream: Any, columns: list[str],
     [array([1.5, 2.5])]
     """
     for batch in read_batches(stream, columns, name):
-        yield {column: arrow_values(chunk, f"column {column!r} of {name}")
+        yield {column: arrow_values(chunk, f"column {column!r} of {name}", nulls)
                for column, chunk in batch.items()}
 
 

@@ -8,13 +8,14 @@ survive JSON), the element count as an int.
 >>> d["format"], d["total_hi"], d["elements"]
 ('rmse_ext.state/1', '0x1.0000000000000p+2', 2)
 >>> parse(d)["raw"]
-(4.0, 0.0, 0.0, 0.0, 2)
+(4.0, 0.0, 0.0, 0.0, 2, 0)
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ._inputs import resolve_result_dtype
+from ._missing import check_policy
 from ._parallel import check_num_threads
 
 FORMAT = "rmse_ext.state/1"
@@ -23,17 +24,24 @@ INT64_MAX = 2**63 - 1
 COUNT_MAX = 2**128 - 1      # the kernel's counts are two 64-bit words
 KEYS = ("format", "name", "dtype", "num_threads", *FLOAT_KEYS, "elements")
 
-Raw = tuple[float, float, float, float, int]
+Raw = tuple[float, ...]  # total hi, lo, weight hi, lo, elements[, omitted]
 
 
-def to_dict(name: str, dtype: str, num_threads: int, raw: Raw) -> dict[str, Any]:
-    """The state dict for a metric with this config and accumulator state."""
+def to_dict(name: str, dtype: str, num_threads: int, raw: Raw,
+            nan_policy: str = "propagate") -> dict[str, Any]:
+    """The state dict for a metric with this config and accumulator state;
+    ``omitted`` and ``nan_policy`` only when they are not 0 / 'propagate'
+    (so the default metric's dict keeps its keys)."""
     state: dict[str, Any] = {
         "format": FORMAT, "name": name, "dtype": dtype, "num_threads": num_threads,
     }
     for key, value in zip(FLOAT_KEYS, raw[:4]):
         state[key] = float(value).hex()
     state["elements"] = int(raw[4])
+    if len(raw) > 5 and raw[5]:
+        state["omitted"] = int(raw[5])
+    if nan_policy != "propagate":
+        state["nan_policy"] = nan_policy
     return state
 
 
@@ -96,8 +104,15 @@ def parse(state: Any) -> dict[str, Any]:
         raise type(exc)(f"state['num_threads']: {exc}") from None
     floats = [_float_from_hex(state, key) for key in FLOAT_KEYS]
     elements = _int_in(state, "elements", 0, COUNT_MAX)
-    raw: Raw = (floats[0], floats[1], floats[2], floats[3], elements)
-    return {"name": name, "dtype": dtype, "num_threads": num_threads, "raw": raw}
+    omitted = _int_in(state, "omitted", 0, COUNT_MAX) if "omitted" in state else 0
+    nan_policy = state.get("nan_policy", "propagate")
+    try:
+        check_policy(nan_policy)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"state['nan_policy']: {exc}") from None
+    raw: Raw = (floats[0], floats[1], floats[2], floats[3], elements, omitted)
+    return {"name": name, "dtype": dtype, "num_threads": num_threads, "raw": raw,
+            "nan_policy": nan_policy}
 
 
 def restore(cls: Any, state: dict[str, Any]) -> Any:

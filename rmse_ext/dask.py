@@ -21,7 +21,7 @@ gathered on the client.  The scheduler is dask's current one: a
 from __future__ import annotations
 
 import math
-from math import prod
+from functools import partial
 from typing import Any
 
 import dask.array as da
@@ -31,7 +31,8 @@ from dask.delayed import Delayed, delayed
 
 from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
-from ._plan import plan_update, rows_plan, unbroadcast
+from ._intervals import BootstrapInterval
+from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast
 from ._rules import Layout, resolve
 from .frames import Part, as_part, grouped_columns, merged_parts, result_columns
 from .grouped import GroupedRootMeanSquaredError
@@ -44,21 +45,23 @@ __all__ = ["update_state", "partial_states", "merged_state"]
 
 # -- on the workers: one block -> one raw state; raw states -> one ------------------
 
-def _block_state(*blocks: np.ndarray) -> Raw:
+def _block_state(*blocks: np.ndarray, nan_policy: str = "propagate") -> Raw:
     """The state of one block of y_true, y_pred (and weights): the in-memory
     planner on the block (its shapes resolve as the whole arrays' do)."""
     acc = _backend.kernel.Accumulator()
-    plan_update(*blocks).apply(acc)
+    plan_update(*blocks, nan_policy=nan_policy).apply(acc)
     raw: Raw = acc.get_raw()
     return raw
 
 
-def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> Raw:
+def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray,
+                          nan_policy: str = "propagate") -> Raw:
     """Semantics 3.3 on one block: the compensated sum(w_row * row mean),
     nothing in the count (the weights are counted once each, by
     _weight_state, however often they broadcast)."""
     acc = _backend.kernel.Accumulator()
-    rows_plan(t, p, w, t.size // max(w.size, 1)).apply(acc)
+    rows_plan(t, p, w, t.size // max(w.size, 1),
+              policy=NAN_POLICIES[nan_policy]).apply(acc)
     raw: Raw = acc.get_raw()
     return raw
 
@@ -168,7 +171,8 @@ def _operands(y_true: Any, y_pred: Any, sample_weight: Any
     return layout, t, p, w
 
 
-def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[Delayed]:
+def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
+                   nan_policy: str = "propagate") -> list[Delayed]:
     """One delayed raw state ``(total_hi, total_lo, weight_hi, weight_lo,
     elements, omitted)`` per block, after the same checks as
     ``update_state`` (the layout from rmse_ext._rules.resolve).  Empty
@@ -178,7 +182,8 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[
         return []
     shape = layout.shape
     if layout.keep is None:
-        return _blockwise(_block_state, *_aligned_operands(layout, t, p, w))
+        return _blockwise(partial(_block_state, nan_policy=nan_policy),
+                          *_aligned_operands(layout, t, p, w))
     # semantics 3.3: each block holds whole rows (the averaged trailing
     # axes); the rows' grid is that of (row means) * weights
     assert w is not None and layout.w_out_shape is not None
@@ -190,7 +195,8 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None) -> list[
     chunks = _common_chunks([t_rows, p_rows, w_rows], rows_shape)
     chunks = chunks[:len(out_shape)] + tuple((n,) for n in tail)
     operands = [_aligned(a, chunks, rows_shape) for a in (t_rows, p_rows, w_rows)]
-    totals = _blockwise(_averaged_total_state, operands, rows_shape, chunks)
+    totals = _blockwise(partial(_averaged_total_state, nan_policy=nan_policy), operands,
+                        rows_shape, chunks)
     counts = [delayed(_weight_state, pure=True)(block)
               for block in w.to_delayed().ravel()]
     return totals + counts
@@ -233,13 +239,32 @@ def update_state(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any = Non
         raise TypeError(
             f"metric must be a rmse_ext.RootMeanSquaredError; got {type(metric).__name__}"
         )
+    if metric.nan_policy == "raise":
+        _raise_on_nan(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
     if metric.interval is not None:
         return _update_with_interval(metric, y_true, y_pred, sample_weight, split_every)
-    states = partial_states(y_true, y_pred, sample_weight)
+    omit = "omit" if metric.nan_policy == "omit" else "propagate"
+    states = partial_states(y_true, y_pred, sample_weight, nan_policy=omit)
     if states:
         raw: Raw = merged_state(states, split_every).compute()
         metric._acc.merge(_state_of(raw, type(metric._acc)))
     return metric
+
+
+def _raise_on_nan(**operands: Any) -> None:
+    """nan_policy='raise' on dask arrays: one pass to find the first NaN of
+    each operand (its flat position) before anything is folded."""
+    for name, x in operands.items():
+        if x is None:
+            continue
+        a = _as_dask(x, name)
+        if a.dtype.kind != "f":
+            continue
+        flat = da.isnan(a).ravel()
+        found, first = dask_compute(flat.any(), flat.argmax())
+        if found:
+            raise ValueError(f"{name} has a NaN at flat position {int(first)} "
+                             f"(nan_policy='raise')")
 
 
 # -- metrics with a confidence interval (docs/intervals.md) ---------------------------
@@ -288,7 +313,7 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
     operands, shape, chunks = _aligned_operands(layout, t, p, w)
     grids = [a.to_delayed() for a in operands]
     config = {key: value for key, value in metric.get_config().items()
-              if key in ("interval", "n_boot", "seed")}
+              if key in ("interval", "n_boot", "seed", "nan_policy")}
     config["dtype"] = metric.dtype
     stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
     block_state = delayed(_interval_block, pure=True)
@@ -303,8 +328,8 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
         states = [merge(*states[i:i + split_every]) for i in range(0, len(states), split_every)]
     root = RootMeanSquaredError.from_state(states[0].compute())
     metric.merge_state(root)
-    if metric._interval is not None and hasattr(metric._interval, "position"):
-        metric._interval.position += prod(shape)
+    if isinstance(metric._interval, BootstrapInterval):
+        metric._interval.position += layout.size
     return metric
 
 

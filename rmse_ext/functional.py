@@ -21,13 +21,16 @@ array([0.64549722, 1.        ])
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
 import numpy as np
 
 from . import _backend
+from ._backend import Policy
 from ._inputs import as_array, as_operand, kernel_dtype
+from ._missing import check_policy, missing_as_nan
 from ._plan import full_plan
 
 
@@ -144,11 +147,14 @@ def _result_dtype(*arrays: Any) -> np.dtype[Any]:
 
 def _raise_for_non_finite(arrays: dict[str, np.ndarray]) -> None:
     """A NaN or infinite input makes its output's result non-finite; name
-    the input the way scikit-learn does.  (A non-finite result from finite
-    inputs is an overflow, or negative weights: returned as is.)"""
+    the input the way scikit-learn does, and the flat position of the first
+    NaN.  (A non-finite result from finite inputs is an overflow, or
+    negative weights: returned as is.)"""
     for name, a in arrays.items():
-        if np.isnan(a).any():
-            raise ValueError(f"Input {name} contains NaN.")
+        nan = np.isnan(a).reshape(-1)
+        if nan.any():
+            raise ValueError(f"Input {name} contains NaN (the first at flat position "
+                             f"{int(np.argmax(nan))}; nan_policy='raise').")
         if np.isinf(a).any():
             raise ValueError(
                 f"Input {name} contains infinity or a value too large for "
@@ -156,7 +162,8 @@ def _raise_for_non_finite(arrays: dict[str, np.ndarray]) -> None:
             )
 
 
-def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> list[Any]:
+def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None,
+                 policy: int = Policy.PROPAGATE) -> list[Any]:
     """One kernel accumulator per output (column) of the (n, outputs)
     operands.  Columns that are contiguous (1-D input, F order) are read in
     place in one call each; a C-ordered input is read in row blocks of about
@@ -171,23 +178,33 @@ def _column_sums(t: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> list[Any
         t_rows, p_rows = t[start:start + rows], p[start:start + rows]
         w_rows = None if w is None else w[start:start + rows]
         for j, acc in enumerate(accs):
-            full_plan(t_rows[:, j], p_rows[:, j], w_rows).apply(acc)
+            full_plan(t_rows[:, j], p_rows[:, j], w_rows, policy).apply(acc)
     return accs
 
 
 def root_mean_squared_error(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None,
-    multioutput: Any = "uniform_average",
+    multioutput: Any = "uniform_average", nan_policy: str = "raise",
 ) -> Any:
     """Root mean squared error, as ``sklearn.metrics.root_mean_squared_error``.
 
     Returns a float, or with ``multioutput='raw_values'`` an array with one
-    value per output.
+    value per output.  ``nan_policy`` (docs/missing-values.md): ``'raise'``
+    (default, scikit-learn's behaviour: ValueError for a NaN or infinite
+    input), ``'propagate'`` (the result is what the sums give: NaN) or
+    ``'omit'`` (samples whose y_true, y_pred or weight is NaN leave that
+    output; masked arrays and pandas NA read as NaN; an output with every
+    sample omitted is NaN).
 
     >>> root_mean_squared_error([1, 2, 3], [1, 2, 5], sample_weight=[1, 1, 2])
     1.4142135623730951
     """
     _check_parameters(y_true, y_pred, sample_weight, multioutput)
+    check_policy(nan_policy)
+    if nan_policy == "omit":
+        y_true, y_pred = missing_as_nan(y_true), missing_as_nan(y_pred)
+        if sample_weight is not None:
+            sample_weight = missing_as_nan(sample_weight)
     t, p = as_array(y_true, "y_true"), as_array(y_pred, "y_pred")
     named = {"y_true": t, "y_pred": p}
     w = None
@@ -223,14 +240,15 @@ def root_mean_squared_error(
                 f"the {outputs} output(s) of y_true and y_pred"
             )
 
-    accs = _column_sums(t, p, w)
+    accs = _column_sums(t, p, w, Policy.OMIT if nan_policy == "omit" else Policy.PROPAGATE)
     weight_sum = accs[0].count()
-    errors = np.array([acc.value() for acc in accs])
-    if w is not None and weight_sum == 0.0:
+    errors = np.array([math.nan if acc.count() == 0 and acc.get_raw()[5] else acc.value()
+                       for acc in accs])
+    if w is not None and weight_sum == 0.0 and not np.isnan(errors).all():
         if not w.any():
             raise ValueError("Sample weights must contain at least one non-zero number.")
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-    if not np.isfinite(errors).all():
+    if nan_policy == "raise" and not np.isfinite(errors).all():
         _raise_for_non_finite(named)
     errors = errors.astype(out_dtype)
     if isinstance(multioutput, str) and multioutput == "raw_values":

@@ -5,7 +5,7 @@ from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
-from . import _backend, _intervals, _state
+from . import _backend, _intervals, _missing, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import Chunks, read_input, resolve_result_dtype
 from ._parallel import check_num_threads
@@ -54,11 +54,13 @@ class RootMeanSquaredError:
     """
 
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None,
-                 num_threads: int | None = 1, *, interval: Optional[str] = None,
-                 n_boot: int = 200, seed: int = 0, stream: int = 0) -> None:
+                 num_threads: int | None = 1, *, nan_policy: str = "propagate",
+                 interval: Optional[str] = None, n_boot: int = 200, seed: int = 0,
+                 stream: int = 0) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str; got {type(name).__name__}")
         self._num_threads = check_num_threads(num_threads)
+        self._nan_policy = _missing.check_policy(nan_policy)
         self._name = name
         self._dtype = resolve_result_dtype(dtype)
         self._acc = _backend.kernel.Accumulator()
@@ -91,32 +93,46 @@ class RootMeanSquaredError:
 
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """
-        if (self._interval is None
-                and (self._num_threads == 1 or small_array(y_pred))
-                and self._acc.fold_fast(y_true, y_pred, sample_weight)):
+        policy = self._nan_policy
+        if policy == "omit":                    # masked, pandas NA: read as NaN
+            y_true, y_pred = _missing.missing_as_nan(y_true), _missing.missing_as_nan(y_pred)
+            if sample_weight is not None:
+                sample_weight = _missing.missing_as_nan(sample_weight)
+        elif (policy == "propagate" and self._interval is None
+              and (self._num_threads == 1 or small_array(y_pred))
+              and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
-        t, p = read_input(y_true, "y_true"), read_input(y_pred, "y_pred")
-        w: Any = None if sample_weight is None else read_input(sample_weight, "sample_weight")
+        nulls = _missing.nulls_for(policy)
+        t, p = read_input(y_true, "y_true", nulls=nulls), read_input(y_pred, "y_pred", nulls=nulls)
+        w: Any = None if sample_weight is None else read_input(
+            sample_weight, "sample_weight", nulls=nulls)
+        if policy == "raise":
+            _missing.raise_on_nan({"y_true": t, "y_pred": p, "sample_weight": w})
         if is_chunked(t, p, w):
-            if self._interval is None and windowable(t, p, w):
+            if self._interval is None and policy != "omit" and windowable(t, p, w):
                 fold_chunked(self._acc, t, p, w)
                 return
             t, p, w = (x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w))
         self._fold(t, p, w)
 
     def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
-        plan = plan_update(y_true, y_pred, sample_weight)
+        omit = self._nan_policy == "omit"
+        plan = plan_update(y_true, y_pred, sample_weight,
+                           nan_policy="omit" if omit else "propagate")
         if self._interval is not None:
             units = _intervals.units_of(plan, y_true, y_pred, sample_weight)
-            _intervals.fold_update(self._acc, plan, units, self._interval, omit=False)
+            _intervals.fold_update(self._acc, plan, units, self._interval, omit=omit)
         else:
             plan.apply(self._acc, self._num_threads)
             remember_layout(self._acc, y_true, y_pred, sample_weight)
 
     def result(self) -> np.floating[Any]:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
-        count is 0."""
+        count is 0 -- but NaN when the count is 0 because every element was
+        omitted (nan_policy='omit': 0 would read as a perfect model)."""
         value: np.floating[Any] = self._acc.value_as(self._dtype)
+        if value == 0 and self._acc.get_raw()[5] and self._acc.count() == 0:
+            value = self._dtype.type(np.nan)
         return value
 
     def reset_state(self) -> None:
@@ -139,6 +155,8 @@ class RootMeanSquaredError:
         config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
         if self._num_threads != 1:
             config["num_threads"] = self._num_threads
+        if self._nan_policy != "propagate":
+            config["nan_policy"] = self._nan_policy
         config.update(self._interval_config())
         return config
 
@@ -190,6 +208,16 @@ class RootMeanSquaredError:
     def count(self) -> float:
         """The sum of the weights that applied (elements when unweighted), float64."""
         return float(self._acc.count())
+
+    @property
+    def nan_policy(self) -> str:
+        """``'propagate'``, ``'omit'`` or ``'raise'`` (docs/missing-values.md)."""
+        return self._nan_policy
+
+    @property
+    def omitted(self) -> int:
+        """How many elements nan_policy='omit' has left out so far (exact)."""
+        return int(self._acc.get_raw()[5])
 
     def __repr__(self) -> str:
         return (
@@ -252,7 +280,7 @@ class RootMeanSquaredError:
         3.0 1.0
         """
         state = _state.to_dict(self._name, self._dtype.name, self._num_threads,
-                               self._acc.get_raw())
+                               self._acc.get_raw(), self._nan_policy)
         if self._interval is not None:
             state["interval"] = self._interval.to_dict()
         return state
@@ -270,6 +298,7 @@ class RootMeanSquaredError:
         self._name = parsed["name"]
         self._dtype = resolve_result_dtype(parsed["dtype"])
         self._num_threads = parsed["num_threads"]
+        self._nan_policy = parsed["nan_policy"]
         self._acc.set_raw(*parsed["raw"])
         self._set_interval(interval)
 
@@ -289,6 +318,7 @@ class RootMeanSquaredError:
         kwargs: dict[str, Any] = {"name": parsed["name"], "dtype": parsed["dtype"]}
         if parsed["num_threads"] != 1:
             kwargs["num_threads"] = parsed["num_threads"]
+        kwargs["nan_policy"] = parsed["nan_policy"]
         interval = _parse_interval(state)
         metric = cls(**kwargs)
         metric._acc.set_raw(*parsed["raw"])
@@ -314,7 +344,7 @@ class RootMeanSquaredError:
 
 
 #: the attributes RootMeanSquaredError itself keeps (the state dict carries them)
-_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_num_threads", "_acc", "_interval",
+_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_num_threads", "_acc", "_nan_policy", "_interval",
                              "_interval_args"})
 
 

@@ -61,6 +61,10 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--allow-empty", action="store_true",
                     help="accept inputs with no rows (the result is then 0.0); "
                          "without it they are an input error (exit 2)")
+    ev.add_argument("--nan-policy", choices=("propagate", "omit", "raise"), default="propagate",
+                    help="NaN inputs: propagate (default, Keras), omit (leave those elements "
+                         "out and count them; CSV empty fields and Parquet nulls read as "
+                         "missing) or raise (docs/missing-values.md)")
     ev.add_argument("--ci", metavar="LEVEL", type=ci_level,
                     help="also a confidence interval at LEVEL, e.g. 0.95 (docs/intervals.md)")
     ev.add_argument("--ci-method", choices=("normal", "bootstrap"), default="normal",
@@ -224,10 +228,13 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         per_row = row_elements(operands)
         chunk_rows = args.chunk_rows or default_chunk_rows(operands)
         for table in tables:
+            table.nulls = "nan" if args.nan_policy == "omit" else "reject"
             table.start([op.key for op in operands if op.table is table], chunk_rows)
-        metric: Any = (GroupedRootMeanSquaredError(dtype=args.dtype) if keys is not None else
-                       RootMeanSquaredError(dtype=args.dtype,
-                                            interval=None if args.ci is None else args.ci_method))
+        metric: Any = (
+            GroupedRootMeanSquaredError(dtype=args.dtype, nan_policy=args.nan_policy)
+            if keys is not None else
+            RootMeanSquaredError(dtype=args.dtype, nan_policy=args.nan_policy,
+                                 interval=None if args.ci is None else args.ci_method))
         show = not args.no_progress and sys.stderr.isatty()
         progress = Progress(show, sum(t.bytes_total for t in tables))
         rows, weight_sums = 0, []
@@ -252,7 +259,8 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                     raise InputError(" and ".join(labels),
                                      f"rows {rows + 1}-{rows + n}: {exc}") from None
                 if len(arrays) == 3:
-                    weight_sums.append(float(np.sum(arrays[2], dtype=np.float64)))
+                    add = np.nansum if args.nan_policy == "omit" else np.sum
+                    weight_sums.append(float(add(arrays[2], dtype=np.float64)))
                 rows += n
                 progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
                                 time.perf_counter() - start)
@@ -275,6 +283,7 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         "elements": rows * per_row,
         "seconds": time.perf_counter() - start,
         "dtype": metric.dtype,
+        "omitted": metric.omitted,
     }
     if grouped:
         summary["groups"] = {"keys": metric.keys(), "rmse": metric.result(),

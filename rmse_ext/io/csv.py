@@ -117,7 +117,8 @@ class CsvTable(Table):
                                                 f"{width} fields, found {len(row)}")
                 for values, j in zip(columns, self.keys):
                     try:
-                        values.append(parse_number(row[j]))
+                        values.append(parse_number(row[j]) if row[j].strip() or self.nulls != "nan"
+                                      else math.nan)
                     except ValueError:
                         raise InputError(
                             self.path, f"line {reader.line_num}, column "
@@ -142,12 +143,14 @@ class CsvTable(Table):
         convert = pa.csv.ConvertOptions(
             include_columns=[internal[j] for j in wanted],
             column_types={internal[j]: pa.float64() for j in wanted},
-            null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False)
+            null_values=[""] if self.nulls == "nan" else [], strings_can_be_null=False,
+            quoted_strings_can_be_null=False)
         self.pa_file = pa.input_stream(self.path)
         try:
             reader = pa.csv.open_csv(self.pa_file, read_options=read,
                                      parse_options=parse, convert_options=convert)
-            for batch in record_batches(reader, [internal[j] for j in wanted], self.path):
+            for batch in record_batches(reader, [internal[j] for j in wanted], self.path,
+                                        self.nulls):
                 yield {j: batch[internal[j]] for j in self.keys}
         except (pa.ArrowInvalid, ValueError) as exc:   # ValueError: a failed batch
             located = self.first_bad_line()

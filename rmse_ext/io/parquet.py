@@ -97,7 +97,8 @@ class ParquetTable(Table):
                                             f"the first in row {first} (rows counted from "
                                             f"1, in file order)")
         try:
-            (out,) = record_batches(batch, sorted(set(self.keys)), f"rows {self.done + 1}-")
+            (out,) = record_batches(batch, sorted(set(self.keys)), f"rows {self.done + 1}-",
+                                    self.nulls)
         except (TypeError, ValueError) as exc:
             raise InputError(self.path, str(exc)) from None
         self.done += batch.num_rows

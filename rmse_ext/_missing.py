@@ -1,0 +1,86 @@
+"""Missing values: the ``nan_policy`` argument (docs/missing-values.md).
+
+- ``'propagate'`` (default): Keras's behaviour, a NaN makes the result NaN.
+- ``'omit'``: an element whose y_true, y_pred or weight is NaN contributes
+  nothing -- neither its squared error nor its weight nor its count -- and
+  is counted as omitted.  Masked elements of NumPy masked arrays, pandas
+  ``NA`` and Arrow nulls are read as NaN first.
+- ``'raise'``: a NaN raises ValueError naming the argument and the flat
+  position of the first NaN; the state is unchanged.
+
+>>> first_nan_error(np.array([[1.0, 2.0], [np.nan, 4.0]]), "y_pred")
+ValueError("y_pred has a NaN at flat position 2 (nan_policy='raise')")
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._inputs import FLOAT64
+
+POLICIES = ("propagate", "omit", "raise")
+
+
+def check_policy(nan_policy: Any) -> str:
+    """``nan_policy`` if it is one of POLICIES, else TypeError/ValueError."""
+    if not isinstance(nan_policy, str):
+        raise TypeError(f"nan_policy must be a str; got {type(nan_policy).__name__}")
+    if nan_policy not in POLICIES:
+        raise ValueError(f"nan_policy must be one of {POLICIES}; got {nan_policy!r}")
+    return nan_policy
+
+
+def nulls_for(nan_policy: str) -> str:
+    """How Arrow nulls are read under a policy: as NaN under 'omit'."""
+    return "nan" if nan_policy == "omit" else "reject"
+
+
+def missing_as_nan(x: Any) -> Any:
+    """Under 'omit', missing values as NaN: the masked elements of a NumPy
+    masked array, ``pd.NA`` of pandas' nullable dtypes.  Anything else is
+    returned as it is (Arrow nulls are read by rmse_ext._inputs)."""
+    if isinstance(x, np.ma.MaskedArray):
+        data, mask = np.ma.getdata(x), np.ma.getmaskarray(x)
+        if not mask.any():
+            return data
+        out = np.array(data, dtype=data.dtype if data.dtype.kind == "f" else FLOAT64)
+        out[mask] = np.nan
+        return out
+    if type(x).__module__.partition(".")[0] == "pandas" and hasattr(x, "to_numpy"):
+        dtypes = getattr(x, "dtypes", None)
+        dtypes = [getattr(x, "dtype", None)] if dtypes is None or not hasattr(dtypes, "__iter__") \
+            else list(dtypes)
+        if any(d is not None and not isinstance(d, np.dtype) for d in dtypes):
+            return x.to_numpy(dtype=FLOAT64, na_value=np.nan)
+    return x
+
+
+def first_nan_error(a: np.ndarray, name: str) -> ValueError | None:
+    """The 'raise' error for the first NaN of ``a`` (flat C-order position),
+    or None when it has none."""
+    if a.dtype.kind != "f" or not a.size:
+        return None
+    flat = np.isnan(a).reshape(-1)
+    if not flat.any():
+        return None
+    return ValueError(
+        f"{name} has a NaN at flat position {int(np.argmax(flat))} (nan_policy='raise')")
+
+
+def raise_on_nan(arrays: dict[str, Any]) -> None:
+    """'raise': ValueError for the first argument holding a NaN."""
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        pieces = a.pieces if hasattr(a, "pieces") else [np.asarray(a)]
+        offset = 0
+        for piece in pieces:
+            error = first_nan_error(piece, name)
+            if error is not None:
+                if offset:
+                    position = offset + int(np.argmax(np.isnan(piece).reshape(-1)))
+                    error = ValueError(f"{name} has a NaN at flat position {position} "
+                                       f"(nan_policy='raise')")
+                raise error
+            offset += piece.size
