@@ -119,19 +119,27 @@ def test_normal_interval_layouts():
                                    rtol=1e-9)
 
 
-def test_large_batch_keeps_the_main_state_bitwise():
-    """Big batches fold the moments chunk by chunk next to the main fold:
-    the main state is bitwise the plain metric's, the moments the same as
-    a small-batch stream's."""
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
+def test_large_batch_keeps_the_main_state_bitwise(weighted, nan_policy):
+    """Big batches fold the moments chunk by chunk next to the main fold
+    (taking its sums of w*x and w): the main state is bitwise the plain
+    metric's, the moments the same as a small-batch stream's."""
     rng = np.random.default_rng(5)
     n = 5 * _backend.kernel.CHUNK_SIZE + 17
     t, p = rng.standard_normal(n), rng.standard_normal(n)
-    plain, normal, pieces = (RootMeanSquaredError(), RootMeanSquaredError(interval="normal"),
-                             RootMeanSquaredError(interval="normal"))
-    plain.update_state(t, p)
-    normal.update_state(t, p)
+    w = rng.uniform(0, 2, n) if weighted else None
+    if nan_policy == "omit":
+        t[::1000] = np.nan
+    kwargs = dict(nan_policy=nan_policy)
+    plain, normal, pieces = (RootMeanSquaredError(**kwargs),
+                             RootMeanSquaredError(interval="normal", **kwargs),
+                             RootMeanSquaredError(interval="normal", **kwargs))
+    plain.update_state(t, p, w)
+    normal.update_state(t, p, w)
     for lo in range(0, n, 10000):
-        pieces.update_state(t[lo:lo + 10000], p[lo:lo + 10000])
+        pieces.update_state(t[lo:lo + 10000], p[lo:lo + 10000],
+                            None if w is None else w[lo:lo + 10000])
     assert normal.get_state()["total_hi"] == plain.get_state()["total_hi"]
     assert normal.get_state()["total_lo"] == plain.get_state()["total_lo"]
     np.testing.assert_allclose(normal.confidence_interval(), pieces.confidence_interval(),

@@ -213,12 +213,15 @@ def large_rows(n: int, rounds: int) -> tuple[dict[str, Any], list[dict[str, Any]
 
 
 def interval_rows(n: int, repeat: int) -> list[dict[str, Any]]:
-    """The interval methods (docs/intervals.md): "normal" next to the plain
-    update, and the bootstrap's throughput in element-replicates per second."""
+    """Issue 14's rows: the "normal" interval next to the plain update,
+    nan_policy='omit' on data without NaN next to 'propagate', and the
+    bootstrap's throughput in element-replicates per second."""
     t, p, w = arrays(n, np.float64)
     plain, normal = RootMeanSquaredError(), RootMeanSquaredError(interval="normal")
+    omit = RootMeanSquaredError(nan_policy="omit")
     med = interleaved({"normal": lambda: normal.update_state(t, p),
                        "plain": lambda: plain.update_state(t, p),
+                       "omit": lambda: omit.update_state(t, p),
                        "normal weighted": lambda: normal.update_state(t, p, w),
                        "plain weighted": lambda: plain.update_state(t, p, w)}, repeat)
     rows: list[dict[str, Any]] = []
@@ -229,6 +232,11 @@ def interval_rows(n: int, repeat: int) -> list[dict[str, Any]]:
                      "rmse_ext": med["normal" + weighted], "baseline": med["plain" + weighted],
                      "speedup": ratio, "target": "<= 1.3x plain" if not weighted else "-",
                      "ok": ratio >= 1 / 1.3 if not weighted else None})
+    ratio = med["plain"] / med["omit"]
+    rows.append({"section": "intervals",
+                 "case": f"{n:.0e} float64 nan_policy='omit' (no NaN) vs 'propagate'",
+                 "rmse_ext": med["omit"], "baseline": med["plain"], "speedup": ratio,
+                 "target": "<= 1.15x propagate", "ok": ratio >= 1 / 1.15})
     m = min(n, 200_000)
     boot = RootMeanSquaredError(interval="bootstrap", n_boot=200)
     seconds = median_seconds(lambda: boot.update_state(t[:m], p[:m]), max(3, repeat // 3))
