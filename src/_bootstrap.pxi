@@ -139,16 +139,12 @@ cdef class Bootstrap:
         """Fold every unit of p (and t, w) with stream indices first, first+1,
         ...: x = (p - t)**2, or x = p when t is None; t and p share one
         dtype, w is float64 (NONE, SCALAR, FULL, PER_ROW with cols)."""
-        cdef const void* tp = NULL
-        cdef const double* wp = NULL
+        cdef const void* tp = data_or_null(t)
+        cdef const double* wp = <const double*>data_or_null(w)
         cdef const void* pp = cnp.PyArray_DATA(p)
         cdef bint p64 = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
         cdef Py_ssize_t n = cnp.PyArray_SIZE(p)
         cdef DD* state = <DD*>cnp.PyArray_DATA(self.sums)
-        if t is not None:
-            tp = cnp.PyArray_DATA(<cnp.ndarray>t)
-        if w is not None:
-            wp = <const double*>cnp.PyArray_DATA(<cnp.ndarray>w)
         if cols <= 0:
             cols = 1
         cdef double* scratch = <double*>calloc(2 * self.n_boot, sizeof(double))

@@ -51,6 +51,12 @@ cdef inline void lane_add(double x, double* s, double* c) noexcept nogil:
     s[0] = sn
 
 
+cdef inline const void* data_or_null(object a):
+    """The data of an ndarray operand, NULL for None (an absent y_true or
+    weight)."""
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
 cdef inline bint missing(double t, double p, double w) noexcept nogil:
     """A NaN in y_true, y_pred or the weight (nan_policy='omit')."""
     return t != t or p != p or w != w
@@ -286,8 +292,8 @@ cdef class Moments:
         full only)."""
         cdef MomentLanes L
         cdef Py_ssize_t k
-        cdef const void* tp = NULL
-        cdef const double* wp = NULL
+        cdef const void* tp = data_or_null(t)
+        cdef const double* wp = <const double*>data_or_null(w)
         cdef const void* pp = cnp.PyArray_DATA(p)
         cdef bint p64 = cnp.PyArray_TYPE(p) == cnp.NPY_DOUBLE
         cdef bint have_sums = main is not None
@@ -296,10 +302,6 @@ cdef class Moments:
             for k in range(4):
                 main_sums[k] = main[k]
         memset(&L, 0, sizeof(MomentLanes))
-        if t is not None:
-            tp = cnp.PyArray_DATA(<cnp.ndarray>t)
-        if w is not None:
-            wp = <const double*>cnp.PyArray_DATA(<cnp.ndarray>w)
         if cols <= 0:
             cols = 1
         with nogil:
