@@ -320,7 +320,7 @@ def fold_update(acc: Any, plan: Any, units: Units, state: IntervalState, omit: b
     # weighted: the main fold's sums of w and w*x save the loop two of six
     # sums; unweighted, forming sum x again costs nothing (the loop is bound
     # by reading the chunk back from cache)
-    reuse = units.w_mode == WMode.FULL
+    reuse = units.w_mode == _backend.WMode.FULL
     for k in range(batch.chunks):
         batch.chunk_partials(k, k + 1, parts)
         state.fold(units, omit, k * chunk, min(size, (k + 1) * chunk),

@@ -217,8 +217,8 @@ def test_json_unweighted(cli, files, data):
     proc = cli("eval", files / "t2.npy", files / "p2.npy", "--json", "--chunk-rows", 100)
     assert proc.returncode == 0 and proc.stderr == ""
     out = json.loads(proc.stdout)
-    assert set(out) == {"rmse", "count", "weight_sum", "elements", "seconds", "dtype"}
-    assert out["dtype"] == "float64"
+    assert set(out) == {"rmse", "count", "weight_sum", "elements", "seconds", "dtype", "omitted"}
+    assert out["dtype"] == "float64" and out["omitted"] == 0
     assert ulps(out["rmse"], exact(data["t2"], data["p2"])) <= 1
     assert out["count"] == out["elements"] == ROWS * 3
     assert out["weight_sum"] is None

@@ -90,7 +90,7 @@ class ParquetTable(Table):
         (``rmse_ext._inputs.record_batches``: numbers in place)."""
         for key in sorted(set(self.keys)):
             values = batch.column(key)
-            if values.null_count:
+            if values.null_count and self.nulls != "nan":   # nan_policy="omit" reads them
                 nulls = values.is_null().to_numpy(zero_copy_only=False)
                 first = self.done + int(np.flatnonzero(nulls)[0]) + 1
                 raise InputError(self.path, f"column {key!r} has missing values (null), "
