@@ -130,7 +130,7 @@ def arrow_values(chunk: Chunk, name: str, nulls: str = "reject") -> np.ndarray:
     rows all have one length as a 2-D array (one row per sample).  Nulls
     are rejected, or with ``nulls="nan"`` read as NaN (nan_policy='omit')."""
     if isinstance(chunk, Leaf):
-        return _nulls_as(chunk.values, chunk.valid, name, nulls)
+        return read_nulls(chunk.values, chunk.valid, name, nulls)
     if nulls != "nan":
         reject_nulls(chunk.valid, name)
         reject_nulls(chunk.values.valid, name)
@@ -146,10 +146,13 @@ def arrow_values(chunk: Chunk, name: str, nulls: str = "reject") -> np.ndarray:
     return chunk.values.values[first:first + width * len(lengths)].reshape(len(lengths), width)
 
 
-def _nulls_as(values: np.ndarray, valid: np.ndarray | None, name: str,
-              nulls: str) -> np.ndarray:
-    """``values`` with its Arrow nulls rejected, or read as NaN (a float
-    copy; float32 stays float32)."""
+def read_nulls(values: np.ndarray, valid: np.ndarray | None, name: str,
+               nulls: str) -> np.ndarray:
+    """``values`` (an Arrow buffer's numbers, ``valid`` its validity or
+    None) with its nulls rejected (``nulls="reject"``, ValueError naming
+    ``name``), or read as NaN (``nulls="nan"``: nan_policy='omit'; a float
+    copy, float32 stays float32).  ``arrow_values`` reads whole chunks so;
+    a reader of its own (Spark's ragged list columns) calls this."""
     if valid is None:
         return values
     if nulls != "nan":
@@ -161,7 +164,7 @@ def _nulls_as(values: np.ndarray, valid: np.ndarray | None, name: str,
 
 def _list_with_nulls(chunk: Any, name: str) -> np.ndarray:
     """A fixed-length list column with nulls: a null row or element is NaN."""
-    values = _nulls_as(chunk.values.values, chunk.values.valid, name, "nan")
+    values = read_nulls(chunk.values.values, chunk.values.valid, name, "nan")
     rows = len(chunk.offsets) - 1
     lengths = np.diff(chunk.offsets)
     valid = np.ones(rows, bool) if chunk.valid is None else chunk.valid.reshape(-1)
@@ -231,11 +234,11 @@ def record_batches(stream: Any, columns: list[str], name: str,
                for column, chunk in batch.items()}
 
 
-def as_array(x: Any, name: str) -> np.ndarray:
+def as_array(x: Any, name: str, *, nulls: str = "reject") -> np.ndarray:
     """``x`` as one plain ndarray of any numeric dtype (``read_input``, with
     an Arrow column's chunks concatenated).  Raises TypeError/ValueError
     naming ``name``."""
-    x = read_input(x, name)
+    x = read_input(x, name, nulls=nulls)
     return x.concatenate() if isinstance(x, Chunks) else x
 
 

@@ -13,13 +13,15 @@ ValueError("y_pred has a NaN at flat position 2 (nan_policy='raise')")
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from ._inputs import FLOAT64
 
 POLICIES = ("propagate", "omit", "raise")
+
+T = TypeVar("T")
 
 
 def check_policy(nan_policy: Any) -> str:
@@ -54,6 +56,32 @@ def missing_as_nan(x: Any) -> Any:
         if any(d is not None and not isinstance(d, np.dtype) for d in dtypes):
             return x.to_numpy(dtype=FLOAT64, na_value=np.nan)
     return x
+
+
+def nan_if_all_omitted(value: Any, count: Any, omitted: Any) -> Any:
+    """``value`` (a result, or an array of them), NaN where nothing is
+    counted because elements were omitted: under 'omit' an all-missing
+    stream reads NaN, not 0 (0 would read as a perfect model)."""
+    out = np.where((np.asarray(count) == 0) & (np.asarray(omitted) > 0),
+                   np.asarray(value).dtype.type(np.nan), value)
+    return out[()] if out.ndim == 0 else out
+
+
+def read_operands(nan_policy: str, read: Callable[..., T], y_true: Any, y_pred: Any,
+                  sample_weight: Any) -> tuple[T, T, T | None]:
+    """The three arguments through ``read(x, name, nulls=...)`` under a
+    policy: under 'omit' masks, pandas NA and Arrow nulls become NaN first;
+    under 'raise' a NaN raises (nothing has been folded yet)."""
+    if nan_policy == "omit":
+        y_true, y_pred = missing_as_nan(y_true), missing_as_nan(y_pred)
+        if sample_weight is not None:
+            sample_weight = missing_as_nan(sample_weight)
+    nulls = nulls_for(nan_policy)
+    t, p = read(y_true, "y_true", nulls=nulls), read(y_pred, "y_pred", nulls=nulls)
+    w = None if sample_weight is None else read(sample_weight, "sample_weight", nulls=nulls)
+    if nan_policy == "raise":
+        raise_on_nan({"y_true": t, "y_pred": p, "sample_weight": w})
+    return t, p, w
 
 
 def first_nan_error(a: np.ndarray, name: str) -> ValueError | None:

@@ -85,18 +85,19 @@ def full_plan(t: np.ndarray, p: np.ndarray, w: np.ndarray | None = None,
                 w_mode=WMode.NONE if w is None else WMode.FULL, policy=policy)
 
 
+def read_numbers(x: Any, name: str, *, nulls: str = "reject") -> np.ndarray:
+    """``x`` as an array of numbers (TypeError naming ``name`` if it is not)."""
+    a = as_array(x, name, nulls=nulls)
+    kernel_dtype(a.dtype, name)
+    return a
+
+
 def read_arguments(y_true: Any, y_pred: Any, sample_weight: Any
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The three arguments as arrays of numbers (TypeError naming the one
     that is not)."""
-    t = as_array(y_true, "y_true")
-    kernel_dtype(t.dtype, "y_true")
-    p = as_array(y_pred, "y_pred")
-    kernel_dtype(p.dtype, "y_pred")
-    w = None
-    if sample_weight is not None:
-        w = as_array(sample_weight, "sample_weight")
-        kernel_dtype(w.dtype, "sample_weight")
+    t, p = read_numbers(y_true, "y_true"), read_numbers(y_pred, "y_pred")
+    w = None if sample_weight is None else read_numbers(sample_weight, "sample_weight")
     return t, p, w
 
 
@@ -276,10 +277,50 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray,
     assert layout.keep is not None and layout.w_out_shape is not None
     tail = layout.shape[layout.keep:]
     rows_shape = layout.w_out_shape + tail
-    return rows_plan(np.broadcast_to(t, rows_shape), np.broadcast_to(p, rows_shape),
-                     np.broadcast_to(w, layout.w_out_shape), prod(tail),
+    return weighted_rows_plan(np.broadcast_to(t, rows_shape), np.broadcast_to(p, rows_shape),
+                              np.broadcast_to(w, layout.w_out_shape), w, policy)
+
+
+def weighted_rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray,
+                       w: np.ndarray, policy: int) -> Plan:
+    """Semantics 3.3 for rows (t_rows, p_rows of shape w_rows.shape + the
+    averaged axes) and the weights as given, ``w`` (broadcast to w_rows);
+    under 'omit' with something missing, rows averaged over what is kept."""
+    if policy == Policy.OMIT:
+        kept = kept_row_weights(t_rows, p_rows, w_rows, w)
+        if kept is not None:
+            element_w, count_w = kept
+            return Plan(as_operand(t_rows, "y_true"), as_operand(p_rows, "y_pred"), element_w,
+                        TMode.FULL_T, WMode.FULL, policy=policy, count_weights=count_w)
+    return rows_plan(t_rows, p_rows, w_rows, t_rows.size // max(w_rows.size, 1),
                      count_weights=np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1),
                      policy=policy)
+
+
+def kept_row_weights(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray,
+                     w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Semantics 3.3 under nan_policy='omit' when something is missing
+    (else None): each row is averaged over its kept elements, so every
+    element weighs ``w_row / kept`` (a missing one is omitted by the kernel);
+    the count grows by each given weight that is not NaN and weighs a row
+    with a kept element.  Returns (element weights of the rows' shape,
+    count weights), float64.  Integers past 2**53 (exact differences) are
+    not read here: their NaN weights propagate."""
+    if needs_exact_difference(t_rows, p_rows):
+        return None
+    tail = tuple(range(w_rows.ndim, t_rows.ndim))
+    missing = np.isnan(t_rows) | np.isnan(p_rows) | np.isnan(w_rows).reshape(
+        w_rows.shape + (1,) * len(tail))
+    if not missing.any():
+        return None
+    kept = (~missing).sum(axis=tail)
+    element_w = np.ascontiguousarray(np.broadcast_to(
+        (w_rows / np.maximum(kept, 1)).reshape(kept.shape + (1,) * len(tail)), t_rows.shape),
+        dtype=FLOAT64)
+    spread = tuple(i for i in range(w.ndim) if w.shape[i] == 1 and w_rows.shape[i] != 1)
+    weighs_kept = np.any(kept > 0, axis=spread, keepdims=True).reshape(w.shape)
+    count_w = np.where(weighs_kept & ~np.isnan(w), w, 0.0).astype(FLOAT64).reshape(-1)
+    return element_w, count_w
 
 
 def rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray, run: int,

@@ -1,8 +1,9 @@
 """The grouped state: one row of sums per key, and which key owns which row.
 
 A row is 8 float64 words (64 bytes, the kernel's ``GRow``): total (hi, lo),
-weight (hi, lo), then two int64 words -- the elements of unweighted updates
-and those of weighted updates -- and two spare words.
+weight (hi, lo), then three int64 words -- the elements of unweighted updates,
+those of weighted updates and those omitted (nan_policy='omit') -- and a
+spare word.
 
 Integer keys (and bools, datetimes) index the rows directly while their
 range is small (*dense*: the row of key k is k - base, no hashing at all);
@@ -38,6 +39,17 @@ def empty_rows(n: int) -> np.ndarray:
 def row_counts(rows: np.ndarray) -> np.ndarray:
     """The (n, 2) int64 view of the rows' element counts (unweighted, weighted)."""
     return rows[:, 4:6].view(np.int64)
+
+
+def row_seen(rows: np.ndarray) -> np.ndarray:
+    """Whether each row has had an element, counted or omitted."""
+    seen: np.ndarray = (rows[:, 4:7].view(np.int64) != 0).any(axis=1)
+    return seen
+
+
+def row_omitted(rows: np.ndarray) -> np.ndarray:
+    """The (n,) int64 view of the rows' omitted counts (nan_policy='omit')."""
+    return rows[:, 6].view(np.int64)
 
 
 def key_array(kind: Optional[str], keys: Any) -> np.ndarray:
@@ -166,8 +178,7 @@ class GroupTable:
     # -- rows out -----------------------------------------------------------------
 
     def _present_dense(self) -> np.ndarray:
-        counts = row_counts(self.rows[:self.size])
-        return np.flatnonzero((counts[:, 0] != 0) | (counts[:, 1] != 0))
+        return np.flatnonzero(row_seen(self.rows[:self.size]))
 
     def present(self) -> tuple[np.ndarray, np.ndarray]:
         """(rows, keys) of every key, in sorted key order."""
@@ -177,8 +188,7 @@ class GroupTable:
         if self._sorted is None:
             keys = key_array(self.kind, self.key_list)
             order = np.argsort(keys, kind="stable")
-            counts = row_counts(self.rows[order])
-            order = order[(counts[:, 0] != 0) | (counts[:, 1] != 0)]
+            order = order[row_seen(self.rows[order])]
             self._sorted = (order.astype(np.int64), keys[order])
         return self._sorted
 

@@ -32,7 +32,7 @@ from dask.delayed import Delayed, delayed
 from . import _backend
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._intervals import BootstrapInterval
-from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast
+from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast, weighted_rows_plan
 from ._rules import Layout, resolve
 from .frames import Part, as_part, grouped_columns, merged_parts, result_columns
 from .grouped import GroupedRootMeanSquaredError
@@ -54,14 +54,23 @@ def _block_state(*blocks: np.ndarray, nan_policy: str = "propagate") -> Raw:
     return raw
 
 
-def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray,
-                          nan_policy: str = "propagate") -> Raw:
+def _averaged_total_state(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> Raw:
     """Semantics 3.3 on one block: the compensated sum(w_row * row mean),
     nothing in the count (the weights are counted once each, by
     _weight_state, however often they broadcast)."""
     acc = _backend.kernel.Accumulator()
-    rows_plan(t, p, w, t.size // max(w.size, 1),
-              policy=NAN_POLICIES[nan_policy]).apply(acc)
+    rows_plan(t, p, w, t.size // max(w.size, 1)).apply(acc)
+    raw: Raw = acc.get_raw()
+    return raw
+
+
+def _averaged_state(t: np.ndarray, p: np.ndarray, w: np.ndarray, tail: int) -> Raw:
+    """Semantics 3.3 on one block whose weights are its own (none repeated
+    across blocks), count included: nan_policy='omit' (rows averaged over
+    their kept elements, the count from the weights of kept rows)."""
+    acc = _backend.kernel.Accumulator()
+    w_rows = w.reshape(w.shape[:w.ndim - tail])
+    weighted_rows_plan(t, p, w_rows, w_rows, NAN_POLICIES["omit"]).apply(acc)
     raw: Raw = acc.get_raw()
     return raw
 
@@ -195,8 +204,16 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
     chunks = _common_chunks([t_rows, p_rows, w_rows], rows_shape)
     chunks = chunks[:len(out_shape)] + tuple((n,) for n in tail)
     operands = [_aligned(a, chunks, rows_shape) for a in (t_rows, p_rows, w_rows)]
-    totals = _blockwise(partial(_averaged_total_state, nan_policy=nan_policy), operands,
-                        rows_shape, chunks)
+    if nan_policy == "omit":
+        if w.shape != out_shape:
+            raise ValueError(
+                f"sample_weight of shape {w.shape} is averaged against squared errors of "
+                f"shape {shape} (semantics 3.3) and repeated over rows of shape {out_shape}; "
+                f"under nan_policy='omit' rmse_ext.dask needs one weight per averaged row "
+                f"(fold these arrays in memory, or give the weights that shape)")
+        return _blockwise(partial(_averaged_state, tail=len(tail)), operands, rows_shape,
+                          chunks)
+    totals = _blockwise(_averaged_total_state, operands, rows_shape, chunks)
     counts = [delayed(_weight_state, pure=True)(block)
               for block in w.to_delayed().ravel()]
     return totals + counts
@@ -335,9 +352,10 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
 
 # -- grouped metrics (docs/grouped.md) ---------------------------------------------------
 
-def _grouped_block(dtype: str, t: Any, p: Any, g: Any, w: Any) -> dict[str, np.ndarray]:
+def _grouped_block(config: dict[str, Any], t: Any, p: Any, g: Any,
+                   w: Any) -> dict[str, np.ndarray]:
     """One block's grouped state, as per-key raw arrays."""
-    part = GroupedRootMeanSquaredError(dtype=dtype)
+    part = GroupedRootMeanSquaredError(**config)
     part.update_state(t, p, g, w)
     return part.get_raw()
 
@@ -384,6 +402,8 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     if kind is not None and metric._table.kind not in (None, kind):
         raise TypeError(f"groups holds {kind} keys, but this metric's keys are "
                         f"{metric._table.kind}: one metric takes one kind of key")
+    if metric.nan_policy == "raise":
+        _raise_on_nan(y_true=t, y_pred=p, sample_weight=w)
     if layout.size == 0:
         return metric
     n = layout.samples
@@ -407,7 +427,10 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
             blocks.append([one] * len(axis0))
     keys = list(g.rechunk((axis0,)).to_delayed().ravel())
     block = delayed(_grouped_block, pure=True)
-    states = [block(metric.dtype, tb, pb, kb, wb)
+    # 'raise' was checked on the client (whole-array positions)
+    config = {"dtype": metric.dtype, "nan_policy": "omit" if metric.nan_policy == "omit"
+              else "propagate"}
+    states = [block(config, tb, pb, kb, wb)
               for tb, pb, kb, wb in zip(blocks[0], blocks[1], keys, blocks[2])]
     merge = delayed(_grouped_merge, pure=True)
     while len(states) > 1:

@@ -21,7 +21,6 @@ array([0.64549722, 1.        ])
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -30,7 +29,7 @@ import numpy as np
 from . import _backend
 from ._backend import Policy
 from ._inputs import as_array, as_operand, kernel_dtype
-from ._missing import check_policy, missing_as_nan
+from ._missing import check_policy, nan_if_all_omitted, read_operands
 from ._plan import full_plan
 
 
@@ -201,15 +200,11 @@ def root_mean_squared_error(
     """
     _check_parameters(y_true, y_pred, sample_weight, multioutput)
     check_policy(nan_policy)
-    if nan_policy == "omit":
-        y_true, y_pred = missing_as_nan(y_true), missing_as_nan(y_pred)
-        if sample_weight is not None:
-            sample_weight = missing_as_nan(sample_weight)
-    t, p = as_array(y_true, "y_true"), as_array(y_pred, "y_pred")
+    # 'raise' is scikit-learn's check, made only when a result is not finite
+    t, p, w = read_operands("omit" if nan_policy == "omit" else "propagate", as_array,
+                            y_true, y_pred, sample_weight)
     named = {"y_true": t, "y_pred": p}
-    w = None
-    if sample_weight is not None:
-        w = as_array(sample_weight, "sample_weight")
+    if w is not None:
         named["sample_weight"] = w
     n = _samples(named, {"y_true": y_true, "y_pred": y_pred,
                          "sample_weight": sample_weight})
@@ -242,7 +237,7 @@ def root_mean_squared_error(
 
     accs = _column_sums(t, p, w, Policy.OMIT if nan_policy == "omit" else Policy.PROPAGATE)
     weight_sum = accs[0].count()
-    errors = np.array([math.nan if acc.count() == 0 and acc.get_raw()[5] else acc.value()
+    errors = np.array([nan_if_all_omitted(acc.value(), acc.count(), acc.get_raw()[5])
                        for acc in accs])
     if w is not None and weight_sum == 0.0 and not np.isnan(errors).all():
         if not w.any():
@@ -279,10 +274,12 @@ def root_mean_squared_error_interval(
 
 
 def grouped_root_mean_squared_error(y_true: Any, y_pred: Any, groups: Any, *,
-                                    sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+                                    sample_weight: Any = None, nan_policy: str = "propagate"
+                                    ) -> tuple[np.ndarray, np.ndarray]:
     """RMSE per group in one pass: ``(keys, rmse)``, keys sorted, rmse
     float64.  The rules are ``RootMeanSquaredError``'s (tf.keras), one key
-    per sample, as ``GroupedRootMeanSquaredError.update_state``.
+    per sample, as ``GroupedRootMeanSquaredError.update_state``; so is
+    ``nan_policy`` (docs/missing-values.md).
 
     >>> keys, rmse = grouped_root_mean_squared_error([0, 0, 0], [3, 1, 1], ["x", "y", "y"])
     >>> keys.tolist(), rmse.tolist()
@@ -290,6 +287,6 @@ def grouped_root_mean_squared_error(y_true: Any, y_pred: Any, groups: Any, *,
     """
     from .grouped import GroupedRootMeanSquaredError
 
-    metric = GroupedRootMeanSquaredError(dtype="float64")
+    metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=nan_policy)
     metric.update_state(y_true, y_pred, groups, sample_weight)
     return metric.keys(), metric.result()

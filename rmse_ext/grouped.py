@@ -22,16 +22,17 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 
 import numpy as np
 
-from . import _backend, _state
+from . import _backend, _missing, _state
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
 from ._parallel import check_num_threads
 from ._plan import (
-    exact_difference, lay_out, needs_exact_difference, read_arguments, unbroadcast,
+    NAN_POLICIES, exact_difference, kept_row_weights, lay_out, needs_exact_difference,
+    read_numbers, unbroadcast,
 )
 from ._rules import Layout, resolve
-from ._table import GroupTable, ROW_WORDS, key_array, row_counts
+from ._table import GroupTable, ROW_WORDS, key_array, row_counts, row_omitted, row_seen
 
 STATE_FORMAT = "rmse_ext.grouped_state/1"
 # batches below this many elements stay on one thread
@@ -58,8 +59,8 @@ def operand(a: np.ndarray, dtype: np.dtype[Any], name: str) -> np.ndarray:
     return as_operand(np.asarray(a, dtype=dtype) if a.dtype != dtype else a, name)
 
 
-def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray,
-                 w: Optional[np.ndarray]) -> GroupedPlan:
+def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray],
+                 policy: int = Policy.PROPAGATE) -> GroupedPlan:
     """The kernel layout of a resolved, non-empty update, as the ungrouped
     planner lays one out (``lay_out``), except that every sample's elements
     stay together (no axis is folded into a repeat factor) and the operands
@@ -71,8 +72,7 @@ def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray,
         w = w.reshape(layout.w_shape)
     elements = layout.size // layout.samples
     if layout.keep is not None:
-        return averaged_plan(layout, t, p, w, elements)
-    policy = Policy.PROPAGATE
+        return averaged_plan(layout, t, p, w, elements, policy)
     if needs_exact_difference(t, p):                      # semantics 5: exact integers
         p, t = exact_difference(t, p, shape)
         policy = Policy.EXACT_DIFF
@@ -86,7 +86,7 @@ def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray,
 
 
 def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray],
-                  elements: int) -> GroupedPlan:
+                  elements: int, policy: int = Policy.PROPAGATE) -> GroupedPlan:
     """Semantics 3.3 per group: each sample's rows averaged, times their
     weights; the count grows by the sample's weights as given.  Weights that
     do not run along the sample axis cannot be shared out among groups."""
@@ -102,7 +102,15 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.n
     tail = layout.shape[layout.keep:]
     rows_shape = layout.w_out_shape + tail
     t_rows, p_rows = (np.broadcast_to(a, rows_shape) for a in (t, p))
-    policy = Policy.PROPAGATE
+    kept = (kept_row_weights(t_rows, p_rows, np.broadcast_to(w, layout.w_out_shape), w)
+            if policy == Policy.OMIT else None)
+    if kept is not None:              # something missing: rows averaged over what is kept
+        t_rows, p_rows = (operand(a, FLOAT64, name) for a, name in
+                          ((t_rows, "y_true"), (p_rows, "y_pred")))
+        batch = _backend.kernel.Batch(t_rows, p_rows, kept[0].reshape(-1), TMode.FULL_T,
+                                      WMode.FULL, policy=policy)
+        return GroupedPlan(batch, p_rows.size // samples, elements, 1,
+                           kept[1].reshape(samples, -1))
     if needs_exact_difference(t_rows, p_rows):
         p_rows, t_rows = exact_difference(t_rows, p_rows, rows_shape)
         policy = Policy.EXACT_DIFF
@@ -141,10 +149,13 @@ def fold_averaged(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: 
     weights = np.zeros_like(table.rows)
     kernel.GroupedBatch(kernel.Batch(zeros, zeros, given, TMode.FULL_T, WMode.FULL),
                         keys, given.size // len(keys), base).fold(weights)
-    slots = np.flatnonzero(row_counts(part)[:, 1])
+    slots = np.flatnonzero(row_seen(part))
     # the rows read may outnumber the squared errors (weights wider than a
-    # kept axis of 1): count each sample's own elements
-    row_counts(part)[slots, 1] = row_counts(part)[slots, 1] // plan.inner * plan.elements
+    # kept axis of 1): count each sample's own elements (omitted ones stay
+    # counted as read)
+    read = row_counts(part)[slots, 1]
+    row_counts(part)[slots, 1] = read // plan.inner * plan.elements + \
+        read % plan.inner * plan.elements // plan.inner
     kernel.group_divide(part, slots, float(plan.divisor))
     part[slots, 2:4] = weights[slots, 2:4]
     kernel.group_merge(table.rows, slots, np.ascontiguousarray(part[slots]))
@@ -169,12 +180,13 @@ class GroupedRootMeanSquaredError:
     """
 
     def __init__(self, name: str = "grouped_root_mean_squared_error", dtype: Any = None,
-                 num_threads: Optional[int] = 1) -> None:
+                 num_threads: Optional[int] = 1, *, nan_policy: str = "propagate") -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str; got {type(name).__name__}")
         self._name = name
         self._dtype = resolve_result_dtype(dtype)
         self._num_threads = check_num_threads(num_threads)
+        self._nan_policy = _missing.check_policy(nan_policy)
         self._table = GroupTable()
 
     @property
@@ -189,19 +201,28 @@ class GroupedRootMeanSquaredError:
     def num_threads(self) -> int:
         return self._num_threads
 
+    @property
+    def nan_policy(self) -> str:
+        """'propagate', 'omit' or 'raise' (docs/missing-values.md)."""
+        return self._nan_policy
+
     # -- updates ---------------------------------------------------------------------
 
     def update_state(self, y_true: Any, y_pred: Any, groups: Any,
                      sample_weight: Any = None) -> None:
         """Fold one batch, each sample into its key's group.  Bad input
-        raises TypeError/ValueError and changes nothing (no key is added)."""
-        t, p, w = read_arguments(y_true, y_pred, sample_weight)
+        raises TypeError/ValueError and changes nothing (no key is added).
+        Under nan_policy='omit' an element whose y_true, y_pred or weight
+        is missing leaves its group's sums and is counted in ``omitted()``."""
+        t, p, w = _missing.read_operands(self._nan_policy, read_numbers, y_true, y_pred,
+                                         sample_weight)
         layout = resolve(t.shape, p.shape, None if w is None else w.shape)
         keys = read_keys(groups, layout.samples)
         self._table.check(keys)
         if layout.size == 0:                                       # semantics 4
             return
-        plan = plan_grouped(layout, t, p, w)
+        policy = NAN_POLICIES["omit" if self._nan_policy == "omit" else "propagate"]
+        plan = plan_grouped(layout, t, p, w, policy)
         self._fold(plan, keys)
 
     def _fold(self, plan: GroupedPlan, keys: KeyBatch) -> None:
@@ -234,24 +255,33 @@ class GroupedRootMeanSquaredError:
         return result, count
 
     def result(self) -> np.ndarray:
-        """Per-group ``sqrt(total / count)`` (0 where the count is 0), of ``dtype``."""
-        return self._read()[0].astype(self._dtype)
+        """Per-group ``sqrt(total / count)`` of ``dtype``: 0 where the count
+        is 0, but NaN where it is 0 because every element was omitted."""
+        result, count = self._read()
+        out: np.ndarray = _missing.nan_if_all_omitted(result, count, self.omitted())
+        return out.astype(self._dtype)
 
     def counts(self) -> np.ndarray:
         """Per-group weight sums (element counts when unweighted), float64."""
         return self._read()[1]
 
     def elements(self) -> np.ndarray:
-        """Per-group numbers of squared-error elements, int64."""
+        """Per-group numbers of squared-error elements, int64 (omitted ones
+        not included)."""
         counts: np.ndarray = row_counts(self._table.rows)[self._table.present()[0]]
         return np.asarray(counts.sum(axis=1), dtype=np.int64)
+
+    def omitted(self) -> np.ndarray:
+        """Per-group numbers of elements nan_policy='omit' left out, int64."""
+        return np.array(row_omitted(self._table.rows)[self._table.present()[0]])
 
     def overall(self) -> np.floating[Any]:
         """The RMSE of every element pooled exactly (not a mean of the
         groups' RMSEs), as a scalar of ``dtype``."""
         acc = _backend.kernel.Accumulator()
         acc.set_raw(*self._pooled_raw())
-        value: np.floating[Any] = acc.value_as(self._dtype)
+        value: np.floating[Any] = _missing.nan_if_all_omitted(
+            acc.value_as(self._dtype), acc.count(), acc.get_raw()[5])
         return value
 
     def overall_count(self) -> float:
@@ -260,6 +290,11 @@ class GroupedRootMeanSquaredError:
         acc.set_raw(*self._pooled_raw())
         count: float = acc.count()
         return count
+
+    def overall_omitted(self) -> int:
+        """Elements nan_policy='omit' left out, over every group (exact)."""
+        omitted: int = self._pooled_raw()[5]
+        return omitted
 
     def _pooled_raw(self) -> tuple[float, float, float, float, int, int]:
         slots = self._table.present()[0]
@@ -272,7 +307,8 @@ class GroupedRootMeanSquaredError:
         return dict(zip(self.keys().tolist(), self.result().tolist()))
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}) "
+        policy = "" if self._nan_policy == "propagate" else f", nan_policy={self._nan_policy!r}"
+        return (f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}{policy}) "
                 f"groups={len(self.keys())} overall={float(self.overall())!r}")
 
     # -- config and state ----------------------------------------------------------------
@@ -281,6 +317,8 @@ class GroupedRootMeanSquaredError:
         config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
         if self._num_threads != 1:
             config["num_threads"] = self._num_threads
+        if self._nan_policy != "propagate":
+            config["nan_policy"] = self._nan_policy
         return config
 
     @classmethod
@@ -290,22 +328,25 @@ class GroupedRootMeanSquaredError:
     def get_raw(self) -> dict[str, np.ndarray]:
         """The state as arrays, one entry per key in sorted key order:
         ``keys``, ``total_hi``, ``total_lo``, ``weight_hi``, ``weight_lo``
-        (float64) and ``unweighted``, ``weighted`` (int64 element counts of
-        unweighted and weighted updates).  ``merge_raw(**raw)`` adds such
-        arrays into a metric (how engines such as Spark combine partitions).
+        (float64) and ``unweighted``, ``weighted``, ``omitted`` (int64
+        element counts of unweighted and weighted updates, and of elements
+        nan_policy='omit' left out).  ``merge_raw(**raw)`` adds such arrays
+        into a metric (how engines such as Spark combine partitions).
         """
         slots, keys = self._table.present()
         rows = self._table.rows[slots]
         counts = row_counts(rows)
         return {"keys": keys, "total_hi": rows[:, 0].copy(), "total_lo": rows[:, 1].copy(),
                 "weight_hi": rows[:, 2].copy(), "weight_lo": rows[:, 3].copy(),
-                "unweighted": counts[:, 0].copy(), "weighted": counts[:, 1].copy()}
+                "unweighted": counts[:, 0].copy(), "weighted": counts[:, 1].copy(),
+                "omitted": row_omitted(rows).copy()}
 
     def merge_raw(self, keys: Any, total_hi: Any, total_lo: Any, weight_hi: Any,
-                  weight_lo: Any, unweighted: Any, weighted: Any) -> None:
+                  weight_lo: Any, unweighted: Any, weighted: Any, omitted: Any = None) -> None:
         """Add per-key raw sums (``get_raw()``'s arrays; keys distinct, key
-        sets may differ from this metric's) into the state, compensated."""
-        rows = raw_rows(total_hi, total_lo, weight_hi, weight_lo, unweighted, weighted)
+        sets may differ from this metric's) into the state, compensated.
+        ``omitted`` may be left out (none omitted)."""
+        rows = raw_rows(total_hi, total_lo, weight_hi, weight_lo, unweighted, weighted, omitted)
         self._table.merge_rows(read_keys(keys, rows.shape[0], "keys"), rows)
 
     def merge_state(self, *others: Union[GroupedRootMeanSquaredError,
@@ -348,19 +389,23 @@ class GroupedRootMeanSquaredError:
             state[column] = [float(x).hex() for x in raw[column].tolist()]
         for column in ("unweighted", "weighted"):
             state[column] = raw[column].tolist()
+        if raw["omitted"].any():                 # as the ungrouped state: only when set
+            state["omitted"] = raw["omitted"].tolist()
+        if self._nan_policy != "propagate":
+            state["nan_policy"] = self._nan_policy
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises and changes nothing."""
-        name, dtype, num_threads, table = parse_state(state)
+        name, dtype, num_threads, nan_policy, table = parse_state(state)
         self._name, self._dtype, self._num_threads = name, resolve_result_dtype(dtype), num_threads
-        self._table = table
+        self._nan_policy, self._table = nan_policy, table
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> GroupedRootMeanSquaredError:
-        name, dtype, num_threads, table = parse_state(state)
-        metric = cls(name=name, dtype=dtype, num_threads=num_threads)
+        name, dtype, num_threads, nan_policy, table = parse_state(state)
+        metric = cls(name=name, dtype=dtype, num_threads=num_threads, nan_policy=nan_policy)
         metric._table = table
         return metric
 
@@ -372,13 +417,15 @@ class GroupedRootMeanSquaredError:
 # -- raw arrays and the state dict ----------------------------------------------------
 
 def raw_rows(total_hi: Any, total_lo: Any, weight_hi: Any, weight_lo: Any,
-             unweighted: Any, weighted: Any) -> np.ndarray:
+             unweighted: Any, weighted: Any, omitted: Any = None) -> np.ndarray:
     """The kernel's rows from per-key raw arrays (checked: one length, real
-    floats, non-negative integer counts)."""
+    floats, non-negative integer counts; no ``omitted``: none)."""
     floats = [np.asarray(a, dtype=np.float64).reshape(-1)
               for a in (total_hi, total_lo, weight_hi, weight_lo)]
     counts = [np.asarray(a) for a in (unweighted, weighted)]
-    for name, c in zip(("unweighted", "weighted"), counts):
+    if omitted is not None:
+        counts.append(np.asarray(omitted))
+    for name, c in zip(("unweighted", "weighted", "omitted"), counts):
         if c.dtype.kind not in "iu" and c.size:
             raise TypeError(f"{name} must hold integer element counts; got dtype {c.dtype}")
         if c.size and int(c.min()) < 0:
@@ -389,7 +436,9 @@ def raw_rows(total_hi: Any, total_lo: Any, weight_hi: Any, weight_lo: Any,
     rows = np.zeros((lengths.pop(), ROW_WORDS))
     for j, a in enumerate(floats):
         rows[:, j] = a
-    row_counts(rows)[:] = np.stack([c.reshape(-1).astype(np.int64) for c in counts], axis=1)
+    row_counts(rows)[:] = np.stack([c.reshape(-1).astype(np.int64) for c in counts[:2]], axis=1)
+    if omitted is not None:
+        row_omitted(rows)[:] = counts[2].reshape(-1).astype(np.int64)
     return rows
 
 
@@ -414,8 +463,9 @@ def keys_from_json(kind: Optional[str], keys: list[Any]) -> np.ndarray:
 KINDS = ("int", "bool", "str", "bytes")
 
 
-def parse_state(state: Any) -> tuple[str, str, int, GroupTable]:
-    """Validate a grouped state dict; (name, dtype, num_threads, table)."""
+def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable]:
+    """Validate a grouped state dict; (name, dtype, num_threads, nan_policy,
+    table)."""
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict; got {type(state).__name__}")
     columns = ("total_hi", "total_lo", "weight_hi", "weight_lo", "unweighted", "weighted")
@@ -426,7 +476,8 @@ def parse_state(state: Any) -> tuple[str, str, int, GroupTable]:
     if state["format"] != STATE_FORMAT:
         raise ValueError(f"state['format'] is {state['format']!r}; this rmse_ext reads "
                          f"{STATE_FORMAT!r}")
-    plain = {k: state[k] for k in ("format", "name", "dtype", "num_threads")}
+    plain = {k: state[k] for k in ("format", "name", "dtype", "num_threads", "nan_policy")
+             if k in state}
     plain.update(format=_state.FORMAT, total_hi="0x0p+0", total_lo="0x0p+0",
                  weight_hi="0x0p+0", weight_lo="0x0p+0", elements=0)
     parsed = _state.parse(plain)          # name, dtype and num_threads, checked once
@@ -440,7 +491,11 @@ def parse_state(state: Any) -> tuple[str, str, int, GroupTable]:
         floats = [[float.fromhex(x) for x in state[k]] for k in columns[:4]]
     except (TypeError, ValueError):
         raise ValueError("the state's float columns must hold float.hex() strings") from None
-    rows = raw_rows(*floats, *(np.asarray(state[k], dtype=np.int64) for k in columns[4:]))
+    if not isinstance(state.get("omitted", []), list):
+        raise TypeError("state['omitted'] must be a list")
+    omitted = np.asarray(state["omitted"], dtype=np.int64) if "omitted" in state else None
+    unweighted, weighted = (np.asarray(state[k], dtype=np.int64) for k in columns[4:])
+    rows = raw_rows(floats[0], floats[1], floats[2], floats[3], unweighted, weighted, omitted)
     table = GroupTable()
     if len(state["keys"]) != rows.shape[0]:
         raise ValueError(f"state['keys'] has {len(state['keys'])} keys for "
@@ -455,4 +510,4 @@ def parse_state(state: Any) -> tuple[str, str, int, GroupTable]:
             raise ValueError("state['keys'] repeats a key")
         table.rows[slots] = rows
     table.kind = kind
-    return parsed["name"], parsed["dtype"], parsed["num_threads"], table
+    return parsed["name"], parsed["dtype"], parsed["num_threads"], parsed["nan_policy"], table

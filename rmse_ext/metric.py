@@ -94,26 +94,18 @@ class RootMeanSquaredError:
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """
         policy = self._nan_policy
-        if policy == "omit":                    # masked, pandas NA: read as NaN
-            y_true, y_pred = _missing.missing_as_nan(y_true), _missing.missing_as_nan(y_pred)
-            if sample_weight is not None:
-                sample_weight = _missing.missing_as_nan(sample_weight)
-        elif (policy == "propagate" and self._interval is None
-              and (self._num_threads == 1 or small_array(y_pred))
-              and self._acc.fold_fast(y_true, y_pred, sample_weight)):
+        if (policy == "propagate" and self._interval is None
+                and (self._num_threads == 1 or small_array(y_pred))
+                and self._acc.fold_fast(y_true, y_pred, sample_weight)):
             return
-        nulls = _missing.nulls_for(policy)
-        t, p = read_input(y_true, "y_true", nulls=nulls), read_input(y_pred, "y_pred", nulls=nulls)
-        w: Any = None if sample_weight is None else read_input(
-            sample_weight, "sample_weight", nulls=nulls)
-        if policy == "raise":
-            _missing.raise_on_nan({"y_true": t, "y_pred": p, "sample_weight": w})
+        t, p, w = _missing.read_operands(policy, read_input, y_true, y_pred, sample_weight)
+        operands: list[Any] = [t, p, w]
         if is_chunked(t, p, w):
             if self._interval is None and policy != "omit" and windowable(t, p, w):
                 fold_chunked(self._acc, t, p, w)
                 return
-            t, p, w = (x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w))
-        self._fold(t, p, w)
+            operands = [x.concatenate() if isinstance(x, Chunks) else x for x in operands]
+        self._fold(*operands)
 
     def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         omit = self._nan_policy == "omit"
@@ -130,9 +122,8 @@ class RootMeanSquaredError:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
         count is 0 -- but NaN when the count is 0 because every element was
         omitted (nan_policy='omit': 0 would read as a perfect model)."""
-        value: np.floating[Any] = self._acc.value_as(self._dtype)
-        if value == 0 and self._acc.get_raw()[5] and self._acc.count() == 0:
-            value = self._dtype.type(np.nan)
+        value: np.floating[Any] = _missing.nan_if_all_omitted(
+            self._acc.value_as(self._dtype), self._acc.count(), self._acc.get_raw()[5])
         return value
 
     def reset_state(self) -> None:

@@ -92,6 +92,52 @@ def exact_update(y_true: Any, y_pred: Any, sample_weight: Any = None
     return exact_sum(values * w), exact_sum(w)
 
 
+def exact_update_omitting(y_true: Any, y_pred: Any, sample_weight: Any = None
+                          ) -> tuple[Fraction, Fraction, int]:
+    """(total, count, omitted) that one update adds under nan_policy='omit'
+    (docs/missing-values.md), element by element: an element whose y_true,
+    y_pred or weight is NaN adds nothing and is counted as omitted.  Under
+    semantics 3.3 each averaged row is the mean of its kept elements (one
+    omitted element per element of each row read, all of a row whose weight
+    is NaN), and a given weight counts when it is not NaN and weighs a row
+    with a kept element.  Finite numbers otherwise."""
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:       # semantics 2.2
+        p = p[..., 0]
+    elif t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        t = t[..., 0]
+    t, p = np.broadcast_arrays(t, p)                    # semantics 2.3
+    missing = np.isnan(t) | np.isnan(p)
+    sq = exact_squared_errors(np.where(missing, 0.0, t), np.where(missing, 0.0, p))
+    if sample_weight is None:
+        return exact_sum(sq[~missing]), Fraction(int((~missing).sum())), int(missing.sum())
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == sq.ndim + 1 and w.ndim > 0:            # semantics 3.1
+        w = w[..., 0]
+    elif sq.ndim == w.ndim + 1 and w.ndim > 0:
+        w = w[..., np.newaxis]
+    if w.ndim == 0 or (w.ndim == sq.ndim and all(a in (1, b) for a, b in zip(w.shape, sq.shape))):
+        wb = np.broadcast_to(w, sq.shape)               # semantics 3.2
+        gone = missing | np.isnan(wb)
+        we = exact_array(np.where(gone, 0.0, wb))
+        return exact_sum((we * sq)[~gone]), exact_sum(we[~gone]), int(gone.sum())
+    k = w.ndim                                          # semantics 3.3
+    out = np.broadcast_shapes(sq.shape[:k], w.shape)
+    total, omitted = Fraction(0), 0
+    counted = np.zeros(w.shape, dtype=bool)
+    for index in np.ndindex(*out):
+        row_index = tuple(i if n > 1 else 0 for i, n in zip(index, sq.shape[:k]))
+        w_index = tuple(i if n > 1 else 0 for i, n in zip(index, w.shape))
+        weight = float(w[w_index])
+        kept = ~missing[row_index] if not math.isnan(weight) else np.zeros_like(missing[row_index])
+        omitted += int((~kept).sum())
+        if kept.any():
+            counted[w_index] = True
+            total += Fraction(weight) * exact_sum(sq[row_index][kept]) / int(kept.sum())
+    count = exact_sum(exact_array(np.where(counted, w, 0.0)))
+    return total, count, omitted
+
+
 class ExactRMSE:
     """The metric in exact rational arithmetic (finite inputs only)."""
 

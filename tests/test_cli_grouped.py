@@ -32,13 +32,14 @@ def expected(keys, weights=None):
 
 def check_json(out, m, weighted):
     doc = json.loads(out)
-    assert list(doc["groups"][0]) == ["key", "rmse", "count", "weight_sum"]
+    assert list(doc["groups"][0]) == ["key", "rmse", "count", "weight_sum", "omitted"]
     assert [g["key"] for g in doc["groups"]] == m.keys().tolist()
     assert [g["rmse"] for g in doc["groups"]] == m.result().tolist()
     assert [g["count"] for g in doc["groups"]] == m.counts().tolist()
     assert all((g["weight_sum"] is None) != weighted for g in doc["groups"])
     overall = doc["overall"]
-    assert list(overall) == ["rmse", "count", "weight_sum", "elements"]
+    assert list(overall) == ["rmse", "count", "weight_sum", "elements", "omitted"]
+    assert overall["omitted"] == 0 and all(g["omitted"] == 0 for g in doc["groups"])
     assert overall["rmse"] == float(m.overall()) and overall["elements"] == N
     assert overall["count"] == m.overall_count()
 

@@ -283,11 +283,11 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         "elements": rows * per_row,
         "seconds": time.perf_counter() - start,
         "dtype": metric.dtype,
-        "omitted": metric.omitted,
+        "omitted": metric.overall_omitted() if grouped else metric.omitted,
     }
     if grouped:
         summary["groups"] = {"keys": metric.keys(), "rmse": metric.result(),
-                             "count": metric.counts()}
+                             "count": metric.counts(), "omitted": metric.omitted()}
     if args.ci is not None:
         summary["ci_low"], summary["ci_high"] = metric.confidence_interval(args.ci)
         summary["ci_level"], summary["ci_method"] = args.ci, args.ci_method

@@ -164,8 +164,9 @@ def group_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     groups = summary["groups"]
     weighted = summary["weight_sum"] is not None
     return [{"key": json_key(k), "rmse": json_number(shortest(r)), "count": json_number(float(c)),
-             "weight_sum": json_number(float(c)) if weighted else None}
-            for k, r, c in zip(groups["keys"], groups["rmse"], groups["count"])]
+             "weight_sum": json_number(float(c)) if weighted else None, "omitted": int(o)}
+            for k, r, c, o in zip(groups["keys"], groups["rmse"], groups["count"],
+                                  groups["omitted"])]
 
 
 def overall_row(summary: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def overall_row(summary: dict[str, Any]) -> dict[str, Any]:
     return {"rmse": json_number(shortest(summary["rmse"])),
             "count": json_number(summary["count"]),
             "weight_sum": json_number(summary["weight_sum"]),
-            "elements": summary["elements"]}
+            "elements": summary["elements"], "omitted": summary["omitted"]}
 
 
 def print_groups(summary: dict[str, Any], style: str) -> None:
