@@ -489,6 +489,7 @@ MAXRSS = ("import resource, subprocess, sys\n"
           "sys.exit(proc.returncode)")
 
 
+@pytest.mark.rss
 def test_memory_stays_bounded_on_a_large_memmap(tmp_path):
     """Two 160 MB .npy files: the child's peak resident size (measured by a
     small launcher process, so the test process's own memory does not count)

@@ -311,6 +311,7 @@ SMALL = [
 ]
 
 
+@pytest.mark.rss
 def test_leak_one_million_small_updates():
     m = RootMeanSquaredError()
     fast_t, fast_p, _ = SMALL[0]
@@ -327,6 +328,7 @@ def test_leak_one_million_small_updates():
     assert m.count > 10**6
 
 
+@pytest.mark.rss
 def test_leak_thousand_large_updates():
     rng = np.random.default_rng(3)
     t = rng.normal(size=(250_000, 4))
@@ -340,6 +342,7 @@ def test_leak_thousand_large_updates():
     assert rss_growth(step, 1000, warmup=20) < MB
 
 
+@pytest.mark.rss
 def test_leak_hundred_thousand_rejected_updates():
     m = RootMeanSquaredError()
     m.update_state([1.0], [2.0])

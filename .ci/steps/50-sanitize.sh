@@ -2,8 +2,9 @@
 # (gcc, any report aborts), the test suite run against it.  CPython is not
 # built with ASan, so libasan is preloaded; leak detection is off because
 # CPython keeps interned objects and arenas alive at exit by design (the
-# RSS-based leak tests in tests/test_hardening.py cover leaks instead, and
-# they are skipped here: ASan's quarantine makes RSS meaningless).  mypy
+# RSS-based leak tests in tests/test_hardening.py cover leaks instead; they
+# and every other resident-size test are marked `rss` and deselected here:
+# ASan's quarantine makes RSS meaningless).  mypy
 # (tests/test_typing.py) does not touch the extension and is skipped too.
 set -euo pipefail
 work=$(mktemp -d /tmp/rmse-asan.XXXXXX)
@@ -51,7 +52,7 @@ echo "canary: out-of-bounds read reported as expected"
 
 status=0
 LD_PRELOAD="$libasan" HYPOTHESIS_PROFILE=dev PYTHONPATH="$work" \
-    venv/bin/python -m pytest -q -p no:cacheprovider tests -k "not leak" \
+    venv/bin/python -m pytest -q -p no:cacheprovider tests -m "not rss" \
     --ignore=tests/test_typing.py >"$work/pytest.log" 2>&1 || status=$?
 tail -n 3 "$work/pytest.log"
 if grep -E "AddressSanitizer|runtime error:|UndefinedBehaviorSanitizer" "$work/pytest.log"; then
