@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from math import prod
 from typing import Any, Iterator
 
 import numpy as np
@@ -194,7 +195,12 @@ class _StableCodes:
 
     def codes(self, columns: list[Any], rows: int) -> np.ndarray:
         local, sorted_keys = composite_keys(columns, self.names, rows)
-        distinct, inverse = np.unique(local, return_inverse=True)
+        size = prod(max(len(k), 1) for k in sorted_keys)
+        if size <= 4 * rows:                # few combinations: no sort
+            present = np.bincount(local, minlength=size) > 0
+            distinct, inverse = np.flatnonzero(present), (np.cumsum(present) - 1)[local]
+        else:
+            distinct, inverse = np.unique(local, return_inverse=True)
         split = split_composite(distinct, sorted_keys)
         stable = np.empty(len(distinct), np.int64)
         before = len(self.index)

@@ -181,7 +181,7 @@ def grouped_frame(seed=11, n=600):
     store[rng.integers(n)] = "solo"
     return pd.DataFrame({"y": rng.normal(3, 2, n), "yhat": rng.normal(3, 2, n),
                          "w": rng.random(n) * 4, "store": store,
-                         "fold": rng.integers(-2, 4, n)})
+                         "fold": rng.integers(-2, 4, n), "item": rng.integers(0, 150, n)})
 
 
 def fsum_oracle(pdf, by, weight):
@@ -217,7 +217,8 @@ def small_batches(spark):
 
 @pytest.mark.parametrize("partitions, by, weight", [
     (1, "store", None), (3, ["store", "fold"], "w"), (7, "fold", "w"),
-    (7, ["fold", "store"], None), (3, "store", "w"), (1, ["store", "fold"], None)])
+    (7, ["fold", "store"], None), (3, "store", "w"), (1, ["store", "fold"], None),
+    (3, ["fold", "item"], "w")])     # more combinations than a batch has rows
 def test_grouped_agrees_with_the_in_memory_metric_and_an_fsum_oracle(spark, small_batches,
                                                                      partitions, by, weight):
     pdf = grouped_frame()
