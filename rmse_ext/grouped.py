@@ -26,12 +26,12 @@ from . import _backend, _missing, _state
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
-from ._parallel import check_num_threads
 from ._plan import (
     NAN_POLICIES, exact_difference, kept_row_weights, lay_out, needs_exact_difference,
     read_numbers, unbroadcast,
 )
 from ._rules import Layout, resolve
+from ._settings import MetricSettings
 from ._table import GroupTable, ROW_WORDS, key_array, row_counts, row_omitted, row_seen
 
 STATE_FORMAT = "rmse_ext.grouped_state/1"
@@ -161,7 +161,7 @@ def fold_averaged(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: 
     kernel.group_merge(table.rows, slots, np.ascontiguousarray(part[slots]))
 
 
-class GroupedRootMeanSquaredError:
+class GroupedRootMeanSquaredError(MetricSettings):
     """Streaming RMSE per group, with tf.keras's rules and the exact overall.
 
     ``update_state(y_true, y_pred, groups, sample_weight=None)``: ``groups``
@@ -181,30 +181,8 @@ class GroupedRootMeanSquaredError:
 
     def __init__(self, name: str = "grouped_root_mean_squared_error", dtype: Any = None,
                  num_threads: Optional[int] = 1, *, nan_policy: str = "propagate") -> None:
-        if not isinstance(name, str):
-            raise TypeError(f"name must be a str; got {type(name).__name__}")
-        self._name = name
-        self._dtype = resolve_result_dtype(dtype)
-        self._num_threads = check_num_threads(num_threads)
-        self._nan_policy = _missing.check_policy(nan_policy)
+        super().__init__(name, dtype, num_threads, nan_policy)
         self._table = GroupTable()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dtype(self) -> str:
-        return self._dtype.name
-
-    @property
-    def num_threads(self) -> int:
-        return self._num_threads
-
-    @property
-    def nan_policy(self) -> str:
-        """'propagate', 'omit' or 'raise' (docs/missing-values.md)."""
-        return self._nan_policy
 
     # -- updates ---------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import numpy as np
 from . import _backend, _intervals, _missing, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import Chunks, read_input, resolve_result_dtype
-from ._parallel import check_num_threads
 from ._plan import plan_update, remember_layout
+from ._settings import MetricSettings
 
 # batches smaller than this stay on the single-threaded fast path
 PARALLEL_MIN_SIZE = 1 << 20
@@ -32,7 +32,7 @@ def small_array(a: Any) -> bool:
     return type(a) is np.ndarray and a.size < PARALLEL_MIN_SIZE
 
 
-class RootMeanSquaredError:
+class RootMeanSquaredError(MetricSettings):
     """Streaming root mean squared error with tf.keras semantics.
 
     Inputs are never rounded below their own precision; the running total
@@ -57,12 +57,7 @@ class RootMeanSquaredError:
                  num_threads: int | None = 1, *, nan_policy: str = "propagate",
                  interval: Optional[str] = None, n_boot: int = 200, seed: int = 0,
                  stream: int = 0) -> None:
-        if not isinstance(name, str):
-            raise TypeError(f"name must be a str; got {type(name).__name__}")
-        self._num_threads = check_num_threads(num_threads)
-        self._nan_policy = _missing.check_policy(nan_policy)
-        self._name = name
-        self._dtype = resolve_result_dtype(dtype)
+        super().__init__(name, dtype, num_threads, nan_policy)
         self._acc = _backend.kernel.Accumulator()
         if interval is not None:
             _intervals.check_settings(interval, n_boot, seed, stream)
@@ -74,19 +69,6 @@ class RootMeanSquaredError:
         return None if method is None else _intervals.new_state(method, n_boot, seed, stream)
 
     # -- Keras surface (semantics 1) ------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dtype(self) -> str:
-        """The result dtype's name, e.g. ``'float32'``."""
-        return self._dtype.name
-
-    @property
-    def num_threads(self) -> int:
-        return self._num_threads
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Fold one batch into the running state (semantics 2 and 3).
@@ -199,11 +181,6 @@ class RootMeanSquaredError:
     def count(self) -> float:
         """The sum of the weights that applied (elements when unweighted), float64."""
         return float(self._acc.count())
-
-    @property
-    def nan_policy(self) -> str:
-        """``'propagate'``, ``'omit'`` or ``'raise'`` (docs/missing-values.md)."""
-        return self._nan_policy
 
     @property
     def omitted(self) -> int:

@@ -1,0 +1,48 @@
+"""What every metric is built with -- name, result dtype, threads, NaN
+policy -- validated once, read through the same properties.
+
+>>> from rmse_ext import RootMeanSquaredError
+>>> m = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+>>> m.name, m.dtype, m.num_threads, m.nan_policy
+('root_mean_squared_error', 'float64', 1, 'omit')
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import _missing
+from ._inputs import resolve_result_dtype
+from ._parallel import check_num_threads
+
+
+class MetricSettings:
+    """Base of RootMeanSquaredError and GroupedRootMeanSquaredError: the
+    constructor arguments they share (TypeError/ValueError naming the
+    argument) and their read-only properties."""
+
+    def __init__(self, name: str, dtype: Any, num_threads: Optional[int],
+                 nan_policy: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str; got {type(name).__name__}")
+        self._num_threads = check_num_threads(num_threads)
+        self._nan_policy = _missing.check_policy(nan_policy)
+        self._name = name
+        self._dtype = resolve_result_dtype(dtype)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dtype(self) -> str:
+        """The result dtype's name, e.g. ``'float32'``."""
+        return self._dtype.name
+
+    @property
+    def num_threads(self) -> int:
+        return self._num_threads
+
+    @property
+    def nan_policy(self) -> str:
+        """``'propagate'``, ``'omit'`` or ``'raise'`` (docs/missing-values.md)."""
+        return self._nan_policy
