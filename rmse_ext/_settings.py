@@ -8,11 +8,14 @@ policy -- validated once, read through the same properties.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional, TypeVar
 
 from . import _missing
 from ._inputs import resolve_result_dtype
 from ._parallel import check_num_threads
+
+
+Self = TypeVar("Self", bound="MetricSettings")
 
 
 class MetricSettings:
@@ -46,3 +49,23 @@ class MetricSettings:
     def nan_policy(self) -> str:
         """``'propagate'``, ``'omit'`` or ``'raise'`` (docs/missing-values.md)."""
         return self._nan_policy
+
+    def _mergeable(self, others: Iterable[Any], kind: type[Self]) -> list[Self]:
+        """merge_state's arguments -- metrics, or lists/tuples of them --
+        flattened; TypeError for anything not a ``kind``, ValueError for
+        another result dtype, before anything changes."""
+        metrics: list[Self] = []
+        for other in others:
+            for metric in other if isinstance(other, (list, tuple)) else (other,):
+                if not isinstance(metric, kind):
+                    raise TypeError(
+                        f"merge_state takes {kind.__name__} instances; got "
+                        f"{type(metric).__name__}"
+                    )
+                if metric.dtype != self.dtype:
+                    raise ValueError(
+                        f"cannot merge a metric of dtype {metric.dtype!r} into one of "
+                        f"dtype {self.dtype!r}"
+                    )
+                metrics.append(metric)
+        return metrics

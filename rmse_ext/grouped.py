@@ -332,23 +332,13 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """Fold other grouped metrics' states into this one (key sets may
         differ).  Metrics of another class, dtype or kind of key raise
         before anything changes."""
-        metrics: list[GroupedRootMeanSquaredError] = []
-        for other in others:
-            for metric in other if isinstance(other, (list, tuple)) else (other,):
-                if not isinstance(metric, GroupedRootMeanSquaredError):
-                    raise TypeError(
-                        f"merge_state takes GroupedRootMeanSquaredError instances; got "
-                        f"{type(metric).__name__}")
-                if metric.dtype != self.dtype:
-                    raise ValueError(
-                        f"cannot merge a metric of dtype {metric.dtype!r} into one of "
-                        f"dtype {self.dtype!r}")
-                if None not in (metric._table.kind, self._table.kind) and \
-                        metric._table.kind != self._table.kind:
-                    raise TypeError(
-                        f"cannot merge a metric with {metric._table.kind} keys into one "
-                        f"with {self._table.kind} keys")
-                metrics.append(metric)
+        metrics = self._mergeable(others, GroupedRootMeanSquaredError)
+        for metric in metrics:
+            if None not in (metric._table.kind, self._table.kind) and \
+                    metric._table.kind != self._table.kind:
+                raise TypeError(
+                    f"cannot merge a metric with {metric._table.kind} keys into one "
+                    f"with {self._table.kind} keys")
         raws = [metric.get_raw() for metric in metrics]     # before any change
         for raw in raws:
             self.merge_raw(**raw)

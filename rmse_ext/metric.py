@@ -208,20 +208,7 @@ class RootMeanSquaredError(MetricSettings):
         >>> print(a.result())
         2.4494898
         """
-        metrics: list[RootMeanSquaredError] = []
-        for other in others:
-            for metric in other if isinstance(other, (list, tuple)) else (other,):
-                if not isinstance(metric, RootMeanSquaredError):
-                    raise TypeError(
-                        f"merge_state takes RootMeanSquaredError instances; got "
-                        f"{type(metric).__name__}"
-                    )
-                if metric.dtype != self.dtype:
-                    raise ValueError(
-                        f"cannot merge a metric of dtype {metric.dtype!r} into one of "
-                        f"dtype {self.dtype!r}"
-                    )
-                metrics.append(metric)
+        metrics = self._mergeable(others, RootMeanSquaredError)
         if self._interval is not None or any(m._interval is not None for m in metrics):
             for metric in metrics:
                 if self._interval is None:
