@@ -266,7 +266,7 @@ def units_of(plan: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     if not plan.size:
         return Units(None, np.empty(0), None)
     if (plan.divisor == 1 and plan.t_mode == _backend.TMode.FULL_T and plan.repeat == 1
-            and plan.policy != _backend.Policy.EXACT_DIFF
+            and plan.policy not in (_backend.Policy.EXACT_DIFF, _backend.Policy.EXACT_OMIT)
             and plan.w_mode in (_backend.WMode.NONE, _backend.WMode.SCALAR,
                                 _backend.WMode.FULL, _backend.WMode.PER_ROW)):
         t, p = _same_dtype(plan.t, plan.p)

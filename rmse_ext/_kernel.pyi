@@ -29,6 +29,7 @@ class Policy(IntEnum):
     PROPAGATE = 0
     OMIT = 1
     EXACT_DIFF = 2
+    EXACT_OMIT = 3
 
 Raw = tuple[float, float, float, float, int, int]
 

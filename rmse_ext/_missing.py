@@ -84,31 +84,36 @@ def read_operands(nan_policy: str, read: Callable[..., T], y_true: Any, y_pred: 
     return t, p, w
 
 
-def first_nan_error(a: np.ndarray, name: str) -> ValueError | None:
-    """The 'raise' error for the first NaN of ``a`` (flat C-order position),
-    or None when it has none."""
+def first_nan(a: np.ndarray) -> int | None:
+    """The flat C-order position of ``a``'s first NaN, or None."""
     if a.dtype.kind != "f" or not a.size:
         return None
     flat = np.isnan(a).reshape(-1)
-    if not flat.any():
-        return None
-    return ValueError(
-        f"{name} has a NaN at flat position {int(np.argmax(flat))} (nan_policy='raise')")
+    return int(np.argmax(flat)) if flat.any() else None
+
+
+def nan_error(name: str, position: int) -> ValueError:
+    """The 'raise' error for a NaN of ``name`` at a flat position."""
+    return ValueError(f"{name} has a NaN at flat position {position} (nan_policy='raise')")
+
+
+def first_nan_error(a: np.ndarray, name: str) -> ValueError | None:
+    """The 'raise' error for the first NaN of ``a`` (flat C-order position),
+    or None when it has none."""
+    position = first_nan(a)
+    return None if position is None else nan_error(name, position)
 
 
 def raise_on_nan(arrays: dict[str, Any]) -> None:
-    """'raise': ValueError for the first argument holding a NaN."""
+    """'raise': ValueError for the first argument holding a NaN (an
+    argument in pieces counts positions over all of them)."""
     for name, a in arrays.items():
         if a is None:
             continue
         pieces = a.pieces if hasattr(a, "pieces") else [np.asarray(a)]
         offset = 0
         for piece in pieces:
-            error = first_nan_error(piece, name)
-            if error is not None:
-                if offset:
-                    position = offset + int(np.argmax(np.isnan(piece).reshape(-1)))
-                    error = ValueError(f"{name} has a NaN at flat position {position} "
-                                       f"(nan_policy='raise')")
-                raise error
+            position = first_nan(piece)
+            if position is not None:
+                raise nan_error(name, offset + position)
             offset += piece.size

@@ -80,6 +80,7 @@ def full_plan(t: np.ndarray, p: np.ndarray, w: np.ndarray | None = None,
     """The plan for two same-shape operands (and same-shape weights), read in
     place when they already are kernel operands.  No rule is applied: the
     caller has resolved the layout."""
+    t, p, policy = exact_operands(t, p, t.shape, policy)
     return Plan(as_operand(t, "y_true"), as_operand(p, "y_pred"),
                 None if w is None else as_operand(w, "sample_weight"),
                 w_mode=WMode.NONE if w is None else WMode.FULL, policy=policy)
@@ -212,9 +213,7 @@ def plan_layout(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray | No
     if layout.size == 0:                                          # semantics 4
         return EMPTY
     shape = layout.shape
-    if needs_exact_difference(t, p):
-        p, t = exact_difference(t, p, shape)
-        policy = Policy.EXACT_DIFF
+    t, p, policy = exact_operands(t, p, shape, policy)
     (t, p, w), shape, repeat = compress_repeats([t, p, w], shape)
     t, p, w = unbroadcast(t), unbroadcast(p), unbroadcast(w)
     t, p, w, t_mode, w_mode, w_scalar, run = lay_out(t, p, w, shape)
@@ -290,6 +289,7 @@ def weighted_rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarra
         kept = kept_row_weights(t_rows, p_rows, w_rows, w)
         if kept is not None:
             element_w, count_w = kept
+            t_rows, p_rows, policy = exact_operands(t_rows, p_rows, t_rows.shape, policy)
             return Plan(as_operand(t_rows, "y_true"), as_operand(p_rows, "y_pred"), element_w,
                         TMode.FULL_T, WMode.FULL, policy=policy, count_weights=count_w)
     return rows_plan(t_rows, p_rows, w_rows, t_rows.size // max(w_rows.size, 1),
@@ -304,10 +304,7 @@ def kept_row_weights(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray,
     element weighs ``w_row / kept`` (a missing one is omitted by the kernel);
     the count grows by each given weight that is not NaN and weighs a row
     with a kept element.  Returns (element weights of the rows' shape,
-    count weights), float64.  Integers past 2**53 (exact differences) are
-    not read here: their NaN weights propagate."""
-    if needs_exact_difference(t_rows, p_rows):
-        return None
+    count weights), float64."""
     tail = tuple(range(w_rows.ndim, t_rows.ndim))
     missing = np.isnan(t_rows) | np.isnan(p_rows) | np.isnan(w_rows).reshape(
         w_rows.shape + (1,) * len(tail))
@@ -331,9 +328,7 @@ def rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray, run: i
     divisor), so cancelling signed weights keep their accuracy; the count
     grows by the sum of ``count_weights`` (none: by nothing -- rmse_ext.dask
     counts each weight block once, apart)."""
-    if needs_exact_difference(t_rows, p_rows):
-        p_rows, t_rows = exact_difference(t_rows, p_rows, t_rows.shape)
-        policy = Policy.EXACT_DIFF
+    t_rows, p_rows, policy = exact_operands(t_rows, p_rows, t_rows.shape, policy)
     t_rows, p_rows = (as_operand(np.ascontiguousarray(a), name)
                       for a, name in ((t_rows, "y_true"), (p_rows, "y_pred")))
     w_rows = np.ascontiguousarray(w_rows, dtype=FLOAT64).reshape(-1)
@@ -362,6 +357,18 @@ def two_exact_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = a.astype(np.uint64 if a.dtype.kind == "u" else np.int64, copy=False)
     low = a & 0xFFFFFFFF
     return (a - low).astype(FLOAT64), low.astype(FLOAT64)
+
+
+def exact_operands(t: np.ndarray, p: np.ndarray, shape: tuple[int, ...], policy: int
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(t, p, policy)`` as the kernel reads them: as given, or, when an
+    integer operand holds values float64 cannot (semantics 5), the exact
+    difference's two terms (full ``shape``) under EXACT_DIFF -- EXACT_OMIT
+    when the policy omits NaN (of a float operand or of the weights)."""
+    if not needs_exact_difference(t, p):
+        return t, p, policy
+    p, t = exact_difference(t, p, shape)
+    return t, p, Policy.EXACT_OMIT if policy == Policy.OMIT else Policy.EXACT_DIFF
 
 
 def exact_difference(t: np.ndarray, p: np.ndarray, shape: tuple[int, ...]

@@ -441,13 +441,21 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
 
 
 def _frame_partial(part: Any, y_true: str, y_pred: str, by: list[str],
-                   weight: str | None) -> Part:
-    """One partition's key columns and per-key raw state."""
-    return as_part(*grouped_columns(part, y_true, y_pred, by, weight))
+                   weight: str | None, nan_policy: str, number: int) -> Part | ValueError:
+    """One partition's key columns and per-key raw state; under 'raise' the
+    error of a missing value is returned, so that the client raises the
+    first partition's (which task fails first is not deterministic)."""
+    try:
+        return as_part(*grouped_columns(part, y_true, y_pred, by, weight, nan_policy,
+                                        where=f" of partition {number}"))
+    except ValueError as error:
+        if nan_policy == "raise" and "(nan_policy='raise')" in str(error):
+            return error
+        raise
 
 
 def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
-                   weight: str | None = None) -> Any:
+                   weight: str | None = None, nan_policy: str = "propagate") -> Any:
     """``rmse_ext.evaluate`` on a dask DataFrame: one grouped state per
     partition (on the workers), merged in partition order on the client;
     returns a pandas DataFrame (the per-group table is small)."""
@@ -459,6 +467,9 @@ def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
         if name not in names:
             raise ValueError(f"the frame has no column {name!r}; its columns are {names}")
     partial = delayed(_frame_partial, pure=True)
-    parts = dask_compute(*[partial(part, y_true, y_pred, by, weight)
-                           for part in frame[wanted].to_delayed()])
-    return pd.DataFrame(result_columns(*merged_parts(parts, by)))
+    parts = dask_compute(*[partial(part, y_true, y_pred, by, weight, nan_policy, number)
+                           for number, part in enumerate(frame[wanted].to_delayed())])
+    errors = [part for part in parts if isinstance(part, ValueError)]
+    if errors:
+        raise errors[0]
+    return pd.DataFrame(result_columns(*merged_parts(parts, by), omitted=nan_policy == "omit"))

@@ -1,5 +1,6 @@
-"""``evaluate(frame, y_true, y_pred, *, by=None, weight=None)``: RMSE per
-group of a table, as a table of the caller's library.
+"""``evaluate(frame, y_true, y_pred, *, by=None, weight=None,
+nan_policy='propagate')``: RMSE per group of a table, as a table of the
+caller's library.
 
 ``frame`` is a pandas DataFrame, a polars DataFrame, a pyarrow Table (or
 RecordBatch), a dict of 1-D arrays, or a dask or Spark DataFrame (computed
@@ -12,12 +13,24 @@ group in sorted key order; with ``by=None`` one row for the whole table.
 Each row holds exactly what ``GroupedRootMeanSquaredError`` (dtype float64)
 gives for its group; missing keys are an error (see rmse_ext._keys).
 
+Missing values (nulls, NaN) in ``y_true``, ``y_pred`` and ``weight`` follow
+``nan_policy`` (docs/missing-values.md): 'propagate' reads a null as NaN,
+which makes its group's RMSE NaN; 'omit' leaves such a row out of its group
+(its error, weight and count) and adds an ``omitted`` column (int64) after
+``weight_sum``; 'raise' raises ValueError naming the column and the row of
+the first missing value (for a dask frame: the row within its partition,
+and the partition's number).
+
 >>> table = {"store": ["b", "a", "b"], "y": [1.0, 2.0, 3.0], "yhat": [1.0, 2.5, 5.0]}
 >>> out = evaluate(table, "y", "yhat", by="store")
 >>> out["store"].tolist(), out["rmse"].tolist(), out["count"].tolist()
 (['a', 'b'], [0.5, 1.4142135623730951], [1, 2])
 >>> evaluate(table, "y", "yhat")["rmse"].tolist()
 [1.1902380714238083]
+>>> table["yhat"][2] = float("nan")
+>>> out = evaluate(table, "y", "yhat", by="store", nan_policy="omit")
+>>> out["rmse"].tolist(), out["count"].tolist(), out["omitted"].tolist()
+([0.5, 0.0], [1, 1], [0, 1])
 """
 from __future__ import annotations
 
@@ -26,11 +39,11 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from ._keys import read_keys
-from . import _backend
+from . import _backend, _missing
 from ._table import key_array
 from .grouped import GroupedRootMeanSquaredError
 
-RESULT_COLUMNS = ("rmse", "count", "weight_sum")
+RESULT_COLUMNS = ("rmse", "count", "weight_sum", "omitted")
 By = Union[None, str, Sequence[str]]
 
 
@@ -121,14 +134,16 @@ def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np
 
 
 def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
-             weight: Optional[str] = None) -> Any:
+             weight: Optional[str] = None, nan_policy: str = "propagate") -> Any:
     """RMSE (and element count, weight sum) per group of ``frame``'s rows,
     as a frame of the same library (a pandas DataFrame for dask and Spark); see the
     module docstring."""
     names = by_columns(by)
+    _missing.check_policy(nan_policy)
     if _library(frame) == "dask":
         from .dask import evaluate_frame
-        return evaluate_frame(frame, y_true, y_pred, by=names, weight=weight)
+        return evaluate_frame(frame, y_true, y_pred, by=names, weight=weight,
+                              nan_policy=nan_policy)
     if _library(frame) == "pyspark":
         from .spark import evaluate_frame as evaluate_spark
         return evaluate_spark(frame, y_true, y_pred, by=names, weight=weight)
@@ -137,20 +152,36 @@ def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
             f"frame must be a pandas, polars, dask or Spark DataFrame, a pyarrow Table or a "
             f"dict of arrays; got {type(frame).__name__}"
         )
-    metric, keys = grouped_columns(frame, y_true, y_pred, names, weight)
-    return build_frame(frame, result_columns(metric, keys))
+    metric, keys = grouped_columns(frame, y_true, y_pred, names, weight, nan_policy)
+    return build_frame(frame, result_columns(metric, keys, omitted=nan_policy == "omit"))
+
+
+def raise_on_missing(columns: dict[str, np.ndarray], where: str = "") -> None:
+    """nan_policy='raise' on a frame: ValueError naming the first column (in
+    the order given) that holds a null or NaN, and its first such row."""
+    for name, col in columns.items():
+        missing = np.isnan(col) if col.dtype.kind == "f" else np.zeros(col.shape, bool)
+        if missing.any():
+            row = int(np.argmax(missing.reshape(len(col), -1).any(axis=1)))
+            raise ValueError(f"column {name!r} has a missing value (null or NaN) at row "
+                             f"{row}{where} (nan_policy='raise')")
 
 
 def grouped_columns(frame: Any, y_true: str, y_pred: str, names: list[str],
-                    weight: Optional[str]) -> tuple[GroupedRootMeanSquaredError,
-                                                    dict[str, np.ndarray]]:
+                    weight: Optional[str], nan_policy: str = "propagate", where: str = ""
+                    ) -> tuple[GroupedRootMeanSquaredError, dict[str, np.ndarray]]:
     """The grouped metric (float64) of a frame's rows and its key columns
     (one entry per group, in the metric's sorted order; none for by=None:
-    then every row has the key 0)."""
+    then every row has the key 0).  ``where`` ends a 'raise' message (e.g.
+    which partition the frame is)."""
     t, p = values(column(frame, y_true), y_true), values(column(frame, y_pred), y_pred)
     w = None if weight is None else values(column(frame, weight), weight)
+    if nan_policy == "raise":
+        raise_on_missing({y_true: t, y_pred: p, **({} if w is None else {str(weight): w})},
+                         where)
     key_cols = [column(frame, n) for n in names]
-    metric = GroupedRootMeanSquaredError(dtype="float64")
+    metric = GroupedRootMeanSquaredError(
+        dtype="float64", nan_policy="omit" if nan_policy == "omit" else "propagate")
     keys: dict[str, np.ndarray] = {}
     if not names:                       # one group: the whole frame
         metric.update_state(t, p, np.zeros(len(t) if t.ndim else 1, np.int8), w)
@@ -201,14 +232,19 @@ def merged_parts(parts: Iterable[Part], names: list[str]
     return metric, dict(zip(names, split_composite(metric.keys(), sorted_keys)))
 
 
-def result_columns(metric: GroupedRootMeanSquaredError, keys: dict[str, np.ndarray]
-                   ) -> dict[str, np.ndarray]:
+def result_columns(metric: GroupedRootMeanSquaredError, keys: dict[str, np.ndarray],
+                   omitted: bool = False) -> dict[str, np.ndarray]:
     """The result table's columns: the keys, then rmse, count, weight_sum
-    (one row of zeros for an empty frame evaluated as a whole)."""
+    and, with ``omitted``, the omitted elements (one row of zeros for an
+    empty frame evaluated as a whole)."""
     out = dict(keys)
     out.update(rmse=metric.result(), count=metric.elements(), weight_sum=metric.counts())
+    if omitted:
+        out["omitted"] = metric.omitted()
     if not keys and not len(out["rmse"]):
         out.update(rmse=np.zeros(1), count=np.zeros(1, np.int64), weight_sum=np.zeros(1))
+        if omitted:
+            out["omitted"] = np.zeros(1, np.int64)
     return out
 
 

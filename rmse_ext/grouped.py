@@ -27,7 +27,7 @@ from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
 from ._plan import (
-    NAN_POLICIES, exact_difference, kept_row_weights, lay_out, needs_exact_difference,
+    NAN_POLICIES, exact_operands, kept_row_weights, lay_out,
     read_numbers, unbroadcast,
 )
 from ._rules import Layout, resolve
@@ -73,9 +73,7 @@ def plan_grouped(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.nd
     elements = layout.size // layout.samples
     if layout.keep is not None:
         return averaged_plan(layout, t, p, w, elements, policy)
-    if needs_exact_difference(t, p):                      # semantics 5: exact integers
-        p, t = exact_difference(t, p, shape)
-        policy = Policy.EXACT_DIFF
+    t, p, policy = exact_operands(t, p, shape, policy)     # semantics 5: exact integers
     dtype = common_dtype(t, p, w)
     t, p = operand(unbroadcast(t), dtype, "y_true"), operand(unbroadcast(p), dtype, "y_pred")
     if w is not None:
@@ -105,15 +103,14 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.n
     kept = (kept_row_weights(t_rows, p_rows, np.broadcast_to(w, layout.w_out_shape), w)
             if policy == Policy.OMIT else None)
     if kept is not None:              # something missing: rows averaged over what is kept
+        t_rows, p_rows, policy = exact_operands(t_rows, p_rows, rows_shape, policy)
         t_rows, p_rows = (operand(a, FLOAT64, name) for a, name in
                           ((t_rows, "y_true"), (p_rows, "y_pred")))
         batch = _backend.kernel.Batch(t_rows, p_rows, kept[0].reshape(-1), TMode.FULL_T,
                                       WMode.FULL, policy=policy)
         return GroupedPlan(batch, p_rows.size // samples, elements, 1,
                            kept[1].reshape(samples, -1))
-    if needs_exact_difference(t_rows, p_rows):
-        p_rows, t_rows = exact_difference(t_rows, p_rows, rows_shape)
-        policy = Policy.EXACT_DIFF
+    t_rows, p_rows, policy = exact_operands(t_rows, p_rows, rows_shape, policy)
     t_rows, p_rows = (operand(a, FLOAT64, name) for a, name in
                       ((t_rows, "y_true"), (p_rows, "y_pred")))
     w_rows = operand(np.broadcast_to(w, layout.w_out_shape), FLOAT64, "sample_weight")

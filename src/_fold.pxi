@@ -45,12 +45,15 @@ cdef struct Omit:           # t, p or w NaN: contributes nothing, is counted
     char unused
 cdef struct ExactDiff:      # d = p - t formed exactly as two terms
     char unused
+cdef struct ExactOmit:      # ExactDiff, with Omit's rule for NaN (integers
+    char unused             # beyond 2**53 against NaN weights or floats)
 
 ctypedef fused policy:
     Propagate
     Careful
     Omit
     ExactDiff
+    ExactOmit
 
 cdef enum:
     LANES = 8
@@ -78,6 +81,7 @@ cpdef enum Policy:
     PROPAGATE = 0
     OMIT = 1
     EXACT_DIFF = 2
+    EXACT_OMIT = 3
 
 
 cdef struct BatchSpec:
@@ -173,7 +177,7 @@ cdef inline double square_err(policy* how, double p, double t, double* sq) noexc
     cdef double d = p - t
     cdef double r
     sq[0] = d * d
-    if policy is ExactDiff:
+    if policy is ExactDiff or policy is ExactOmit:
         r = two_sum_err(p, -t, d)
         return mul_add(2.0 * d + r, r, two_prod_err(d, d, sq[0]))
     else:
@@ -185,13 +189,13 @@ cdef inline void add_sq(policy* how, double p, double t, double* s, double* c,
     """Lane (s, c) += (p - t)**2, the square error-free."""
     cdef double sq, e, d
     cdef bint ok
-    if policy is Omit:
+    if policy is Omit or policy is ExactOmit:
         ok = (p == p) & (t == t)
         om[0] += not ok
         p = p if ok else 0.0
         t = t if ok else 0.0
     d = p - t
-    if policy is ExactDiff:
+    if policy is ExactDiff or policy is ExactOmit:
         e = square_err(how, p, t, &sq)
         add_lane(sq, e, s, c)
     else:
@@ -207,7 +211,7 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
     sums that chunk again under Careful."""
     cdef double sq, e
     cdef bint ok
-    if policy is Omit:
+    if policy is Omit or policy is ExactOmit:
         ok = (p == p) & (t == t) & (w == w)
         om[0] += not ok
         p = p if ok else 0.0
@@ -354,7 +358,7 @@ cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
     memset(out, 0, sizeof(Partial))
     out.omitted = omitted
     if B.w_mode == SCALAR:
-        if policy is Omit:
+        if policy is Omit or policy is ExactOmit:
             if w_scalar != w_scalar:    # a NaN weight omits the whole batch
                 out.omitted = stop - start
                 return
@@ -383,6 +387,8 @@ cdef void with_policy(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
         chunk_partial(B, start, stop, t, p, w, <Omit*>NULL, out)
     elif B.policy == EXACT_DIFF:
         chunk_partial(B, start, stop, t, p, w, <ExactDiff*>NULL, out)
+    elif B.policy == EXACT_OMIT:
+        chunk_partial(B, start, stop, t, p, w, <ExactOmit*>NULL, out)
     else:
         chunk_partial(B, start, stop, t, p, w, <Propagate*>NULL, out)
 

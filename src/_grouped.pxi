@@ -228,6 +228,8 @@ cdef void fold_dispatch(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
         fold_keys(<Omit*>NULL, G, rows, lo, hi, ranged, prefetch)
     elif G.b.policy == EXACT_DIFF:
         fold_keys(<ExactDiff*>NULL, G, rows, lo, hi, ranged, prefetch)
+    elif G.b.policy == EXACT_OMIT:
+        fold_keys(<ExactOmit*>NULL, G, rows, lo, hi, ranged, prefetch)
     elif G.b.w_mode != NONE:
         fold_keys(<Careful*>NULL, G, rows, lo, hi, ranged, prefetch)
     else:

@@ -11,7 +11,8 @@
 # (Sterbenz) -- and for float32 inputs whenever they are within 2**28 -- and
 # otherwise off by at most half an ulp of d, which moves the final square
 # root by at most one ulp.  Under the ExactDiff policy (integer inputs beyond
-# 2**53, split into two exact terms) d's rounding error r enters the square
+# 2**53, split into two exact terms; ExactOmit is the same under nan_policy
+# omit) d's rounding error r enters the square
 # as (2d + r) * r, so the difference itself is exact.  x = fl(d*d) (or
 # fl(w * fl(d*d)), d*d's error e joining as w*e) enters a lane's sum by Knuth's
 # branch-free TwoSum, s + x == sn + (s - (sn - z)) + (x - z), both parts exact;

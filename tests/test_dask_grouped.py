@@ -105,6 +105,35 @@ def test_evaluate_on_a_dask_dataframe(by, weight):
         rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=2), "y", "nope")
 
 
+@pytest.mark.parametrize("weight", [None, "w"])
+def test_evaluate_on_a_dask_dataframe_with_missing_values(weight):
+    dd = pytest.importorskip("dask.dataframe")
+    pdf = frame()
+    n = len(pdf)
+    for column, rows in {"y": [1, n // 2], "yhat": [n // 2, n - 1], "w": [7]}.items():
+        pdf[column] = pdf[column].astype("Float64")
+        pdf.loc[rows, column] = None                     # pandas NA
+    got = rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=5), "y", "yhat", by="store",
+                            weight=weight, nan_policy="omit")
+    want = rmse_ext.evaluate(pdf, "y", "yhat", by="store", weight=weight, nan_policy="omit")
+    assert list(got.columns) == list(want.columns) == ["store", "rmse", "count",
+                                                       "weight_sum", "omitted"]
+    assert got["omitted"].tolist() == want["omitted"].tolist()
+    assert got["omitted"].sum() == (4 if weight else 3)
+    assert got["count"].tolist() == want["count"].tolist()
+    for a, b in zip(got["rmse"], want["rmse"]):
+        assert ulps(a, b) <= 4
+    # 'raise': the first missing value in partition order, whichever task fails first
+    holes = dd.from_pandas(pdf[["yhat", "store"]].assign(y=0.0), npartitions=5)
+    sizes = [len(part) for part in holes.partitions]
+    number = int(np.searchsorted(np.cumsum(sizes), n // 2, side="right"))
+    row = n // 2 - sum(sizes[:number])
+    for _ in range(3):
+        with pytest.raises(ValueError, match=rf"column 'yhat' .* at row {row} "
+                                             rf"of partition {number} \(nan_policy='raise'\)"):
+            rmse_ext.evaluate(holes, "y", "yhat", by="store", nan_policy="raise")
+
+
 # -- a real cluster: two worker processes ---------------------------------------------
 
 def test_grouped_on_a_two_process_local_cluster(client):

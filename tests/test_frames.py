@@ -128,3 +128,95 @@ def test_evaluate_equals_the_grouped_metric_bitwise():
     m.update_state(DATA["y"], DATA["yhat"], DATA["store"], DATA["w"])
     np.testing.assert_array_equal(out["rmse"], m.result())
     np.testing.assert_array_equal(out["store"], m.keys())
+
+
+# -- nan_policy: nulls and NaN in the value columns ---------------------------------------
+
+HOLES = {"y": [3, 17], "yhat": [17, 40, 41], "w": [99]}
+
+
+def with_holes(library):
+    """DATA with missing values at HOLES: NaN in the dict, nulls elsewhere
+    (pandas' nullable Float64, polars and Arrow nulls)."""
+    data = {k: (v.astype(float) if k in HOLES else v) for k, v in DATA.items()}
+    nan = {k: data[k].copy() for k in HOLES}
+    for k, rows in HOLES.items():
+        nan[k][rows] = np.nan
+    if library == "dict":
+        return {**data, **nan}
+    if library == "pandas":
+        pd = pytest.importorskip("pandas")
+        frame = pd.DataFrame(data)
+        for k, rows in HOLES.items():
+            frame[k] = frame[k].astype("Float64")
+            frame.loc[rows, k] = pd.NA
+        return frame
+    mask = {k: np.isin(np.arange(N), rows) for k, rows in HOLES.items()}
+    if library == "polars":
+        pl = pytest.importorskip("polars")
+        return pl.DataFrame({k: (pl.Series(k, data[k]).scatter(HOLES[k], None) if k in HOLES
+                                 else data[k]) for k in data})
+    pa = pytest.importorskip("pyarrow")
+    return pa.table({k: (pa.array(data[k], mask=mask[k]) if k in HOLES else data[k])
+                     for k in data})
+
+
+def nan_data():
+    out = {k: np.array(v, dtype=float) if k in HOLES else v for k, v in DATA.items()}
+    for k, rows in HOLES.items():
+        out[k][rows] = np.nan
+    return out
+
+
+@pytest.mark.parametrize("library", ["dict", "pandas", "polars", "pyarrow"])
+@pytest.mark.parametrize("by", [None, "store", ["store", "fold"]])
+@pytest.mark.parametrize("weight", [None, "w"])
+def test_evaluate_omits_nulls_and_nans_like_the_grouped_metric(library, by, weight):
+    out = as_columns(rmse_ext.evaluate(with_holes(library), "y", "yhat", by=by,
+                                       weight=weight, nan_policy="omit"))
+    data = nan_data()
+    names = [] if by is None else [by] if isinstance(by, str) else by
+    codes = (np.zeros(N, np.int64) if not names else
+             np.unique(np.stack([np.unique(data[n], return_inverse=True)[1] for n in names]),
+                       axis=1, return_inverse=True)[1].reshape(-1))
+    m = GroupedRootMeanSquaredError(dtype="float64", nan_policy="omit")
+    m.update_state(data["y"], data["yhat"], codes, None if weight is None else data["w"])
+    assert list(out)[-4:] == ["rmse", "count", "weight_sum", "omitted"]
+    assert out["rmse"] == m.result().tolist()          # bitwise, group by group
+    assert out["count"] == m.elements().tolist()
+    assert out["omitted"] == m.omitted().tolist()
+    rows = set(HOLES["y"]) | set(HOLES["yhat"]) | (set(HOLES["w"]) if weight else set())
+    assert sum(out["omitted"]) == len(rows)
+    assert sum(out["count"]) == N - len(rows)
+
+
+@pytest.mark.parametrize("library", ["dict", "pandas", "polars", "pyarrow"])
+def test_evaluate_propagates_a_null_into_its_group_only(library):
+    out = as_columns(rmse_ext.evaluate(with_holes(library), "y", "yhat", by="store"))
+    data = nan_data()
+    bad = set(data["store"][HOLES["y"] + HOLES["yhat"]])
+    for key, rmse in zip(out["store"], out["rmse"]):
+        assert np.isnan(rmse) == (key in bad)
+    assert "omitted" not in out
+
+
+@pytest.mark.parametrize("library", ["dict", "pandas", "polars", "pyarrow"])
+def test_evaluate_raise_names_the_column_and_row(library):
+    frame = with_holes(library)
+    with pytest.raises(ValueError, match=r"column 'y' has a missing value .* at row 3 "):
+        rmse_ext.evaluate(frame, "y", "yhat", by="store", nan_policy="raise")
+    with pytest.raises(ValueError, match=r"column 'yhat' .* at row 17 "):
+        rmse_ext.evaluate(frame, "yhat", "y", nan_policy="raise")
+    no_holes = make(library)
+    assert as_columns(rmse_ext.evaluate(no_holes, "y", "yhat", by="store",
+                                        nan_policy="raise")) == \
+        as_columns(rmse_ext.evaluate(no_holes, "y", "yhat", by="store"))
+
+
+def test_evaluate_rejects_a_bad_policy_and_an_omitted_column_name():
+    with pytest.raises(ValueError, match="nan_policy must be one of"):
+        rmse_ext.evaluate(DATA, "y", "yhat", nan_policy="drop")
+    with pytest.raises(TypeError, match="nan_policy must be a str"):
+        rmse_ext.evaluate(DATA, "y", "yhat", nan_policy=None)
+    with pytest.raises(ValueError, match="clash with the result columns"):
+        rmse_ext.evaluate({**DATA, "omitted": DATA["fold"]}, "y", "yhat", by="omitted")

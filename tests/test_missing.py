@@ -212,11 +212,29 @@ def test_cli_nan_policy(tmp_path, capsys):
     np.save(tmp_path / "p.npy", np.array([1.0, 2.0, 5.0]))
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"),
                  "--nan-policy", "raise"]) == 2
-    assert "flat position 1" in capsys.readouterr().err
+    assert "t.npy: has a NaN at row 2 (nan_policy='raise')" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--json",
                  "--nan-policy", "omit", "--dtype", "float64"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["rmse"], out["omitted"]) == (math.sqrt(2.0), 1)
+
+
+@pytest.mark.parametrize("chunk_rows", ["1", "3", "1000"])
+def test_cli_raise_names_the_first_nan_row_of_the_whole_input(tmp_path, capsys, chunk_rows):
+    from rmse_ext.cli import main
+    t, p = np.zeros((10, 3)), np.ones((10, 3))
+    t[7, 2] = p[5, 1] = p[8, 0] = np.nan            # y_pred's row 6 comes first
+    np.save(tmp_path / "t.npy", t)
+    np.save(tmp_path / "p.npy", p)
+    assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--no-progress",
+                 "--chunk-rows", chunk_rows, "--nan-policy", "raise"]) == 2
+    err = capsys.readouterr().err
+    assert "p.npy: has a NaN at row 6 (element 1 of the row) (nan_policy='raise')" in err
+    p[5, 1] = 1.0
+    np.save(tmp_path / "p.npy", p)
+    assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--no-progress",
+                 "--chunk-rows", chunk_rows, "--nan-policy", "raise"]) == 2
+    assert "t.npy: has a NaN at row 8 (element 2 of the row)" in capsys.readouterr().err
 
 
 def test_cli_parquet_nulls(tmp_path, capsys):

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -151,6 +151,61 @@ def test_grouped_omit_is_the_oracle_per_group(case, data):
     again = GroupedRootMeanSquaredError.from_state(json.loads(json.dumps(g.get_state())))
     assert again.get_state() == g.get_state() and again.nan_policy == "omit"
     assert np.array_equal(pickle.loads(pickle.dumps(g)).omitted(), g.omitted())
+
+
+def beyond_2_53(kind, t, p):
+    """(big_t, big_p, small_t, small_p): integer-valued y_true (and y_pred)
+    moved past 2**53 by one offset, and small float64 values with the same
+    differences.  'int64 vs float': y_true int64, y_pred float64 (keeping
+    its NaN), both moved by 2**62 (float64 holds 2**62 + 1024 k exactly)."""
+    t, p = (np.asarray(a, dtype=np.float64) for a in (t, p))   # the small values exactly
+    t = np.nan_to_num(np.round(t))
+    if kind == "int64 vs float":
+        small_t, small_p = 1024 * t + 1, 1024 * np.round(p)
+        big_t = small_t.astype(np.int64) + 2**62
+        return big_t, small_p + 2.0**62, small_t, small_p
+    p = np.nan_to_num(np.round(p))
+    dtype, offset = (np.uint64, 2**63 + 3) if kind == "uint64" else (np.int64, 2**62 + 1)
+    big_t, big_p = ((a.astype(np.int64) + 128).astype(dtype) + dtype(offset - 128)
+                    for a in (t, p))
+    return big_t, big_p, t, p
+
+
+@given(case=cases(), kind=st.sampled_from(["int64", "uint64", "int64 vs float"]))
+def test_omit_on_integers_beyond_2_53_is_the_oracle(case, kind):
+    """Integers float64 cannot hold take the exact-difference path; under
+    'omit' its NaN weights (and NaN in a float operand) are omitted like any
+    other.  Moving y_true and y_pred by one offset past 2**53 changes no
+    difference, so the oracle on the small values holds -- for the metric,
+    the function and the grouped metric per group."""
+    layout, t, p, w = case
+    big_t, big_p, t, p = beyond_2_53(kind, t, p)
+    assert big_t.dtype.kind in "iu" and np.abs(big_t.astype(float)).min() > 2.0**53
+    want = expected(t, p, w)
+    m = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+    m.update_state(big_t, big_p, sample_weight=w)
+    check(m.result(), m.count, m.omitted, want)
+    if layout in PER_SAMPLE:
+        keys = np.arange(t.shape[0]) % 3
+        per_sample = isinstance(w, np.ndarray) and layout != "row"
+        g = GroupedRootMeanSquaredError(dtype="float64", nan_policy="omit")
+        g.update_state(big_t, big_p, keys, w)
+        for key, result, count, omitted in zip(g.keys(), g.result(), g.counts(), g.omitted()):
+            rows = keys == key
+            check(result, count, int(omitted),
+                  expected(t[rows], p[rows], w[rows] if per_sample else w))
+    if layout in ("none", "sample") and t.ndim == 2:   # the function: as on the small values
+        flat_w = None if w is None else np.repeat(w, t.shape[1])
+        args = [(a.reshape(-1), b.reshape(-1)) for a, b in ((t, p), (big_t, big_p))]
+        try:
+            small = root_mean_squared_error(*args[0], sample_weight=flat_w, nan_policy="omit")
+        except ValueError as error:                  # every weight 0: scikit-learn's error
+            with pytest.raises(ValueError, match=str(error)):
+                root_mean_squared_error(*args[1], sample_weight=flat_w, nan_policy="omit")
+        else:
+            got = root_mean_squared_error(*args[1], sample_weight=flat_w, nan_policy="omit")
+            assert math.isnan(got) if math.isnan(small) else got == pytest.approx(small,
+                                                                                   rel=1e-12)
 
 
 def first_nan(name, a):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import GroupedRootMeanSquaredError, RootMeanSquaredError
+from .. import GroupedRootMeanSquaredError, RootMeanSquaredError, _missing
 from .._rules import resolve
 from ..io import InputError, Table, open_table
 from .groups import KeyReader, key_reader, print_groups
@@ -211,6 +211,24 @@ class Progress:
             self.bar.close()
 
 
+def raise_on_nan_row(operands: list[Any], arrays: list[np.ndarray], rows: int) -> None:
+    """--nan-policy raise: InputError naming the file (and column) of the
+    first row of the input holding a NaN (1-based, counted over the whole
+    input; on a tie the first of y_true, y_pred, weight) and the element
+    within a multi-output row."""
+    found = []
+    for op, a in zip(operands, arrays):
+        position = _missing.first_nan(np.asarray(a))
+        if position is not None:
+            per_row = max(a.size // max(len(a), 1), 1)
+            found.append((*divmod(position, per_row), per_row, op.label))
+    if found:
+        row, element, per_row, label = min(found, key=lambda f: f[0])
+        where = f" (element {element} of the row)" if per_row > 1 else ""
+        raise InputError(label, f"has a NaN at row {rows + row + 1}{where} "
+                                f"(nan_policy='raise')")
+
+
 def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Stream every chunk through ``RootMeanSquaredError.update_state``."""
     start = time.perf_counter()
@@ -248,6 +266,8 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                 if n == 0:
                     break
                 arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
+                if args.nan_policy == "raise":
+                    raise_on_nan_row(operands, arrays, rows)
                 try:
                     if keys is None:
                         metric.update_state(*arrays)

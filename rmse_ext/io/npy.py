@@ -5,7 +5,7 @@ die of SIGBUS instead)."""
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
