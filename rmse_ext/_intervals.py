@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Protocol
 
 import numpy as np
 
@@ -77,9 +77,12 @@ def check_settings(method: Any, n_boot: Any, seed: Any, stream: Any = 0) -> None
             raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
 
 
-def _float_list(values: Any, key: str) -> list[float]:
+def float_list(values: Any, key: str, size: int) -> list[float]:
+    """``state['interval'][key]``: ``size`` float.hex() strings, as floats."""
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise TypeError(f"state['interval'][{key!r}] must be a list of float.hex() strings")
+    if len(values) != size:
+        raise ValueError(f"state['interval'][{key!r}] must hold {size} floats")
     try:
         return [float.fromhex(v) for v in values]
     except ValueError:
@@ -140,11 +143,13 @@ class NormalInterval:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> NormalInterval:
-        values = _float_list(state.get("moments"), "moments")
-        if len(values) != 12:
-            raise ValueError("state['interval']['moments'] must hold 12 floats")
+        return cls.of_raw(float_list(state.get("moments"), "moments", 12))
+
+    @classmethod
+    def of_raw(cls, raw: Any) -> NormalInterval:
+        """A state holding ``raw``: (hi, lo) of each of the six sums, flat."""
         out = cls()
-        out._moments.set_raw(values)
+        out._moments.set_raw([float(v) for v in raw])
         return out
 
 
@@ -174,21 +179,13 @@ class BootstrapInterval:
             raise ValueError(f"cannot merge a metric with interval="
                              f"{getattr(other, 'method', None)!r} into one with "
                              f"interval='bootstrap'")
-        if (other.n_boot, other.seed) != (self.n_boot, self.seed):
-            raise ValueError(
-                f"cannot merge a bootstrap with n_boot={other.n_boot}, seed={other.seed} "
-                f"into one with n_boot={self.n_boot}, seed={self.seed}")
-        if other.stream == self.stream and other.position and self.position:
-            raise ValueError(
-                f"both metrics drew bootstrap weights from stream {self.stream}: give each "
-                f"partition its own stream= id (docs/intervals.md)")
+        check_same_draws(self, other)
 
     def merge(self, other: BootstrapInterval) -> None:
         """Add ``other``'s replicate sums.  An empty metric of the same stream
         takes over its position (it continues that stream)."""
         self._sums.merge(other._sums)
-        if other.stream == self.stream and not self.position:
-            self.position = other.position
+        continue_stream(self, other)
 
     def replicates(self) -> np.ndarray:
         """The replicate RMSEs (NaN for a replicate that drew no unit)."""
@@ -210,20 +207,59 @@ class BootstrapInterval:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> BootstrapInterval:
-        for key in ("n_boot", "seed", "stream", "position"):
-            if key not in state:
-                raise ValueError(f"state['interval'] is missing the key {key!r}")
-        check_settings("bootstrap", state["n_boot"], state["seed"], state["stream"])
-        position = state["position"]
-        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise ValueError("state['interval']['position'] must be an int >= 0")
-        values = _float_list(state.get("sums"), "sums")
-        if len(values) != 4 * state["n_boot"]:
-            raise ValueError(f"state['interval']['sums'] must hold {4 * state['n_boot']} floats")
-        out = cls(state["n_boot"], state["seed"], state["stream"])
+        n_boot, seed, stream, position = parse_draws(state)
+        values = float_list(state.get("sums"), "sums", 4 * n_boot)
+        return cls.of_raw(n_boot, seed, stream, position,
+                          np.array(values, dtype=FLOAT64).reshape(-1, 4))
+
+    @classmethod
+    def of_raw(cls, n_boot: int, seed: int, stream: int, position: int,
+               raw: np.ndarray) -> BootstrapInterval:
+        """A state holding ``raw``, the (n_boot, 4) replicate sums (total hi,
+        lo, weight hi, lo per replicate)."""
+        out = cls(n_boot, seed, stream)
         out.position = position
-        out._sums.set_raw(np.array(values, dtype=FLOAT64).reshape(-1, 4))
+        out._sums.set_raw(np.ascontiguousarray(raw, dtype=FLOAT64))
         return out
+
+
+class Draws(Protocol):
+    """Who draws bootstrap weights: from which generator, up to where."""
+    n_boot: int
+    seed: int
+    stream: int
+    position: int
+
+
+def parse_draws(state: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(n_boot, seed, stream, position) of a saved bootstrap state, checked."""
+    for key in ("n_boot", "seed", "stream", "position"):
+        if key not in state:
+            raise ValueError(f"state['interval'] is missing the key {key!r}")
+    check_settings("bootstrap", state["n_boot"], state["seed"], state["stream"])
+    position = state["position"]
+    if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+        raise ValueError("state['interval']['position'] must be an int >= 0")
+    return int(state["n_boot"]), int(state["seed"]), int(state["stream"]), position
+
+
+def check_same_draws(mine: Draws, other: Draws) -> None:
+    """ValueError unless ``other``'s replicate sums can be added to
+    ``mine``: the same n_boot and seed, and not both drawn from one stream."""
+    if (other.n_boot, other.seed) != (mine.n_boot, mine.seed):
+        raise ValueError(
+            f"cannot merge a bootstrap with n_boot={other.n_boot}, seed={other.seed} "
+            f"into one with n_boot={mine.n_boot}, seed={mine.seed}")
+    if other.stream == mine.stream and other.position and mine.position:
+        raise ValueError(
+            f"both metrics drew bootstrap weights from stream {mine.stream}: give each "
+            f"partition its own stream= id (docs/intervals.md)")
+
+
+def continue_stream(mine: Draws, other: Draws) -> None:
+    """After a merge: an empty state of ``other``'s stream continues it."""
+    if other.stream == mine.stream and not mine.position:
+        mine.position = other.position
 
 
 IntervalState = NormalInterval | BootstrapInterval

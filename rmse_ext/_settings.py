@@ -1,5 +1,5 @@
 """What every metric is built with -- name, result dtype, threads, NaN
-policy -- validated once, read through the same properties.
+policy, interval -- validated once, read through the same properties.
 
 >>> from rmse_ext import RootMeanSquaredError
 >>> m = RootMeanSquaredError(dtype="float64", nan_policy="omit")
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, TypeVar
 
-from . import _missing
+from . import _intervals, _missing
 from ._inputs import resolve_result_dtype
 from ._parallel import check_num_threads
 
@@ -31,6 +31,43 @@ class MetricSettings:
         self._nan_policy = _missing.check_policy(nan_policy)
         self._name = name
         self._dtype = resolve_result_dtype(dtype)
+        self._interval_args: tuple[Optional[str], int, int, int] = (None, 200, 0, 0)
+
+    def _set_interval_args(self, interval: Optional[str], n_boot: int, seed: int,
+                           stream: int) -> None:
+        """Check and keep the interval settings (docs/intervals.md)."""
+        if interval is not None:
+            _intervals.check_settings(interval, n_boot, seed, stream)
+        self._interval_args = (interval, int(n_boot), int(seed), int(stream))
+
+    @property
+    def interval(self) -> Optional[str]:
+        """The interval method asked for at construction, or None."""
+        return self._interval_args[0]
+
+    def _interval_level(self, level: Any) -> float:
+        """``level`` checked, after ValueError for a metric without an interval."""
+        checked = _intervals.check_level(level)
+        if self._interval_args[0] is None:
+            raise ValueError(
+                "confidence intervals need a metric built with interval='normal' or "
+                "interval='bootstrap'; this one has interval=None")
+        return checked
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras's ``{'name', 'dtype'}``; ``num_threads``, ``nan_policy`` and
+        the interval settings only when they are not the defaults."""
+        config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
+        if self._num_threads != 1:
+            config["num_threads"] = self._num_threads
+        if self._nan_policy != "propagate":
+            config["nan_policy"] = self._nan_policy
+        method, n_boot, seed, stream = self._interval_args
+        if method == "normal":
+            config["interval"] = method
+        elif method == "bootstrap":
+            config.update(interval=method, n_boot=n_boot, seed=seed, stream=stream)
+        return config
 
     @property
     def name(self) -> str:

@@ -5,6 +5,11 @@ weight (hi, lo), then three int64 words -- the elements of unweighted updates,
 those of weighted updates and those omitted (nan_policy='omit') -- and a
 spare word.
 
+A table may carry ``extra_words`` more float64 words per key (``extra``, one
+row per row of ``rows``, moved with it): the sums of a per-group confidence
+interval (rmse_ext._grouped_intervals).  Its dense ranges shrink in
+proportion, so absent keys cost the same bytes.
+
 Integer keys (and bools, datetimes) index the rows directly while their
 range is small (*dense*: the row of key k is k - base, no hashing at all);
 every other key, and integers spread too wide, get rows in order of first
@@ -76,20 +81,22 @@ def key_array(kind: Optional[str], keys: Any) -> np.ndarray:
 class GroupTable:
     """Rows of sums (``rows``, the first ``size`` in use) and the key index."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_words: int = 0) -> None:
         self.kind: Optional[str] = None
         self.dense = True
         self.base = 0
         self.size = 0
         self.rows = empty_rows(0)
+        self.extra = np.zeros((0, extra_words))
+        self._row_words = ROW_WORDS + extra_words    # in words: scales the dense limits
         self.key_list: list[Any] = []       # hashed: the key of each row
         self.row_of: dict[Any, int] = {}
         self._sorted: Optional[tuple[np.ndarray, np.ndarray]] = None
 
     def copy(self) -> GroupTable:
-        new = GroupTable()
+        new = GroupTable(self.extra.shape[1])
         new.kind, new.dense, new.base, new.size = self.kind, self.dense, self.base, self.size
-        new.rows = self.rows.copy()
+        new.rows, new.extra = self.rows.copy(), self.extra.copy()
         new.key_list = list(self.key_list)
         new.row_of = dict(self.row_of)
         return new
@@ -127,8 +134,17 @@ class GroupTable:
     def _fits_dense(self, lo: int, hi: int, samples: int) -> bool:
         if self.size:
             lo, hi = min(lo, self.base), max(hi, self.base + self.size - 1)
-        span = hi - lo + 1
+        span = (hi - lo + 1) * self._row_words // ROW_WORDS
         return span <= DENSE_MAX and span <= max(DENSE_MIN, 4 * samples + 2 * self.size)
+
+    def _relayout(self, capacity: int, to: Any, source: Any) -> None:
+        """New rows (and extra rows) of ``capacity``; old rows ``source`` go
+        to ``to``."""
+        rows = empty_rows(capacity)
+        rows[to] = self.rows[source]
+        extra = np.zeros((capacity, self.extra.shape[1]))
+        extra[to] = self.extra[source]
+        self.rows, self.extra = rows, extra
 
     def _extend_dense(self, lo: int, hi: int) -> None:
         if not self.size:
@@ -140,10 +156,10 @@ class GroupTable:
             self.size = max(self.size, new_end - new_base)
             return
         grown = min(max(new_end - new_base, 2 * capacity), DENSE_MAX)
-        rows = empty_rows(max(grown, new_end - new_base))
         shift = self.base - new_base
-        rows[shift:shift + self.size] = self.rows[:self.size]
-        self.rows, self.base, self.size = rows, new_base, new_end - new_base
+        self._relayout(max(grown, new_end - new_base), slice(shift, shift + self.size),
+                       slice(0, self.size))
+        self.base, self.size = new_base, new_end - new_base
         self._sorted = None
 
     def _to_hashed(self) -> None:
@@ -151,9 +167,8 @@ class GroupTable:
         present = self._present_dense()
         self.key_list = (present + self.base).tolist()
         self.row_of = {key: row for row, key in enumerate(self.key_list)}
-        rows = empty_rows(max(len(present), 1))
-        rows[:len(present)] = self.rows[present]
-        self.rows, self.size, self.base, self.dense = rows, len(present), 0, False
+        self._relayout(max(len(present), 1), slice(0, len(present)), present)
+        self.size, self.base, self.dense = len(present), 0, False
         self._sorted = None
 
     def _rows_for(self, uniques: list[Any]) -> np.ndarray:
@@ -169,10 +184,10 @@ class GroupTable:
         if len(key_list) != self.size:
             self._sorted = None
             self.size = len(key_list)
-            if self.size > self.rows.shape[0]:
-                rows = empty_rows(max(self.size, 2 * self.rows.shape[0]))
-                rows[:self.rows.shape[0]] = self.rows
-                self.rows = rows
+            capacity = self.rows.shape[0]
+            if self.size > capacity:
+                self._relayout(max(self.size, 2 * capacity), slice(0, capacity),
+                               slice(0, capacity))
         return out.astype(np.int32) if self.size < 2**31 else out
 
     # -- rows out -----------------------------------------------------------------
@@ -192,12 +207,18 @@ class GroupTable:
             self._sorted = (order.astype(np.int64), keys[order])
         return self._sorted
 
-    def merge_rows(self, batch: KeyBatch, rows: np.ndarray) -> None:
+    def merge_rows(self, batch: KeyBatch, rows: np.ndarray,
+                   extra: Optional[np.ndarray] = None, half: int = 0) -> None:
         """Another state's rows (``batch`` holds their keys, distinct) added,
-        compensated; TypeError for another kind of key, before any change."""
+        compensated, and its extra rows too (blocks of ``half`` sums, then
+        their compensations); TypeError for another kind of key, before any
+        change."""
         self.check(batch, "keys")
         if rows.shape[0]:
             kernel_keys, base = self.admit(batch)
             slots = np.asarray(kernel_keys, dtype=np.int64) - base
             _backend.kernel.group_merge(self.rows, slots, rows)
+            if extra is not None:
+                _backend.kernel.group_merge_pairs(self.extra, slots,
+                                                  np.ascontiguousarray(extra), half)
             self._sorted = None

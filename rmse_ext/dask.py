@@ -30,6 +30,7 @@ from dask import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
 from . import _backend
+from ._grouped_intervals import GroupedBootstrap
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._intervals import BootstrapInterval
 from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast, weighted_rows_plan
@@ -296,6 +297,16 @@ def _block_stream(stream: int, position: int, block: int) -> int:
     return z ^ (z >> 31)
 
 
+def _check_interval_weights(layout: Layout) -> None:
+    """Intervals on dask arrays: ValueError for averaged weights (3.3)."""
+    if layout.keep is not None:
+        raise ValueError(
+            "confidence intervals on dask arrays need weights that broadcast to the "
+            f"squared errors; sample_weight of shape {layout.w_shape} against "
+            f"{layout.shape} would average them (semantics 3.3): compute the update on "
+            "NumPy blocks instead")
+
+
 def _interval_block(config: dict[str, Any], *blocks: np.ndarray) -> dict[str, Any]:
     """The whole state (main and interval) of one block."""
     metric = RootMeanSquaredError(**config)
@@ -318,12 +329,7 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}")
     layout, t, p, w = _operands(y_true, y_pred, sample_weight)
-    if layout.keep is not None:
-        raise ValueError(
-            "confidence intervals on dask arrays need weights that broadcast to the "
-            f"squared errors; sample_weight of shape {layout.w_shape} against "
-            f"{layout.shape} would average them (semantics 3.3): compute the update on "
-            "NumPy blocks instead")
+    _check_interval_weights(layout)
     shape = layout.shape
     if layout.size == 0:
         return metric
@@ -353,17 +359,22 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
 # -- grouped metrics (docs/grouped.md) ---------------------------------------------------
 
 def _grouped_block(config: dict[str, Any], t: Any, p: Any, g: Any,
-                   w: Any) -> dict[str, np.ndarray]:
-    """One block's grouped state, as per-key raw arrays."""
+                   w: Any) -> dict[str, Any]:
+    """One block's grouped state: per-key raw arrays, or with an interval
+    the whole state dict."""
     part = GroupedRootMeanSquaredError(**config)
     part.update_state(t, p, g, w)
-    return part.get_raw()
+    return part.get_raw() if part.interval is None else part.get_state()
 
 
-def _grouped_merge(dtype: str, *raws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-key raw states merged in order (key sets may differ)."""
-    root = GroupedRootMeanSquaredError(dtype=dtype)
-    for raw in raws:
+def _grouped_merge(config: dict[str, Any], *parts: dict[str, Any]) -> dict[str, Any]:
+    """Block states merged in order (key sets may differ)."""
+    if "interval" in config:
+        root = GroupedRootMeanSquaredError.from_state(parts[0])
+        root.merge_state([GroupedRootMeanSquaredError.from_state(s) for s in parts[1:]])
+        return root.get_state()
+    root = GroupedRootMeanSquaredError(dtype=config["dtype"])
+    for raw in parts:
         root.merge_raw(**raw)
     return root.get_raw()
 
@@ -404,6 +415,8 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
                         f"{metric._table.kind}: one metric takes one kind of key")
     if metric.nan_policy == "raise":
         _raise_on_nan(y_true=t, y_pred=p, sample_weight=w)
+    if metric.interval is not None:
+        _check_interval_weights(layout)
     if layout.size == 0:
         return metric
     n = layout.samples
@@ -428,15 +441,26 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     keys = list(g.rechunk((axis0,)).to_delayed().ravel())
     block = delayed(_grouped_block, pure=True)
     # 'raise' was checked on the client (whole-array positions)
-    config = {"dtype": metric.dtype, "nan_policy": "omit" if metric.nan_policy == "omit"
-              else "propagate"}
-    states = [block(config, tb, pb, kb, wb)
-              for tb, pb, kb, wb in zip(blocks[0], blocks[1], keys, blocks[2])]
+    config = {key: value for key, value in metric.get_config().items()
+              if key in ("interval", "n_boot", "seed")}
+    config.update(dtype=metric.dtype, nan_policy="omit" if metric.nan_policy == "omit"
+                  else "propagate")
+    stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
+    states = []
+    for j, (tb, pb, kb, wb) in enumerate(zip(blocks[0], blocks[1], keys, blocks[2])):
+        if config.get("interval") == "bootstrap":     # a stream of its own per block
+            config = dict(config, stream=_block_stream(stream, position, j))
+        states.append(block(config, tb, pb, kb, wb))
     merge = delayed(_grouped_merge, pure=True)
     while len(states) > 1:
-        states = [merge(metric.dtype, *states[i:i + split_every])
+        states = [merge(config, *states[i:i + split_every])
                   for i in range(0, len(states), split_every)]
-    metric.merge_raw(**states[0].compute())
+    if metric.interval is None:
+        metric.merge_raw(**states[0].compute())
+        return metric
+    metric.merge_state(GroupedRootMeanSquaredError.from_state(states[0].compute()))
+    if isinstance(metric._interval, GroupedBootstrap):
+        metric._interval.position += layout.size
     return metric
 
 

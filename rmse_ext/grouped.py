@@ -22,7 +22,7 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 
 import numpy as np
 
-from . import _backend, _missing, _state
+from . import _backend, _grouped_intervals, _missing, _state
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
 from ._keys import KeyBatch, read_keys
@@ -177,9 +177,16 @@ class GroupedRootMeanSquaredError(MetricSettings):
     """
 
     def __init__(self, name: str = "grouped_root_mean_squared_error", dtype: Any = None,
-                 num_threads: Optional[int] = 1, *, nan_policy: str = "propagate") -> None:
+                 num_threads: Optional[int] = 1, *, nan_policy: str = "propagate",
+                 interval: Optional[str] = None, n_boot: int = 200, seed: int = 0,
+                 stream: int = 0) -> None:
         super().__init__(name, dtype, num_threads, nan_policy)
-        self._table = GroupTable()
+        self._set_interval_args(interval, n_boot, seed, stream)
+        self._interval = _grouped_intervals.new_grouped(*self._interval_args)
+        self._table = self._new_table()
+
+    def _new_table(self) -> GroupTable:
+        return GroupTable(0 if self._interval is None else self._interval.words)
 
     # -- updates ---------------------------------------------------------------------
 
@@ -198,11 +205,17 @@ class GroupedRootMeanSquaredError(MetricSettings):
             return
         policy = NAN_POLICIES["omit" if self._nan_policy == "omit" else "propagate"]
         plan = plan_grouped(layout, t, p, w, policy)
-        self._fold(plan, keys)
+        units = None if self._interval is None else _grouped_intervals.prepare(
+            t, p, w, self._nan_policy, layout.samples)
+        self._fold(plan, keys, units)
 
-    def _fold(self, plan: GroupedPlan, keys: KeyBatch) -> None:
+    def _fold(self, plan: GroupedPlan, keys: KeyBatch,
+              units: Optional[_grouped_intervals.Prepared] = None) -> None:
         kernel_keys, base = self._table.admit(keys)
         fold_plan(self._table, plan, kernel_keys, base, self._num_threads)
+        if self._interval is not None:
+            assert units is not None
+            self._interval.fold(self._table, units, kernel_keys, base, self._num_threads)
 
     def __call__(self, y_true: Any, y_pred: Any, groups: Any,
                  sample_weight: Any = None) -> np.ndarray:
@@ -212,7 +225,8 @@ class GroupedRootMeanSquaredError(MetricSettings):
 
     def reset_state(self) -> None:
         """Back to the empty state (no keys)."""
-        self._table = GroupTable()
+        self._interval = _grouped_intervals.new_grouped(*self._interval_args)
+        self._table = self._new_table()
 
     def reset_states(self) -> None:
         self.reset_state()
@@ -281,20 +295,43 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """``{key: rmse}`` in sorted key order (Python keys and floats)."""
         return dict(zip(self.keys().tolist(), self.result().tolist()))
 
+    # -- confidence intervals (docs/grouped.md, docs/intervals.md) -------------------------
+
+    def _extra_rows(self) -> np.ndarray:
+        """The interval sums of every key, in sorted key order."""
+        extra: np.ndarray = self._table.extra[self._table.present()[0]]
+        return extra
+
+    def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, high)``: float64 arrays in sorted key order, each key's
+        ``level`` interval for its RMSE, as ``RootMeanSquaredError`` gives it
+        on that key's elements; NaN where a key has too few units for one.
+        ValueError when the metric was built with ``interval=None``.
+
+        >>> m = GroupedRootMeanSquaredError(interval="normal")
+        >>> m.update_state([0.0] * 5, [1.0, -1.0, 2.0, -2.0, 3.0], groups=[1, 1, 1, 1, 2])
+        >>> low, high = m.confidence_interval()
+        >>> low.round(3).tolist(), high.round(3).tolist()
+        ([0.896, nan], [2.049, nan])
+        """
+        level = self._interval_level(level)
+        assert self._interval is not None
+        return _grouped_intervals.key_intervals(self._interval, self._extra_rows(), level)
+
+    def overall_confidence_interval(self, level: float = 0.95) -> tuple[float, float]:
+        """``(low, high)`` for the RMSE of every element pooled: what
+        ``RootMeanSquaredError`` with the same interval settings gives on the
+        same stream (Python floats)."""
+        level = self._interval_level(level)
+        assert self._interval is not None
+        return self._interval.overall(self._extra_rows(), level)
+
     def __repr__(self) -> str:
         policy = "" if self._nan_policy == "propagate" else f", nan_policy={self._nan_policy!r}"
         return (f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}{policy}) "
                 f"groups={len(self.keys())} overall={float(self.overall())!r}")
 
     # -- config and state ----------------------------------------------------------------
-
-    def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
-        if self._num_threads != 1:
-            config["num_threads"] = self._num_threads
-        if self._nan_policy != "propagate":
-            config["nan_policy"] = self._nan_policy
-        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GroupedRootMeanSquaredError:
@@ -320,9 +357,19 @@ class GroupedRootMeanSquaredError(MetricSettings):
                   weight_lo: Any, unweighted: Any, weighted: Any, omitted: Any = None) -> None:
         """Add per-key raw sums (``get_raw()``'s arrays; keys distinct, key
         sets may differ from this metric's) into the state, compensated.
-        ``omitted`` may be left out (none omitted)."""
-        rows = raw_rows(total_hi, total_lo, weight_hi, weight_lo, unweighted, weighted, omitted)
-        self._table.merge_rows(read_keys(keys, rows.shape[0], "keys"), rows)
+        ``omitted`` may be left out (none omitted).  Raw arrays carry no
+        interval sums: a metric with an interval takes other states by
+        ``merge_state`` only (ValueError)."""
+        if self._interval is not None:
+            raise ValueError("merge_raw cannot add to a metric with an interval (the raw "
+                             "arrays have no interval sums): use merge_state")
+        self._merge_rows(keys, raw_rows(total_hi, total_lo, weight_hi, weight_lo, unweighted,
+                                        weighted, omitted))
+
+    def _merge_rows(self, keys: Any, rows: np.ndarray, extra: Optional[np.ndarray] = None
+                    ) -> None:
+        half = 0 if self._interval is None else self._interval.half
+        self._table.merge_rows(read_keys(keys, rows.shape[0], "keys"), rows, extra, half)
 
     def merge_state(self, *others: Union[GroupedRootMeanSquaredError,
                                          Iterable[GroupedRootMeanSquaredError]]) -> None:
@@ -336,9 +383,20 @@ class GroupedRootMeanSquaredError(MetricSettings):
                 raise TypeError(
                     f"cannot merge a metric with {metric._table.kind} keys into one "
                     f"with {self._table.kind} keys")
-        raws = [metric.get_raw() for metric in metrics]     # before any change
-        for raw in raws:
-            self.merge_raw(**raw)
+            if self._interval is None and metric._interval is not None:
+                raise ValueError("cannot merge a metric with an interval into one with "
+                                 "interval=None")
+            if self._interval is not None:
+                self._interval.check_mergeable(metric._interval)
+        # copies before any change (a metric may be merged into itself)
+        parts = [(metric.get_raw(), metric._extra_rows(),
+                  None if metric._interval is None else metric._interval.snapshot())
+                 for metric in metrics]
+        for raw, extra, interval in parts:
+            keys = raw.pop("keys")
+            self._merge_rows(keys, raw_rows(**raw), None if self._interval is None else extra)
+            if self._interval is not None:
+                self._interval.merge(interval)  # type: ignore[arg-type]
 
     def get_state(self) -> dict[str, Any]:
         """The whole state as a JSON-serialisable dict (floats as
@@ -358,20 +416,31 @@ class GroupedRootMeanSquaredError(MetricSettings):
             state["omitted"] = raw["omitted"].tolist()
         if self._nan_policy != "propagate":
             state["nan_policy"] = self._nan_policy
+        if self._interval is not None:
+            state["interval"] = self._interval.to_dict(self._extra_rows())
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises and changes nothing."""
-        name, dtype, num_threads, nan_policy, table = parse_state(state)
+        name, dtype, num_threads, nan_policy, table, interval = parse_state(state)
         self._name, self._dtype, self._num_threads = name, resolve_result_dtype(dtype), num_threads
         self._nan_policy, self._table = nan_policy, table
+        self._set_interval(interval)
+
+    def _set_interval(self, interval: Optional[_grouped_intervals.GroupedInterval]) -> None:
+        self._interval = interval
+        if isinstance(interval, _grouped_intervals.GroupedBootstrap):
+            self._interval_args = ("bootstrap", interval.n_boot, interval.seed, interval.stream)
+        else:
+            self._interval_args = (None if interval is None else "normal", 200, 0, 0)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> GroupedRootMeanSquaredError:
-        name, dtype, num_threads, nan_policy, table = parse_state(state)
+        name, dtype, num_threads, nan_policy, table, interval = parse_state(state)
         metric = cls(name=name, dtype=dtype, num_threads=num_threads, nan_policy=nan_policy)
         metric._table = table
+        metric._set_interval(interval)
         return metric
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -428,9 +497,10 @@ def keys_from_json(kind: Optional[str], keys: list[Any]) -> np.ndarray:
 KINDS = ("int", "bool", "str", "bytes")
 
 
-def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable]:
+def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable,
+                                     Optional[_grouped_intervals.GroupedInterval]]:
     """Validate a grouped state dict; (name, dtype, num_threads, nan_policy,
-    table)."""
+    table, interval)."""
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict; got {type(state).__name__}")
     columns = ("total_hi", "total_lo", "weight_hi", "weight_lo", "unweighted", "weighted")
@@ -461,7 +531,10 @@ def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable]:
     omitted = np.asarray(state["omitted"], dtype=np.int64) if "omitted" in state else None
     unweighted, weighted = (np.asarray(state[k], dtype=np.int64) for k in columns[4:])
     rows = raw_rows(floats[0], floats[1], floats[2], floats[3], unweighted, weighted, omitted)
-    table = GroupTable()
+    interval, extra = None, None
+    if "interval" in state:
+        interval, extra = _grouped_intervals.grouped_from_dict(state["interval"], rows.shape[0])
+    table = GroupTable(0 if interval is None else interval.words)
     if len(state["keys"]) != rows.shape[0]:
         raise ValueError(f"state['keys'] has {len(state['keys'])} keys for "
                          f"{rows.shape[0]} rows")
@@ -474,5 +547,8 @@ def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable]:
         if len(np.unique(slots)) != len(slots):
             raise ValueError("state['keys'] repeats a key")
         table.rows[slots] = rows
+        if extra is not None:
+            table.extra[slots] = extra
     table.kind = kind
-    return parsed["name"], parsed["dtype"], parsed["num_threads"], parsed["nan_policy"], table
+    return (parsed["name"], parsed["dtype"], parsed["num_threads"], parsed["nan_policy"], table,
+            interval)

@@ -59,9 +59,7 @@ class RootMeanSquaredError(MetricSettings):
                  stream: int = 0) -> None:
         super().__init__(name, dtype, num_threads, nan_policy)
         self._acc = _backend.kernel.Accumulator()
-        if interval is not None:
-            _intervals.check_settings(interval, n_boot, seed, stream)
-        self._interval_args = (interval, int(n_boot), int(seed), int(stream))
+        self._set_interval_args(interval, n_boot, seed, stream)
         self._interval: Optional[_intervals.IntervalState] = self._new_interval()
 
     def _new_interval(self) -> Optional[_intervals.IntervalState]:
@@ -122,31 +120,7 @@ class RootMeanSquaredError(MetricSettings):
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self) -> dict[str, Any]:
-        """Keras's ``{'name', 'dtype'}``; ``num_threads`` only when not 1, the
-        interval settings only when an interval was asked for."""
-        config: dict[str, Any] = {"name": self._name, "dtype": self._dtype.name}
-        if self._num_threads != 1:
-            config["num_threads"] = self._num_threads
-        if self._nan_policy != "propagate":
-            config["nan_policy"] = self._nan_policy
-        config.update(self._interval_config())
-        return config
-
-    def _interval_config(self) -> dict[str, Any]:
-        method, n_boot, seed, stream = self._interval_args
-        if method is None:
-            return {}
-        if method == "normal":
-            return {"interval": method}
-        return {"interval": method, "n_boot": n_boot, "seed": seed, "stream": stream}
-
     # -- confidence intervals (docs/intervals.md) ------------------------------
-
-    @property
-    def interval(self) -> Optional[str]:
-        """The interval method asked for at construction, or None."""
-        return self._interval_args[0]
 
     def confidence_interval(self, level: float = 0.95) -> tuple[float, float]:
         """``(low, high)``: a ``level`` confidence interval for the RMSE of the
@@ -158,11 +132,8 @@ class RootMeanSquaredError(MetricSettings):
         >>> [round(v, 3) for v in m.confidence_interval(0.95)]
         [0.896, 2.049]
         """
-        level = _intervals.check_level(level)
-        if self._interval is None:
-            raise ValueError(
-                "confidence_interval() needs a metric built with interval='normal' or "
-                "interval='bootstrap'; this one has interval=None")
+        level = self._interval_level(level)
+        assert self._interval is not None
         return self._interval.interval(level)
 
     @classmethod

@@ -39,3 +39,4 @@ include "_pool.pxi"          # the worker threads, one pool per process
 include "_cpu.pxi"           # which kernel builds this CPU and OS can run
 include "_threads.pxi"       # a batch's chunks shared out over the pool
 include "_grouped.pxi"       # one accumulator per key (grouped evaluation)
+include "_grouped_intervals.pxi"  # per-group interval sums (moments, bootstrap replicates)
