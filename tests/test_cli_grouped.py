@@ -124,3 +124,43 @@ def test_the_ungrouped_csv_output(tmp_path, capsys):
     assert list(row[0]) == ["rmse", "count", "weight_sum", "elements"]
     assert float(row[0]["rmse"]) == float(np.sqrt(np.mean((P - Y) ** 2))) or abs(
         float(row[0]["rmse"]) / np.sqrt(np.mean((P - Y) ** 2)) - 1) < 1e-15
+
+
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ci_per_group_and_overall(tmp_path, capsys, method, weighted):
+    """--ci with groups: each group's ci_low / ci_high and the overall ones
+    are what GroupedRootMeanSquaredError(interval=...) gives on the same rows,
+    whatever the chunking; a group too small for a normal interval reads "NaN"."""
+    keys = SERIES.copy()
+    keys[0] = 99                                     # a group of one element
+    for name, a in (("y", Y), ("p", P), ("w", W), ("keys", keys)):
+        np.save(tmp_path / f"{name}.npy", a)
+    extra = ["--weights", tmp_path / "w.npy"] if weighted else []
+    m = GroupedRootMeanSquaredError(dtype="float64", interval=method)
+    m.update_state(Y, P, keys, W if weighted else None)
+    low, high = m.confidence_interval(0.9)
+    overall = m.overall_confidence_interval(0.9)
+    for chunk in (700, N):
+        code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", *extra,
+                             "--groups", tmp_path / "keys.npy", "--json", "--dtype", "float64",
+                             "--chunk-rows", chunk, "--ci", 0.9, "--ci-method", method)
+        assert code == 0, err
+        doc = json.loads(out)
+        assert (doc["ci_level"], doc["ci_method"]) == (0.9, method)
+        assert [g["key"] for g in doc["groups"]] == m.keys().tolist()
+        as_json = [["NaN" if np.isnan(x) else x for x in b.tolist()] for b in (low, high)]
+        assert [g["ci_low"] for g in doc["groups"]] == as_json[0]
+        assert [g["ci_high"] for g in doc["groups"]] == as_json[1]
+        if method == "normal":                       # one unit: no variance, no interval
+            assert doc["groups"][-1]["ci_low"] == doc["groups"][-1]["ci_high"] == "NaN"
+        assert (doc["overall"]["ci_low"], doc["overall"]["ci_high"]) == overall
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
+                         tmp_path / "keys.npy", "--csv", "--ci", 0.9, "--ci-method", method)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["scope", "key", "rmse", "count", "weight_sum", "ci_low", "ci_high"]
+    assert rows[-1][0] == "overall" and float(rows[-1][5]) < float(rows[-1][2]) < float(rows[-1][6])
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
+                         tmp_path / "keys.npy", "--ci", 0.9, "--ci-method", method)
+    assert out.splitlines()[0].split() == ["key", "rmse", "count", "weight_sum", "ci_low",
+                                           "ci_high"]

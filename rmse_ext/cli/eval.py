@@ -237,8 +237,6 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     operands = resolve_operands(args, parser)
     tables = list(dict.fromkeys(op.table for op in operands))
     keys = key_reader(args)
-    if keys is not None and args.ci is not None:
-        parser.error("--ci is not available with --group-column / --groups")
     try:
         check_rows(operands)
         if keys is not None:
@@ -248,11 +246,9 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         for table in tables:
             table.nulls = "nan" if args.nan_policy == "omit" else "reject"
             table.start([op.key for op in operands if op.table is table], chunk_rows)
-        metric: Any = (
-            GroupedRootMeanSquaredError(dtype=args.dtype, nan_policy=args.nan_policy)
-            if keys is not None else
-            RootMeanSquaredError(dtype=args.dtype, nan_policy=args.nan_policy,
-                                 interval=None if args.ci is None else args.ci_method))
+        metric: Any = (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
+            dtype=args.dtype, nan_policy=args.nan_policy,
+            interval=None if args.ci is None else args.ci_method)
         show = not args.no_progress and sys.stderr.isatty()
         progress = Progress(show, sum(t.bytes_total for t in tables))
         rows, weight_sums = 0, []
@@ -309,7 +305,12 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         summary["groups"] = {"keys": metric.keys(), "rmse": metric.result(),
                              "count": metric.counts(), "omitted": metric.omitted()}
     if args.ci is not None:
-        summary["ci_low"], summary["ci_high"] = metric.confidence_interval(args.ci)
+        if grouped:
+            summary["groups"]["ci_low"], summary["groups"]["ci_high"] = \
+                metric.confidence_interval(args.ci)
+            summary["ci_low"], summary["ci_high"] = metric.overall_confidence_interval(args.ci)
+        else:
+            summary["ci_low"], summary["ci_high"] = metric.confidence_interval(args.ci)
         summary["ci_level"], summary["ci_method"] = args.ci, args.ci_method
     return summary
 

@@ -159,48 +159,64 @@ def shortest(x: Any) -> float:
     return float(str(x))
 
 
+CI_KEYS = ("ci_low", "ci_high")
+
+
 def group_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One dict per group: key, rmse, count, weight_sum, omitted, and with
+    --ci the group's ci_low / ci_high ("NaN" where it has too few units)."""
     from .eval import json_number
     groups = summary["groups"]
     weighted = summary["weight_sum"] is not None
-    return [{"key": json_key(k), "rmse": json_number(shortest(r)), "count": json_number(float(c)),
+    rows = [{"key": json_key(k), "rmse": json_number(shortest(r)),
+             "count": json_number(float(c)),
              "weight_sum": json_number(float(c)) if weighted else None, "omitted": int(o)}
             for k, r, c, o in zip(groups["keys"], groups["rmse"], groups["count"],
                                   groups["omitted"])]
+    for name in CI_KEYS:
+        if name in groups:
+            for row, bound in zip(rows, groups[name].tolist()):
+                row[name] = json_number(bound)
+    return rows
 
 
 def overall_row(summary: dict[str, Any]) -> dict[str, Any]:
     from .eval import json_number
-    return {"rmse": json_number(shortest(summary["rmse"])),
-            "count": json_number(summary["count"]),
-            "weight_sum": json_number(summary["weight_sum"]),
-            "elements": summary["elements"], "omitted": summary["omitted"]}
+    row = {"rmse": json_number(shortest(summary["rmse"])),
+           "count": json_number(summary["count"]),
+           "weight_sum": json_number(summary["weight_sum"]),
+           "elements": summary["elements"], "omitted": summary["omitted"]}
+    row.update({name: json_number(summary[name]) for name in CI_KEYS if name in summary})
+    return row
 
 
 def print_groups(summary: dict[str, Any], style: str) -> None:
     """The per-group table and the overall row as ``style``: 'table',
     'json' or 'csv'."""
     rows, overall = group_rows(summary), overall_row(summary)
+    ci = [name for name in CI_KEYS if name in summary]
     if style == "json":
-        print(json.dumps({"overall": overall, "groups": rows,
-                          "seconds": round(summary["seconds"], 6), "dtype": summary["dtype"]}))
+        out = {"overall": overall, "groups": rows,
+               "seconds": round(summary["seconds"], 6), "dtype": summary["dtype"]}
+        if ci:
+            out.update(ci_level=summary["ci_level"], ci_method=summary["ci_method"])
+        print(json.dumps(out))
         return
+    columns = ["rmse", "count", "weight_sum", *ci]
     if style == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["scope", "key", "rmse", "count", "weight_sum"])
-        for row in rows:
-            writer.writerow(["group", row["key"], row["rmse"], row["count"],
-                             "" if row["weight_sum"] is None else row["weight_sum"]])
-        writer.writerow(["overall", "", overall["rmse"], overall["count"],
-                         "" if overall["weight_sum"] is None else overall["weight_sum"]])
-        print(out.getvalue(), end="")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["scope", "key", *columns])
+        for scope, row in [("group", r) for r in rows] + [("overall", dict(overall, key=""))]:
+            writer.writerow([scope, row["key"], *("" if row[c] is None else row[c]
+                                                  for c in columns)])
+        print(buffer.getvalue(), end="")
         return
-    cells = [["key", "rmse", "count", "weight_sum"]]
+    cells = [["key", *columns]]
     for row in rows + [dict(overall, key="overall")]:
-        cells.append([str(row["key"]), str(row["rmse"]), str(row["count"]),
-                      "-" if row["weight_sum"] is None else str(row["weight_sum"])])
-    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+        cells.append([str(row["key"]), *("-" if row[c] is None else str(row[c])
+                                         for c in columns)])
+    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
     for n, line in enumerate(cells):
         if n == len(cells) - 1:
             print("  ".join("-" * w for w in widths))
