@@ -21,6 +21,12 @@ which makes its group's RMSE NaN; 'omit' leaves such a row out of its group
 the first missing value (for a dask frame: the row within its partition,
 and the partition's number).
 
+``ci=LEVEL`` (with ``ci_method='normal'`` or ``'bootstrap'``, ``n_boot``,
+``seed``) adds ``ci_low`` and ``ci_high`` (float64): each group's confidence
+interval for its RMSE, as ``GroupedRootMeanSquaredError.confidence_interval``
+gives it (with ``by=None``: ``RootMeanSquaredError``'s on the whole table).
+Not yet for dask or Spark frames (ValueError).
+
 >>> table = {"store": ["b", "a", "b"], "y": [1.0, 2.0, 3.0], "yhat": [1.0, 2.5, 5.0]}
 >>> out = evaluate(table, "y", "yhat", by="store")
 >>> out["store"].tolist(), out["rmse"].tolist(), out["count"].tolist()
@@ -39,7 +45,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from ._keys import read_keys
-from . import _backend, _missing
+from . import _backend, _intervals, _missing
 from ._table import key_array
 from .grouped import GroupedRootMeanSquaredError
 
@@ -134,12 +140,22 @@ def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np
 
 
 def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
-             weight: Optional[str] = None, nan_policy: str = "propagate") -> Any:
+             weight: Optional[str] = None, nan_policy: str = "propagate",
+             ci: Optional[float] = None, ci_method: str = "normal", n_boot: int = 200,
+             seed: int = 0) -> Any:
     """RMSE (and element count, weight sum) per group of ``frame``'s rows,
     as a frame of the same library (a pandas DataFrame for dask and Spark); see the
     module docstring."""
     names = by_columns(by)
     _missing.check_policy(nan_policy)
+    interval = None
+    if ci is not None:                      # docs/grouped.md: intervals per group
+        _intervals.check_level(ci)
+        _intervals.check_settings(ci_method, n_boot, seed)
+        if _library(frame) in ("dask", "pyspark"):
+            raise ValueError("ci= is available for pandas, polars and pyarrow frames and "
+                             "dicts of arrays, not yet for dask or Spark DataFrames")
+        interval = {"interval": ci_method, "n_boot": n_boot, "seed": seed}
     if _library(frame) == "dask":
         from .dask import evaluate_frame
         return evaluate_frame(frame, y_true, y_pred, by=names, weight=weight,
@@ -152,8 +168,14 @@ def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
             f"frame must be a pandas, polars, dask or Spark DataFrame, a pyarrow Table or a "
             f"dict of arrays; got {type(frame).__name__}"
         )
-    metric, keys = grouped_columns(frame, y_true, y_pred, names, weight, nan_policy)
-    return build_frame(frame, result_columns(metric, keys, omitted=nan_policy == "omit"))
+    metric, keys = grouped_columns(frame, y_true, y_pred, names, weight, nan_policy,
+                                   interval=interval)
+    out = result_columns(metric, keys, omitted=nan_policy == "omit")
+    if ci is not None:
+        low, high = (metric.confidence_interval(ci) if names else
+                     np.array([metric.overall_confidence_interval(ci)]).T)
+        out.update(ci_low=low, ci_high=high)
+    return build_frame(frame, out)
 
 
 def raise_on_missing(columns: dict[str, np.ndarray], where: str = "") -> None:
@@ -168,12 +190,14 @@ def raise_on_missing(columns: dict[str, np.ndarray], where: str = "") -> None:
 
 
 def grouped_columns(frame: Any, y_true: str, y_pred: str, names: list[str],
-                    weight: Optional[str], nan_policy: str = "propagate", where: str = ""
+                    weight: Optional[str], nan_policy: str = "propagate", where: str = "",
+                    interval: Optional[dict[str, Any]] = None
                     ) -> tuple[GroupedRootMeanSquaredError, dict[str, np.ndarray]]:
     """The grouped metric (float64) of a frame's rows and its key columns
     (one entry per group, in the metric's sorted order; none for by=None:
     then every row has the key 0).  ``where`` ends a 'raise' message (e.g.
-    which partition the frame is)."""
+    which partition the frame is); ``interval``: the metric's interval
+    settings."""
     t, p = values(column(frame, y_true), y_true), values(column(frame, y_pred), y_pred)
     w = None if weight is None else values(column(frame, weight), weight)
     if nan_policy == "raise":
@@ -181,7 +205,8 @@ def grouped_columns(frame: Any, y_true: str, y_pred: str, names: list[str],
                          where)
     key_cols = [column(frame, n) for n in names]
     metric = GroupedRootMeanSquaredError(
-        dtype="float64", nan_policy="omit" if nan_policy == "omit" else "propagate")
+        dtype="float64", nan_policy="omit" if nan_policy == "omit" else "propagate",
+        **(interval or {}))
     keys: dict[str, np.ndarray] = {}
     if not names:                       # one group: the whole frame
         metric.update_state(t, p, np.zeros(len(t) if t.ndim else 1, np.int8), w)

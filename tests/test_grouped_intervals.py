@@ -394,3 +394,44 @@ def test_coverage_per_group(method, n, weighted, capsys):
         print(f"\n{method} n={n} per group {'weighted' if weighted else 'unweighted'}: "
               f"coverage {np.round(coverage, 3).tolist()} for RMSE {sigmas.tolist()}")
     assert ((0.92 <= coverage) & (coverage <= 0.98)).all(), coverage
+
+
+# -- rmse_ext.evaluate(..., ci=) ------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+def test_evaluate_ci_columns(method):
+    import rmse_ext
+    t, p, g, w = stream_of(11, n=600, groups=3, weighted=True)
+    table = {"y": t, "yhat": p, "store": np.array(["x", "y", "z"])[g], "fold": g % 2, "w": w}
+    out = rmse_ext.evaluate(table, "y", "yhat", by="store", weight="w", ci=0.9,
+                            ci_method=method, n_boot=50, seed=4)
+    m = Grouped(dtype="float64", interval=method, n_boot=50, seed=4)
+    m.update_state(t, p, table["store"], w)
+    assert list(out)[-2:] == ["ci_low", "ci_high"]
+    assert same_bits((out["ci_low"], out["ci_high"]), m.confidence_interval(0.9))
+    composite = rmse_ext.evaluate(table, "y", "yhat", by=["fold", "store"], ci=0.9,
+                                  ci_method=method, n_boot=50)
+    assert len(composite["ci_low"]) == len(composite["rmse"]) == 3
+    assert np.all(composite["ci_low"] <= composite["rmse"])
+    assert np.all(composite["rmse"] <= composite["ci_high"])
+    whole = rmse_ext.evaluate(table, "y", "yhat", weight="w", ci=0.9, ci_method=method,
+                              n_boot=50, seed=4)
+    ref = RootMeanSquaredError(dtype="float64", interval=method, n_boot=50, seed=4)
+    ref.update_state(t, p, w)
+    np.testing.assert_allclose([whole["ci_low"][0], whole["ci_high"][0]],
+                               ref.confidence_interval(0.9), rtol=1e-13)
+    assert "ci_low" not in rmse_ext.evaluate(table, "y", "yhat", by="store")
+    with pytest.raises(ValueError, match="level"):
+        rmse_ext.evaluate(table, "y", "yhat", ci=95)
+    with pytest.raises(ValueError, match="interval method"):
+        rmse_ext.evaluate(table, "y", "yhat", ci=0.9, ci_method="exact")
+
+
+def test_evaluate_ci_not_on_dask_frames():
+    dd = pytest.importorskip("dask.dataframe", reason="dask is not installed")
+    pd = pytest.importorskip("pandas")
+    import rmse_ext
+    frame = dd.from_pandas(pd.DataFrame({"y": [1.0, 2.0], "yhat": [1.0, 3.0], "k": [0, 1]}),
+                           npartitions=1)
+    with pytest.raises(ValueError, match="dask"):
+        rmse_ext.evaluate(frame, "y", "yhat", by="k", ci=0.9)
