@@ -1,9 +1,10 @@
 """RMSE of Spark DataFrame columns where the data lives (optional extra ``[spark]``).
 
-``evaluate(df, y_true, y_pred, weight=None, by=None)`` selects the named
-columns, and every partition folds its Arrow record batches (``mapInArrow``)
-into one metric state, read by the same Arrow path as every other input
-(``rmse_ext._inputs``: numbers in place, decimals as the nearest float64).
+``evaluate(df, y_true, y_pred, weight=None, by=None, nan_policy='propagate')``
+selects the named columns, and every partition folds its Arrow record
+batches (``mapInArrow``) into one metric state, read by the same Arrow path
+as every other input (``rmse_ext._inputs``: numbers in place, decimals as
+the nearest float64).
 A partition emits only that small state (the JSON of ``get_state()``); the
 driver merges the states in partition order, so the result is deterministic
 for a given partitioning.  No row-level data reaches the driver.
@@ -13,7 +14,10 @@ boolean) give one element per row; an array column gives one sample per
 row, following the Keras rules per row (semantics 2-3): a number against
 an array broadcasts, arrays of one length pair element by element, a
 per-row weight applies to every element of its row.  Nulls are missing
-values, rejected with an error naming the column.
+values, read as NaN and handled by ``nan_policy`` as ``rmse_ext.evaluate``
+handles a frame's (docs/missing-values.md): 'propagate' (the default),
+'omit' (each partition's omitted count travels in its state) or 'raise'
+(the first missing value named by column, partition and row within it).
 
 With ``by=`` (a column name or a list of them, as ``rmse_ext.evaluate``
 takes it) every partition folds a ``GroupedRootMeanSquaredError`` and emits
@@ -38,8 +42,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ._arrow import Chunk, Leaf, read_batches
-from ._inputs import arrow_values, reject_nulls
+from ._inputs import arrow_values, read_nulls
 from ._keys import missing_error
+from ._missing import check_policy
 from .frames import (
     Part, as_part, by_columns, composite_keys, merged_parts, result_columns, split_composite,
 )
@@ -53,7 +58,7 @@ NUMBER_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType",
                 "DoubleType", "DecimalType", "BooleanType")
 KEY_TYPES = ("StringType", "ByteType", "ShortType", "IntegerType", "LongType", "BooleanType",
              "DateType", "TimestampType", "TimestampNTZType", "BinaryType")
-RESULT_SCHEMA = "partition int, state string, error string"
+RESULT_SCHEMA = "partition int, state string, omitted long, error string"
 
 
 # -- on the executors: one partition -> one state ---------------------------------------
@@ -61,12 +66,33 @@ RESULT_SCHEMA = "partition int, state string, error string"
 def _rows_of(chunk: Chunk, name: str) -> Any:
     """A column of one batch: an ndarray (numbers; or a list column whose
     rows all have one length, as (rows, length)), or for a ragged list
-    column its (offsets from 0, values)."""
-    if isinstance(chunk, Leaf) or len(np.unique(np.diff(chunk.offsets))) <= 1:
-        return arrow_values(chunk, name)
-    reject_nulls(chunk.valid, name)
-    reject_nulls(chunk.values.valid, name)
-    return chunk.offsets - chunk.offsets[0], chunk.values.values[chunk.offsets[0]:]
+    column (or one with null rows) its (offsets from 0, values).  Nulls are
+    read as NaN, as ``rmse_ext.evaluate`` reads a frame's: a null element
+    as one NaN, a null array row as a one-element row holding NaN (it
+    broadcasts against the row's other columns: the whole row is missing)."""
+    if isinstance(chunk, Leaf) or (
+            chunk.valid is None and len(np.unique(np.diff(chunk.offsets))) <= 1):
+        return arrow_values(chunk, name, "nan")
+    first = int(chunk.offsets[0])
+    offsets = chunk.offsets - first
+    values = read_nulls(chunk.values.values, chunk.values.valid, name, "nan")[first:]
+    if chunk.valid is None:
+        return offsets, values
+    return _null_rows_as_nan(offsets, values, chunk.valid)
+
+
+def _null_rows_as_nan(offsets: np.ndarray, values: np.ndarray, valid: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged rows (offsets, values) with each null row replaced by [NaN]."""
+    lengths = np.where(valid, np.diff(offsets), 1)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    out = np.full(int(starts[-1]), np.nan,
+                  dtype=values.dtype if values.dtype.kind == "f" else np.float64)
+    kept = np.repeat(valid, lengths)
+    source = np.repeat(offsets[:-1], lengths) + np.arange(len(out)) \
+        - np.repeat(starts[:-1], lengths)
+    out[kept] = values[source[kept]]
+    return starts, out
 
 
 def _per_row_lengths(columns: list[tuple[str, Any]], rows: int) -> np.ndarray:
@@ -144,29 +170,121 @@ def _partition_id() -> int:
     return context.partitionId() if context else 0
 
 
-def _partition_state(names: list[str], batches: Iterator[Any]) -> Iterator[Any]:
+def _first_missing(chunk: Chunk) -> tuple[int, int | None, str] | None:
+    """The first null or NaN of one column of a batch: (row, element in the
+    row's array or None for a number column, "null" or "NaN"), or None."""
+    if isinstance(chunk, Leaf):
+        if not chunk.values.size:
+            return None
+        values = chunk.values.reshape(len(chunk.values), -1)
+        null = np.zeros(values.shape, bool) if chunk.valid is None else \
+            ~np.broadcast_to(chunk.valid.reshape(len(values), -1), values.shape)
+        missing = null | np.isnan(values) if values.dtype.kind == "f" else null
+        if not missing.any():
+            return None
+        row, element = divmod(int(np.argmax(missing)), values.shape[1])
+        return (row, element if chunk.values.ndim > 1 else None,
+                "null" if null[row, element] else "NaN")
+    rows, first, last = len(chunk.offsets) - 1, int(chunk.offsets[0]), int(chunk.offsets[-1])
+    values = chunk.values.values[first:last]
+    null = np.zeros(len(values), bool) if chunk.values.valid is None else \
+        ~chunk.values.valid[first:last]
+    missing = null | np.isnan(values) if values.dtype.kind == "f" else null
+    null_rows = np.zeros(rows, bool) if chunk.valid is None else ~chunk.valid
+    elements = np.flatnonzero(missing)
+    row_of = np.searchsorted(chunk.offsets - first, elements, "right") - 1
+    elements, row_of = elements[~null_rows[row_of]], row_of[~null_rows[row_of]]
+    null_row = int(np.argmax(null_rows)) if null_rows.any() else rows
+    if len(elements) and row_of[0] < null_row:
+        e, r = int(elements[0]), int(row_of[0])
+        return r, e + first - int(chunk.offsets[r]), "null" if null[e] else "NaN"
+    return (null_row, None, "null") if null_row < rows else None
+
+
+class _FirstMissing:
+    """nan_policy='raise' over a partition's batches: the first null or NaN
+    of each value column, its row counted from 0 over the partition."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.found: dict[str, tuple[int, int | None, str]] = {}
+        self.rows = 0                           # rows of the batches scanned
+
+    def scan(self, picked: dict[str, Chunk], rows: int) -> bool:
+        """Look at one more batch; True once a missing value has been seen."""
+        for name in self.names:
+            hit = None if name in self.found else _first_missing(picked[name])
+            if hit is not None:
+                self.found[name] = (self.rows + hit[0], hit[1], hit[2])
+        self.rows += rows
+        return bool(self.found)
+
+    @property
+    def settled(self) -> bool:
+        """The first column holds a missing value: no later batch changes the error."""
+        return self.names[0] in self.found
+
+    def error(self) -> ValueError:
+        """The product's 'raise' rule, per partition: the first column (in
+        y_true, y_pred, weight order) holding a missing value, its first row."""
+        name = next(name for name in self.names if name in self.found)
+        row, element, what = self.found[name]
+        within = "" if element is None else f", element {element} of its array"
+        return ValueError(f"column {name!r} has a missing value ({what}) at row {row} of "
+                          f"partition {_partition_id()}{within} (nan_policy='raise')")
+
+
+def _batches(names: list[str], batches: Iterator[Any], nan_policy: str
+             ) -> Iterator[tuple[Any, list[np.ndarray], np.ndarray | None]]:
+    """A partition's record batches as (batch, ``update_state`` operands,
+    per-row element counts or None; see ``_batch_operands``), nulls read
+    as NaN.  Under 'raise' each batch is scanned first: from the first
+    missing value on nothing more is yielded, later batches are only
+    scanned (an earlier column may hold one further on), and the error is
+    raised at the end."""
+    scanner = _FirstMissing(names) if nan_policy == "raise" else None
+    for batch in batches:
+        for picked in read_batches(batch, names, "partition"):
+            if scanner is None or not scanner.scan(picked, batch.num_rows):
+                yield (batch, *_batch_operands(names, picked))
+        if scanner is not None and scanner.settled:
+            break
+    if scanner is not None and scanner.found:
+        raise scanner.error()
+
+
+def _fold_policy(nan_policy: str) -> str:
+    """The policy a partition's metric folds under ('raise' has checked
+    every batch before it is folded)."""
+    return "omit" if nan_policy == "omit" else "propagate"
+
+
+def _partition_state(names: list[str], nan_policy: str, batches: Iterator[Any]
+                     ) -> Iterator[Any]:
     """mapInArrow's function: the partition's batches -> one row holding the
-    partition id and the JSON state (or the error, raised on the driver)."""
+    partition id, the JSON state and its omitted count (or the error,
+    raised on the driver)."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
-    metric = RootMeanSquaredError(dtype="float64")
-    state, error = None, None
+    metric = RootMeanSquaredError(dtype="float64", nan_policy=_fold_policy(nan_policy))
+    state, omitted, error = None, None, None
     try:
-        for batch in batches:
-            for picked in read_batches(batch, names, "partition"):
-                metric.update_state(*_batch_operands(names, picked)[0])
-        state = json.dumps(metric.get_state())
+        for _, operands, _ in _batches(names, batches, nan_policy):
+            metric.update_state(*operands)
+        state, omitted = json.dumps(metric.get_state()), metric.omitted
     except (TypeError, ValueError) as exc:
         error = _error_text(exc)
     yield pa.RecordBatch.from_pydict({
         "partition": pa.array([_partition_id()], pa.int32()),
         "state": pa.array([state], pa.string()),
+        "omitted": pa.array([omitted], pa.int64()),
         "error": pa.array([error], pa.string()),
     })
 
 
 RAW_COLUMNS = (("total_hi", "double"), ("total_lo", "double"), ("weight_hi", "double"),
-               ("weight_lo", "double"), ("unweighted", "long"), ("weighted", "long"))
+               ("weight_lo", "double"), ("unweighted", "long"), ("weighted", "long"),
+               ("omitted", "long"))
 
 
 def _batch_keys(batch: Any, by: list[str], length: np.ndarray | None) -> list[Any]:
@@ -217,35 +335,39 @@ class _StableCodes:
         return {name: values[codes] for name, values in zip(self.names, self.values)}
 
 
-def _grouped_partition(names: list[str], by: list[str], batches: Iterator[Any]
-                       ) -> Iterator[Any]:
+def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
+                       batches: Iterator[Any]) -> Iterator[Any]:
     """mapInArrow's function for ``by=``: the partition's batches -> one row
     per group of the partition (partition id, the key columns as
-    ``key_0``, ``key_1``, ..., the raw sums and counts), or one error row.
-    All batches fold into one grouped metric: one key column directly,
-    composite keys through codes stable across the batches."""
+    ``key_0``, ``key_1``, ..., the raw sums and counts, omitted included),
+    or one error row.  All batches fold into one grouped metric: one key
+    column directly, composite keys through codes stable across the
+    batches."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
-    metric = GroupedRootMeanSquaredError(dtype="float64")
+    metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=_fold_policy(nan_policy))
     coder = _StableCodes(by)
     part: Part | None = None
     types: list[Any] = []                       # the key columns' Arrow types
+
+    def typed(batches: Iterator[Any]) -> Iterator[Any]:
+        for batch in batches:
+            types[:] = [batch.schema.field(name).type for name in by]
+            yield batch
+
     folded, error = False, None
     try:
-        for batch in batches:
-            types = [batch.schema.field(name).type for name in by]
-            for picked in read_batches(batch, names, "partition"):
-                (t, p, *w), length = _batch_operands(names, picked)
-                keys = _batch_keys(batch, by, length)
-                rows = len(t) if np.ndim(t) else 1
-                if len(by) == 1:
-                    groups = keys[0]
-                elif by:
-                    groups = coder.codes(keys, rows)
-                else:                           # by=[]: the partition is one group
-                    groups = np.zeros(rows, np.int8)
-                metric.update_state(t, p, groups, w[0] if w else None)
-                folded = True
+        for batch, (t, p, *w), length in _batches(names, typed(batches), nan_policy):
+            keys = _batch_keys(batch, by, length)
+            rows = len(t) if np.ndim(t) else 1
+            if len(by) == 1:
+                groups = keys[0]
+            elif by:
+                groups = coder.codes(keys, rows)
+            else:                               # by=[]: the partition is one group
+                groups = np.zeros(rows, np.int8)
+            metric.update_state(t, p, groups, w[0] if w else None)
+            folded = True
         if folded:
             codes = metric.keys()
             part = as_part(metric, {by[0]: codes} if len(by) == 1 else coder.columns(codes))
@@ -284,16 +406,24 @@ def _check_column(df: Any, column: Any, role: str) -> str:
     return column
 
 
-def partial_states(df: Any, y_true: str, y_pred: str, *,
-                   weight: str | None = None) -> Any:
-    """The lazy DataFrame of partial states: one row per partition of ``df``
-    (``partition``, ``state``: the JSON of its metric's ``get_state()``,
-    ``error``: a rejected column's message, else null).  Column names and
-    types are checked here, before any job runs."""
+def _value_columns(df: Any, y_true: str, y_pred: str, weight: str | None) -> list[str]:
+    """The checked names of the value columns (y_true, y_pred[, weight])."""
     names = [_check_column(df, y_true, "y_true"), _check_column(df, y_pred, "y_pred")]
     if weight is not None:
         names.append(_check_column(df, weight, "weight"))
-    return df.select(*names).mapInArrow(partial(_partition_state, names), RESULT_SCHEMA)
+    return names
+
+
+def partial_states(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
+                   nan_policy: str = "propagate") -> Any:
+    """The lazy DataFrame of partial states: one row per partition of ``df``
+    (``partition``, ``state``: the JSON of its metric's ``get_state()``,
+    ``omitted``: the elements nan_policy='omit' left out, as in the state,
+    ``error``: a rejected column's message, else null).  Column names,
+    types and ``nan_policy`` are checked here, before any job runs."""
+    names = _value_columns(df, y_true, y_pred, weight)
+    fold = partial(_partition_state, names, check_policy(nan_policy))
+    return df.select(*names).mapInArrow(fold, RESULT_SCHEMA)
 
 
 def merged(rows: list[Any]) -> RootMeanSquaredError:
@@ -308,17 +438,22 @@ def merged(rows: list[Any]) -> RootMeanSquaredError:
 
 
 def evaluate(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
-             by: Any = None) -> Any:
+             by: Any = None, nan_policy: str = "propagate") -> Any:
     """The RMSE of column ``y_pred`` against ``y_true`` of the Spark
     DataFrame ``df`` (with ``weight``: per-row weights), as a Python float,
     folded where the partitions are (see the module docstring).  With
     ``by`` (a column name or a list of them): the RMSE per group, as the
-    pandas DataFrame ``evaluate_frame`` returns.  Bad column names or types
-    raise TypeError/ValueError before any job runs; nulls (values or keys)
-    raise ValueError naming the column."""
+    pandas DataFrame ``evaluate_frame`` returns.  ``nan_policy`` is
+    ``rmse_ext.evaluate``'s (docs/missing-values.md), nulls read as NaN:
+    'propagate' (a NaN or null makes the result NaN), 'omit' (an element
+    whose value or weight is NaN or null is left out and counted; all left
+    out: NaN), 'raise' (ValueError naming the column, the partition and
+    the row within it).  Bad column names or types, or a bad
+    ``nan_policy``, raise TypeError/ValueError before any job runs; a null
+    key raises ValueError naming the column."""
     if by is not None:
-        return evaluate_frame(df, y_true, y_pred, by=by, weight=weight)
-    states = partial_states(df, y_true, y_pred, weight=weight).collect()
+        return evaluate_frame(df, y_true, y_pred, by=by, weight=weight, nan_policy=nan_policy)
+    states = partial_states(df, y_true, y_pred, weight=weight, nan_policy=nan_policy).collect()
     return float(merged(states).result())
 
 
@@ -344,19 +479,19 @@ def _checked_by(df: Any, by: Any) -> list[str]:
 
 
 def grouped_partial_states(df: Any, y_true: str, y_pred: str, *, by: Any,
-                           weight: str | None = None) -> Any:
+                           weight: str | None = None, nan_policy: str = "propagate") -> Any:
     """The lazy DataFrame of grouped partial states: one row per group of
     each partition of ``df`` (``partition``, the key columns ``key_0``,
     ``key_1``, ... of the ``by`` columns' types, the raw sums ``total_hi``,
-    ``total_lo``, ``weight_hi``, ``weight_lo`` and element counts
-    ``unweighted``, ``weighted``, and ``error``: a rejected column's message
-    in a partition's only row, else null).  Columns are checked here, before
-    any job runs."""
+    ``total_lo``, ``weight_hi``, ``weight_lo``, element counts
+    ``unweighted``, ``weighted`` and ``omitted`` (left out by
+    nan_policy='omit'), and ``error``: a rejected column's message in a
+    partition's only row, else null).  Columns and ``nan_policy`` are
+    checked here, before any job runs."""
     from pyspark.sql import types as T
 
-    names = [_check_column(df, y_true, "y_true"), _check_column(df, y_pred, "y_pred")]
-    if weight is not None:
-        names.append(_check_column(df, weight, "weight"))
+    names = _value_columns(df, y_true, y_pred, weight)
+    policy = check_policy(nan_policy)
     keys = _checked_by(df, by)
     fields = {field.name: field for field in df.schema.fields}
     schema = T.StructType(
@@ -366,7 +501,7 @@ def grouped_partial_states(df: Any, y_true: str, y_pred: str, *, by: Any,
            for column, kind in RAW_COLUMNS]
         + [T.StructField("error", T.StringType())])
     selected = df.select(*dict.fromkeys(names + keys))
-    return selected.mapInArrow(partial(_grouped_partition, names, keys), schema)
+    return selected.mapInArrow(partial(_grouped_partition, names, keys, policy), schema)
 
 
 def collect_arrow(states: Any) -> Any:
@@ -404,15 +539,21 @@ def merged_grouped(table: Any, by: Any) -> tuple[GroupedRootMeanSquaredError,
 
 
 def evaluate_frame(df: Any, y_true: str, y_pred: str, *, by: Any,
-                   weight: str | None = None) -> Any:
+                   weight: str | None = None, nan_policy: str = "propagate") -> Any:
     """RMSE per group of a Spark DataFrame as a pandas DataFrame shaped like
     ``rmse_ext.evaluate``'s: the ``by`` columns, ``rmse``, ``count``,
-    ``weight_sum``, one row per group in sorted key order (``by=[]``: one
-    row for the whole frame)."""
+    ``weight_sum`` (and under nan_policy='omit' ``omitted``), one row per
+    group in sorted key order (``by=[]``: one row for the whole frame)."""
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-    table = collect_arrow(grouped_partial_states(df, y_true, y_pred, by=by, weight=weight))
-    return pd.DataFrame(result_columns(*merged_grouped(table, by)))
+    table = collect_arrow(grouped_partial_states(df, y_true, y_pred, by=by, weight=weight,
+                                                 nan_policy=nan_policy))
+    metric, keys = merged_grouped(table, by)
+    out = result_columns(metric, keys)
+    if nan_policy == "omit":
+        out["omitted"] = metric.omitted() if len(metric.keys()) else \
+            np.zeros(len(out["rmse"]), np.int64)          # none, or by=[]'s row of zeros
+    return pd.DataFrame(out)
 
 
 def local_session(cores: int = 2) -> Any:

@@ -3,7 +3,8 @@ small data): agreement with Spark's RegressionEvaluator and with the
 in-memory metric, partitions (several, empty), weights, array columns with
 the per-row Keras rules, exact column types, nulls and bad columns; and
 by= (grouped states merged by key value) against the in-memory grouped
-metric and an fsum oracle per group."""
+metric and an fsum oracle per group; nan_policy (NaN and null values,
+weights, array elements and rows) against the in-memory metrics."""
 import decimal
 import shutil
 
@@ -75,10 +76,10 @@ def test_agrees_with_regression_evaluator_and_the_in_memory_metric(table):
 def test_only_one_small_state_per_partition_reaches_the_driver(table):
     df, y, yhat, w = table
     states = rmse_ext.spark.partial_states(df, "y", "yhat", weight="w")
-    assert states.columns == ["partition", "state", "error"]
+    assert states.columns == ["partition", "state", "omitted", "error"]
     rows = states.collect()
     assert sorted(r["partition"] for r in rows) == list(range(4))
-    assert all(r["error"] is None and len(r["state"]) < 400 for r in rows)
+    assert all(r["error"] is None and r["omitted"] == 0 and len(r["state"]) < 400 for r in rows)
     merged = rmse_ext.spark.merged(rows)
     assert merged.count == pytest.approx(w.sum(), rel=1e-12)
     assert float(merged.result()) == evaluate(df, "y", "yhat", weight="w")
@@ -144,16 +145,16 @@ def test_ragged_array_rows_are_folded_row_by_row(spark):
         evaluate(bad.coalesce(1), "t", "p")
 
 
-def test_nulls_are_rejected_naming_the_column(spark):
+def test_nulls_propagate_as_nan_by_default(spark):
+    """As ``rmse_ext.evaluate`` reads a frame's nulls: as NaN, which
+    propagates (nan_policy='propagate', the default)."""
     df = spark.createDataFrame([(1.0, 2.0, 1.0), (2.0, None, 1.0), (3.0, 3.0, None)],
                                "y double, yhat double, w double")
-    with pytest.raises(ValueError, match=r"column 'yhat' has missing values \(Arrow null\)"):
-        evaluate(df, "y", "yhat")
-    with pytest.raises(ValueError, match=r"column 'w' has missing values"):
-        evaluate(df.where("yhat is not null"), "y", "yhat", weight="w")
+    assert np.isnan(evaluate(df, "y", "yhat"))
+    assert np.isnan(evaluate(df.where("yhat is not null"), "y", "yhat", weight="w"))
+    assert evaluate(df.where("yhat is not null"), "y", "yhat") == in_memory([1, 3], [2, 3])
     nested = spark.createDataFrame([([1.0, None],)], "p array<double>")
-    with pytest.raises(ValueError, match=r"column 'p' has missing values"):
-        evaluate(nested.selectExpr("1.0 as y", "p"), "y", "p")
+    assert np.isnan(evaluate(nested.selectExpr("1.0 as y", "p"), "y", "p"))
 
 
 def test_bad_columns_raise_before_any_job(spark):
@@ -340,6 +341,173 @@ def test_grouped_bad_input_names_the_column(spark):
         evaluate(df.withColumnRenamed("s", "rmse"), "y", "yhat", by="rmse")
     with pytest.raises(TypeError, match=r"by must be a column name or a list"):
         evaluate(df, "y", "yhat", by=3)
-    nulls = spark.createDataFrame([(1.0, None, "a")], "y double, yhat double, s string")
-    with pytest.raises(ValueError, match=r"column 'yhat' has missing values"):
-        evaluate(nulls, "y", "yhat", by="s")
+    nulls = spark.createDataFrame([(1.0, None, "a"), (1.0, 2.0, "b")],
+                                  "y double, yhat double, s string")
+    got = evaluate(nulls, "y", "yhat", by="s")        # a null value is NaN in its group
+    assert np.isnan(got["rmse"][0]) and got["rmse"][1] == 1.0
+    with pytest.raises(ValueError, match=r"by column 's' has a missing key"):
+        evaluate(df, "y", "yhat", by="s", nan_policy="omit")
+
+
+# -- nan_policy: NaN and null values, weights and array elements ------------------------
+
+def partitioned(spark, parts, schema):
+    """A DataFrame whose partition i holds exactly the rows parts[i] (in order)."""
+    rdd = spark.sparkContext.parallelize(range(len(parts)), len(parts)).flatMap(
+        lambda i: parts[i])
+    df = spark.createDataFrame(rdd, schema)
+    assert df.rdd.glom().map(len).collect() == [len(p) for p in parts]
+    return df
+
+
+@pytest.fixture(scope="module")
+def holey(spark):
+    """310 rows in 4 partitions (one empty) with nulls (None) and NaNs in y,
+    yhat and w, keys 'a' (no holes), 'b', 'c' and a group 'gone' whose
+    every row has a null yhat; with the same data as NumPy arrays (NaN for both), and where
+    the nulls are."""
+    rng = np.random.default_rng(4)
+    sizes = (70, 0, 150, 90)
+    n = sum(sizes)
+    columns = [rng.normal(3, 2, n), rng.normal(3, 2, n), rng.random(n) * 3]
+    cells = [[float(v) for v in c] for c in columns]
+    nulls = [np.zeros(n, bool) for _ in columns]
+    key = rng.choice(["a", "b", "c"], n).astype(object)
+    for c, column, null in zip(cells, columns, nulls):
+        holes = rng.choice(np.flatnonzero(key != "a"), 24, replace=False)
+        for i in holes[:12]:
+            c[i], column[i], null[i] = None, np.nan, True
+        for i in holes[12:]:
+            c[i], column[i] = float("nan"), np.nan
+    for i in (5, 100, 300):                  # partitions 0, 2 and 3
+        key[i], cells[1][i], columns[1][i], nulls[1][i] = "gone", None, np.nan, True
+    rows = list(zip(*cells, key))
+    parts = [rows[a:b] for a, b in zip(np.cumsum((0,) + sizes[:-1]), np.cumsum(sizes))]
+    df = partitioned(spark, parts, "y double, yhat double, w double, k string").cache()
+    return df, (*columns, key), nulls
+
+
+def same(a, b):
+    """Equal, both NaN, or within 4 ulp."""
+    return (np.isnan(a) and np.isnan(b)) or ulps(a, b) <= 4
+
+
+def test_omit_leaves_out_nan_and_null_elements_with_their_weights(holey):
+    df, (y, yhat, w, _), _ = holey
+    for weight, sample_weight in ((None, None), ("w", w)):
+        want = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+        want.update_state(y, yhat, sample_weight)
+        assert 0 < want.omitted < len(y)
+        assert ulps(evaluate(df, "y", "yhat", weight=weight, nan_policy="omit"),
+                    float(want.result())) <= 4
+        rows = rmse_ext.spark.partial_states(df, "y", "yhat", weight=weight,
+                                             nan_policy="omit").collect()
+        assert sorted(r["partition"] for r in rows) == [0, 1, 2, 3]
+        assert sum(r["omitted"] for r in rows) == want.omitted
+        merged = rmse_ext.spark.merged(rows)
+        assert merged.omitted == want.omitted
+        assert ulps(merged.count, want.count) <= 4
+    everything_missing = df.where("k = 'gone'")
+    assert np.isnan(evaluate(everything_missing, "y", "yhat", nan_policy="omit"))
+
+
+@pytest.mark.parametrize("by", ["k", []])
+def test_omit_by_groups_reports_omitted_per_group(holey, by):
+    df, (y, yhat, w, key), _ = holey
+    got = evaluate(df, "y", "yhat", weight="w", by=by, nan_policy="omit")
+    want = GroupedRootMeanSquaredError(dtype="float64", nan_policy="omit")
+    want.update_state(y, yhat, key if by else np.zeros(len(y), np.int8), w)
+    assert list(got.columns) == ([by] if by else []) + ["rmse", "count", "weight_sum",
+                                                        "omitted"]
+    if by:
+        assert got[by].tolist() == ["a", "b", "c", "gone"] == want.keys().tolist()
+        assert np.isnan(got["rmse"].iloc[-1]) and got["count"].iloc[-1] == 0
+    assert got["count"].tolist() == want.elements().tolist()
+    assert got["omitted"].tolist() == want.omitted().tolist()
+    assert all(same(a, b) for a, b in zip(got["rmse"], want.result()))
+    assert all(ulps(a, b) <= 4 for a, b in zip(got["weight_sum"], want.counts()))
+
+
+def test_propagate_reads_nulls_as_nan_as_evaluate_does_on_the_pandas_frame(holey):
+    df, (y, yhat, w, key), _ = holey
+    pdf = df.toPandas()                        # partition order: the rows as built
+    assert np.array_equal(pdf["w"].to_numpy(), w, equal_nan=True)
+    assert np.isnan(evaluate(df, "y", "yhat", weight="w"))
+    for by in ("k", ["k"]):
+        got = evaluate(df, "y", "yhat", by=by, weight="w", nan_policy="propagate")
+        want = rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight="w")
+        assert list(got.columns) == list(want.columns) == ["k", "rmse", "count", "weight_sum"]
+        assert got["k"].tolist() == want["k"].tolist()
+        assert got["count"].tolist() == want["count"].tolist()
+        assert np.isnan(want["rmse"]).any() and not np.isnan(want["rmse"]).all()
+        for column in ("rmse", "weight_sum"):
+            assert all(same(a, b) for a, b in zip(got[column], want[column])), column
+    metric = GroupedRootMeanSquaredError(dtype="float64")
+    metric.update_state(y, yhat, key, w)
+    assert all(same(a, b) for a, b in zip(got["rmse"], metric.result()))
+
+
+def test_raise_names_the_column_the_partition_and_the_row(spark, small_batches):
+    clean = [[(float(i), float(i) + 0.5, 1.0, "a") for i in range(150)] for _ in range(3)]
+    schema = "y double, yhat double, w double, k string"
+    parts = [list(p) for p in clean]
+    parts.insert(1, [])                       # partition 1 is empty
+    parts[2][130] = (1.0, 2.0, None, "a")     # partition 2, row 130: its third batch of 64
+    parts[3][20] = (1.0, float("nan"), 1.0, "a")
+    df = partitioned(spark, parts, schema)
+    parts[3][140] = (float("nan"), 1.0, 1.0, "a")
+    later_y = partitioned(spark, parts, schema)
+    for by in (None, "k"):
+        with pytest.raises(ValueError, match=r"^column 'w' has a missing value \(null\) at "
+                                             r"row 130 of partition 2 \(nan_policy='raise'\)$"):
+            evaluate(df, "y", "yhat", weight="w", by=by, nan_policy="raise")
+        with pytest.raises(ValueError, match=r"^column 'yhat' has a missing value \(NaN\) at "
+                                             r"row 20 of partition 3 "):
+            evaluate(df, "y", "yhat", by=by, nan_policy="raise")
+        # the first column holding a missing value, then its first row (as
+        # rmse_ext.evaluate): y's hole in a later batch wins over yhat's
+        with pytest.raises(ValueError, match=r"^column 'y' has a missing value \(NaN\) at "
+                                             r"row 140 of partition 3 "):
+            evaluate(later_y, "y", "yhat", by=by, nan_policy="raise")
+    fine = partitioned(spark, [clean[0], [], clean[1]], schema)
+    assert evaluate(fine, "y", "yhat", nan_policy="raise") == evaluate(fine, "y", "yhat") == 0.5
+    arrays = spark.createDataFrame([([1.0, 2.0], 1.0), ([3.0, None], 2.0)],
+                                   "t array<double>, p double")
+    with pytest.raises(ValueError, match=r"column 't' has a missing value \(null\) at row 1 "
+                                         r"of partition 0, element 1 of its array "):
+        evaluate(arrays.coalesce(1), "t", "p", nan_policy="raise")
+
+
+def test_array_columns_omit_per_element(spark):
+    """Null and NaN elements are left out one by one; a null array row is
+    one missing value broadcast over its row (semantics 2.3)."""
+    nan = float("nan")
+    rows = [([1.0, None], [1.0, 2.0], 1.0, "x"), (None, [3.0, 4.0], 2.0, "y"),
+            ([1.0, nan], [0.0, 0.0], None, "x"), ([1.0, 2.0, 3.0], [1.0], 0.5, "y"),
+            ([2.0, 2.0], [1.0, nan], 1.0, "x"), ([0.0], [], 1.0, "y")]
+    df = partitioned(spark, [rows[:2], [], rows[2:]],
+                     "t array<double>, p array<double>, w double, k string")
+    ungrouped = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+    grouped = GroupedRootMeanSquaredError(dtype="float64", nan_policy="omit")
+    for t, p, w, k in rows:                      # the Keras rules on each row
+        t = [nan] if t is None else [nan if v is None else v for v in t]
+        length = len(p) if len(t) == 1 else len(t)
+        t, p = np.broadcast_to(t, length), np.broadcast_to(p, length)
+        weights = np.full(length, nan if w is None else w)
+        ungrouped.update_state(t, p, weights)
+        grouped.update_state(t, p, [k] * length, weights)
+    assert ungrouped.omitted == 6                # 1 + 2 (the null row) + 2 (weight) + 1
+    assert ulps(evaluate(df, "t", "p", weight="w", nan_policy="omit"),
+                float(ungrouped.result())) <= 4
+    got = evaluate(df, "t", "p", weight="w", by="k", nan_policy="omit")
+    assert got["omitted"].tolist() == grouped.omitted().tolist()
+    assert got["count"].tolist() == grouped.elements().tolist()
+    assert all(same(a, b) for a, b in zip(got["rmse"], grouped.result()))
+
+
+def test_a_bad_nan_policy_raises_before_any_job(holey):
+    df = holey[0]
+    with pytest.raises(ValueError, match=r"nan_policy must be one of"):
+        evaluate(df, "y", "yhat", nan_policy="drop")
+    with pytest.raises(TypeError, match=r"nan_policy must be a str"):
+        rmse_ext.spark.grouped_partial_states(df, "y", "yhat", by="k", nan_policy=None)
