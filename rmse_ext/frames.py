@@ -18,8 +18,8 @@ Missing values (nulls, NaN) in ``y_true``, ``y_pred`` and ``weight`` follow
 which makes its group's RMSE NaN; 'omit' leaves such a row out of its group
 (its error, weight and count) and adds an ``omitted`` column (int64) after
 ``weight_sum``; 'raise' raises ValueError naming the column and the row of
-the first missing value (for a dask frame: the row within its partition,
-and the partition's number).
+the first missing value (for a dask or Spark frame: the row within its
+partition, and the partition's number).
 
 ``ci=LEVEL`` (with ``ci_method='normal'`` or ``'bootstrap'``, ``n_boot``,
 ``seed``) adds ``ci_low`` and ``ci_high`` (float64): each group's confidence
@@ -162,7 +162,8 @@ def evaluate(frame: Any, y_true: str, y_pred: str, *, by: By = None,
                               nan_policy=nan_policy)
     if _library(frame) == "pyspark":
         from .spark import evaluate_frame as evaluate_spark
-        return evaluate_spark(frame, y_true, y_pred, by=names, weight=weight)
+        return evaluate_spark(frame, y_true, y_pred, by=names, weight=weight,
+                              nan_policy=nan_policy)
     if not (isinstance(frame, dict) or _library(frame) in ("pandas", "polars", "pyarrow")):
         raise TypeError(
             f"frame must be a pandas, polars, dask or Spark DataFrame, a pyarrow Table or a "

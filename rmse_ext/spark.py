@@ -548,12 +548,8 @@ def evaluate_frame(df: Any, y_true: str, y_pred: str, *, by: Any,
 
     table = collect_arrow(grouped_partial_states(df, y_true, y_pred, by=by, weight=weight,
                                                  nan_policy=nan_policy))
-    metric, keys = merged_grouped(table, by)
-    out = result_columns(metric, keys)
-    if nan_policy == "omit":
-        out["omitted"] = metric.omitted() if len(metric.keys()) else \
-            np.zeros(len(out["rmse"]), np.int64)          # none, or by=[]'s row of zeros
-    return pd.DataFrame(out)
+    return pd.DataFrame(result_columns(*merged_grouped(table, by),
+                                       omitted=nan_policy == "omit"))
 
 
 def local_session(cores: int = 2) -> Any:

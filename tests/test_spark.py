@@ -428,23 +428,32 @@ def test_omit_by_groups_reports_omitted_per_group(holey, by):
     assert all(ulps(a, b) <= 4 for a, b in zip(got["weight_sum"], want.counts()))
 
 
-def test_propagate_reads_nulls_as_nan_as_evaluate_does_on_the_pandas_frame(holey):
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+@pytest.mark.parametrize("policy", ["propagate", "omit"])
+def test_evaluate_on_spark_matches_evaluate_on_the_pandas_frame(holey, policy):
+    """Nulls read as NaN as rmse_ext.evaluate reads the pandas frame's
+    (Spark's nulls arrive in pandas as NaN); same table, same columns."""
     df, (y, yhat, w, key), _ = holey
     pdf = df.toPandas()                        # partition order: the rows as built
     assert np.array_equal(pdf["w"].to_numpy(), w, equal_nan=True)
-    assert np.isnan(evaluate(df, "y", "yhat", weight="w"))
-    for by in ("k", ["k"]):
-        got = evaluate(df, "y", "yhat", by=by, weight="w", nan_policy="propagate")
-        want = rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight="w")
-        assert list(got.columns) == list(want.columns) == ["k", "rmse", "count", "weight_sum"]
-        assert got["k"].tolist() == want["k"].tolist()
-        assert got["count"].tolist() == want["count"].tolist()
-        assert np.isnan(want["rmse"]).any() and not np.isnan(want["rmse"]).all()
-        for column in ("rmse", "weight_sum"):
-            assert all(same(a, b) for a, b in zip(got[column], want[column])), column
-    metric = GroupedRootMeanSquaredError(dtype="float64")
-    metric.update_state(y, yhat, key, w)
-    assert all(same(a, b) for a, b in zip(got["rmse"], metric.result()))
+    for by in ("k", None):
+        got = rmse_ext.evaluate(df, "y", "yhat", by=by, weight="w", nan_policy=policy)
+        want = rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight="w", nan_policy=policy)
+        assert list(got.columns) == list(want.columns)
+        assert ("omitted" in want.columns) == (policy == "omit")
+        for column in want.columns:
+            if column in ("rmse", "weight_sum"):
+                assert all(same(a, b) for a, b in zip(got[column], want[column])), column
+            else:
+                assert got[column].tolist() == want[column].tolist(), column
+    assert np.isnan(want["rmse"][0]) == (policy == "propagate")
+    by_k = rmse_ext.evaluate(pdf, "y", "yhat", by="k", weight="w", nan_policy=policy)
+    assert np.isnan(by_k["rmse"]).any() and not np.isnan(by_k["rmse"]).all()
+    with pytest.raises(ValueError, match=r"column 'y' has a missing value"):
+        rmse_ext.evaluate(pdf, "y", "yhat", nan_policy="raise")
+    with pytest.raises(ValueError, match=r"column 'y' has a missing value \(\w+\) at row \d+ "
+                                         r"of partition 0 "):
+        rmse_ext.evaluate(df, "y", "yhat", by="k", nan_policy="raise")
 
 
 def test_raise_names_the_column_the_partition_and_the_row(spark, small_batches):
