@@ -35,6 +35,24 @@ class Update:
             np.sqrt(np.average((self.p - self.t) ** 2, weights=self.w))
 
 
+class IntervalUpdate:
+    """One update_state with a confidence interval (docs/intervals.md)
+    against the plain update of the same batch: 'normal' targets <= 1.3x
+    the plain time, 'bootstrap' (B = 200) >= 50M element-replicates/s."""
+    params = ([100_000, 10_000_000], [None, "normal", "bootstrap"], [False, True])
+    param_names = ["n", "interval", "weighted"]
+    timeout = 300
+
+    def setup(self, n, interval, weighted):
+        if interval == "bootstrap" and n > 1_000_000:
+            raise NotImplementedError("bootstrap runs on the small batch only")
+        self.t, self.p, self.w = make_inputs(n, "float64", weighted)
+        self.m = RootMeanSquaredError(interval=interval)
+
+    def time_update(self, n, interval, weighted):
+        self.m.update_state(self.t, self.p, self.w)
+
+
 class Result:
     def setup(self):
         self.m = RootMeanSquaredError()

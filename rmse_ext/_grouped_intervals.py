@@ -89,8 +89,8 @@ class GroupedNormal:
     def fold(self, table: GroupTable, update: Prepared, keys: np.ndarray, base: int,
              num_threads: int) -> None:
         _fold_units(table, update, keys, base, _threads(num_threads, table, update, self.words))
-        fold_update(_backend.kernel.Accumulator(), update.plan, update.units, self.pooled,
-                    update.omit)
+        fold_update(_backend.kernel.Accumulator(), update.plan, self.pooled, update.omit,
+                    num_threads, lambda: update.units)
 
     def state_of(self, row: np.ndarray) -> NormalInterval:
         """One key's interval state (row: cleaned)."""

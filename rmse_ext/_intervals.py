@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any, NamedTuple, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from . import _backend
+from . import _backend, _parallel
 from ._inputs import FLOAT64
 
 METHODS = ("normal", "bootstrap")
@@ -97,13 +97,14 @@ class NormalInterval:
     def __init__(self) -> None:
         self._moments = _backend.kernel.Moments()
 
-    def fold(self, units: Units, omit: bool, start: int = 0, stop: Optional[int] = None,
-             main: Optional[np.ndarray] = None) -> None:
-        """Fold units start .. stop-1 (default: all); ``main``: the main
-        fold's (total hi, lo, weight hi, lo) of the same units, if known."""
+    def fold(self, units: Units, omit: bool) -> None:
+        """Fold spelled-out units."""
         self._moments.fold(units.t, units.p, units.w, units.cols, units.w_mode,
-                           units.w_scalar, start, units.size if stop is None else stop, omit,
-                           main)
+                           units.w_scalar, 0, units.size, omit)
+
+    def fold_rows(self, batch: Any, rows: np.ndarray) -> None:
+        """Fold the chunk rows of a kernel batch built with moments=True."""
+        self._moments.fold_rows(batch, rows)
 
     def merge(self, other: NormalInterval) -> None:
         self._moments.merge(other._moments)
@@ -337,28 +338,20 @@ def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     return Units(t, p, _float64(np.broadcast_to(w, shape)), 0, _backend.WMode.FULL)
 
 
-def fold_update(acc: Any, plan: Any, units: Units, state: IntervalState, omit: bool) -> None:
-    """Apply ``plan`` to the accumulator and fold ``units`` into the interval
-    state.  For the moments of a layout read in place, chunk by chunk: each
-    chunk's moments are summed right after the main fold read it, while it is
-    still in cache (the main state gets bitwise what ``plan.apply`` gives)."""
-    import sys
-    kernel = sys.modules[type(acc).__module__]
-    size = units.size
-    if (not isinstance(state, NormalInterval) or units.t is None or plan.p is not units.p
-            or size < 2 * kernel.CHUNK_SIZE):
-        plan.apply(acc)
-        state.fold(units, omit)
+def fold_update(acc: Any, plan: Any, state: IntervalState, omit: bool, num_threads: int,
+                units: Callable[[], Units]) -> None:
+    """Apply ``plan`` to the accumulator and fold the update's units (made
+    by ``units()`` when needed) into the interval state.  The "normal"
+    interval of an update whose units are its squared errors (every layout
+    but semantics 3.3's row means) rides the main fold: the kernel sums the
+    moments in the same pass over the operands, on the same threads, and
+    the main state gets bitwise what ``plan.apply`` gives."""
+    if isinstance(state, NormalInterval) and plan.divisor == 1:
+        if plan.p is not None:
+            batch = plan.batch_for(acc, moments=True)
+            rows = _parallel.chunk_rows(batch, num_threads)
+            acc.fold_partials(batch, rows)
+            state.fold_rows(batch, rows)
         return
-    chunk = kernel.CHUNK_SIZE
-    batch = plan.batch_for(acc)
-    parts = np.empty((batch.chunks, 5))
-    # weighted: the main fold's sums of w and w*x save the loop two of six
-    # sums; unweighted, forming sum x again costs nothing (the loop is bound
-    # by reading the chunk back from cache)
-    reuse = units.w_mode == _backend.WMode.FULL
-    for k in range(batch.chunks):
-        batch.chunk_partials(k, k + 1, parts)
-        state.fold(units, omit, k * chunk, min(size, (k + 1) * chunk),
-                   parts[k, :4] if reuse else None)
-    acc.fold_partials(batch, parts)
+    plan.apply(acc, num_threads)
+    state.fold(units(), omit)

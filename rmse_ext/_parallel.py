@@ -4,8 +4,9 @@ The kernel sums a batch in fixed chunks of ``CHUNK_SIZE`` elements.  Here
 the chunks are shared out between the calling thread and the kernel's pool
 of worker threads (C threads, one pool per process, at most the CPUs this
 process may use minus one); each chunk's sums land in its own row of a
-small (chunks, 5) array and the rows are folded in chunk order, so the
-result is bitwise identical for every thread count.
+small (chunks, row width) array and the rows are folded in chunk order, so
+the result -- and an interval batch's moments -- is bitwise identical for
+every thread count.
 
 The pool does not survive ``fork()``: the child forgets the parent's
 workers (``os.register_at_fork``) and starts its own on its first threaded
@@ -61,17 +62,31 @@ def threads_for(size: int, num_threads: int, chunk_size: int) -> int:
     return max(1, min(wanted, chunks // MIN_CHUNKS_PER_THREAD))
 
 
+def batch_threads(batch: Any, num_threads: int) -> int:
+    """Threads for the kernel ``batch`` (``threads_for``; 1 when empty)."""
+    chunk = _backend.module_of(batch).CHUNK_SIZE
+    return threads_for(batch.size, num_threads, chunk) if batch.size else 1
+
+
+def chunk_rows(batch: Any, num_threads: int) -> np.ndarray:
+    """Every chunk's sums (Batch.chunk_partials rows, ``batch.row_width``
+    words each), summed by up to ``num_threads`` threads."""
+    parts = np.empty((batch.chunks, batch.row_width))
+    threads = batch_threads(batch, num_threads)
+    if threads == 1:
+        batch.chunk_partials(0, batch.chunks, parts)
+    else:
+        _backend.module_of(batch).threaded_partials(batch, threads, parts)
+    return parts
+
+
 def fold_parallel(acc: Any, batch: Any, num_threads: int) -> None:
     """Fold the kernel ``batch`` into ``acc`` using up to ``num_threads``
     threads: bitwise what ``acc.fold(batch)`` gives."""
-    kernel = _backend.module_of(batch)
-    threads = threads_for(batch.size, num_threads, kernel.CHUNK_SIZE) if batch.size else 1
-    if threads == 1:
+    if batch_threads(batch, num_threads) == 1:
         acc.fold(batch)
-        return
-    parts = np.empty((batch.chunks, 5))
-    kernel.threaded_partials(batch, threads, parts)
-    acc.fold_partials(batch, parts)
+    else:
+        acc.fold_partials(batch, chunk_rows(batch, num_threads))
 
 
 def _forget_pool_in_child() -> None:

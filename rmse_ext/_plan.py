@@ -57,10 +57,12 @@ class Plan:
         """Elements the kernel reads (0: nothing to fold)."""
         return 0 if self.p is None else int(self.p.size)
 
-    def batch_for(self, acc: Any) -> Any:
+    def batch_for(self, acc: Any, moments: bool = False) -> Any:
+        """The kernel Batch for ``acc``'s module (``moments``: its chunks sum
+        the "normal" interval's moments too)."""
         return _backend.module_of(acc).Batch(
             self.t, self.p, self.w, self.t_mode, self.w_mode, self.w_scalar, self.run,
-            self.repeat, self.divisor, self.policy, self.count_weights)
+            self.repeat, self.divisor, self.policy, self.count_weights, moments)
 
     def apply(self, acc: Any, num_threads: int = 1) -> None:
         if self.p is None:

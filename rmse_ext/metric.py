@@ -92,8 +92,9 @@ class RootMeanSquaredError(MetricSettings):
         plan = plan_update(y_true, y_pred, sample_weight,
                            nan_policy="omit" if omit else "propagate")
         if self._interval is not None:
-            units = _intervals.units_of(plan, y_true, y_pred, sample_weight)
-            _intervals.fold_update(self._acc, plan, units, self._interval, omit=omit)
+            _intervals.fold_update(
+                self._acc, plan, self._interval, omit, self._num_threads,
+                lambda: _intervals.units_of(plan, y_true, y_pred, sample_weight))
         else:
             plan.apply(self._acc, self._num_threads)
             remember_layout(self._acc, y_true, y_pred, sample_weight)

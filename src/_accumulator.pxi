@@ -146,19 +146,11 @@ cdef class Accumulator:
         spread over threads.  ``size`` (default: the batch's) is the element
         count of the whole table, when windows of one layout filled it
         (rmse_ext._chunked)."""
-        cdef Partial part, chunk
+        cdef Partial part
         cdef BatchSpec spec = batch.spec
-        cdef Py_ssize_t k
         if size >= 0:
             spec.size = size
-        memset(&part, 0, sizeof(Partial))
-        for k in range(parts.shape[0]):
-            chunk.total.hi = parts[k, 0]
-            chunk.total.lo = parts[k, 1]
-            chunk.weight.hi = parts[k, 2]
-            chunk.weight.lo = parts[k, 3]
-            chunk.omitted = <int64_t>parts[k, 4]
-            add_partial(&part, &chunk)
+        rows_partial(parts, False, &part)
         self.absorb(&part, &spec)
 
     def fold_fast(self, object t, object p, object w=None):
@@ -300,3 +292,4 @@ def hardware_fma():
 
 
 CHUNK_SIZE = CHUNK
+MOMENT_BLOCK_TERMS = MOMENT_BLOCK   # the interval moments' block sums (_fold.pxi)

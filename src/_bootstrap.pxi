@@ -84,31 +84,14 @@ cdef void boot_run(const p_real* t, const p_real* p, const double* w,
     double-doubles ``state`` (n_boot totals, then n_boot weight sums);
     tot and wt are n_boot-long scratch."""
     cdef Py_ssize_t i, b, block = 0, end
-    cdef double tv = 0.0, pv, wv = 1.0, d, x
+    cdef double wv, x
     while block < n:
         end = n if n < block + BOOT_BLOCK else block + BOOT_BLOCK
         memset(tot, 0, n_boot * sizeof(double))
         memset(wt, 0, n_boot * sizeof(double))
         for i in range(block, end):
-            pv = <double>p[i]
-            if t != NULL:
-                tv = <double>t[i]
-            if w_mode == FULL:
-                wv = w[i]
-            elif w_mode == PER_ROW:
-                wv = w[i // cols]
-            elif w_mode == SCALAR:
-                wv = w_scalar
-            if omit and missing(tv, pv, wv):
-                continue
-            if wv == 0.0:
-                continue
-            if t != NULL:
-                d = pv - tv
-                x = d * d
-            else:
-                x = pv
-            boot_unit(unit_hash(key, first + <uint64_t>i), wv * x, wv, n_boot, tot, wt)
+            if unit_at(t, p, w, i, cols, w_mode, w_scalar, omit, &x, &wv):
+                boot_unit(unit_hash(key, first + <uint64_t>i), wv * x, wv, n_boot, tot, wt)
         for b in range(n_boot):
             add_dd(&state[b], tot[b], 0.0)
             add_dd(&state[n_boot + b], wt[b], 0.0)

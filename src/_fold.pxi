@@ -7,6 +7,11 @@
 # independent (sum, compensation) lanes and folded into a double-double; the
 # chunk sums are folded in chunk order, so any split of the chunks over
 # threads gives bitwise the same sum.
+#
+# A batch built with moments=True (the "normal" interval, _moments.pxi) sums
+# in the same pass, next to the main lanes and without touching them, the
+# interval's higher moment sums of the same elements (see "The interval's
+# moments" in _kernel_body.pxi): one read of the operands for both.
 
 from libc.string cimport memset
 
@@ -99,12 +104,22 @@ cdef struct BatchSpec:
     double divisor         # total / divisor (row means, semantics 3.3)
     bint fixed_count       # the count grows by count_sum, not the weights read
     DD count_sum
+    bint moments           # sum the interval's moments too (Partial.moments)
+
+
+cdef enum:
+    MOMENT_SUMS = 4        # Partial.moments
+    ROW = 5                # chunk_row's words: total hi, lo, weight hi, lo, omitted
+    MOMENTS_ROW = ROW + 2 * MOMENT_SUMS     # ... then each moment's hi, lo
 
 
 cdef struct Partial:
     DD total       # sum of w * (p - t)**2
     DD weight      # sum of the weights that applied (unused when NONE)
     int64_t omitted
+    # With BatchSpec.moments, for x = fl((p - t)**2) and the same weights
+    # (w = 1 unweighted): sum w*x**2, sum w**2, sum w**2*x, sum w**2*x**2.
+    DD moments[MOMENT_SUMS]
 
 
 cdef struct Lanes:
@@ -113,6 +128,46 @@ cdef struct Lanes:
     double ws[LANES]
     double wc[LANES]
     int64_t om[LANES]
+
+
+# The interval's moment sums, beside the main Lanes (which they never
+# change): x = fl((p - t)**2), w the weight (1 unweighted).  Each term is
+# multiply-added into a lane of a plain block sum (MomentBlock), which is
+# moved, error-free (TwoSum), into the compensated lanes of IntervalLanes
+# once its lanes may hold MOMENT_BLOCK terms, and at the end of a chunk:
+# compensation at a sixteenth of its cost per element (the error bound is in
+# _kernel_body.pxi).  Unweighted runs use xx only.
+cdef enum:
+    MOMENT_BLOCK = 16      # terms in a block lane between flushes
+
+cdef struct MomentBlock:
+    double xx[LANES]       # w * x**2
+    double ww[LANES]       # w**2
+    double wwx[LANES]      # w**2 * x
+    double wwxx[LANES]     # w**2 * x**2
+
+cdef struct IntervalLanes:
+    MomentBlock block      # first: a MomentBlock* of the lanes is their address
+    double xx_s[LANES]
+    double xx_c[LANES]
+    double ww_s[LANES]
+    double ww_c[LANES]
+    double wwx_s[LANES]
+    double wwx_c[LANES]
+    double wwxx_s[LANES]
+    double wwxx_c[LANES]
+    int pending            # terms in each block lane (at most)
+
+
+# Whether a loop sums the moments too: a compile-time choice, so the plain
+# loops carry nothing of them.  A NoInterval* is a tag (always NULL); a
+# MomentBlock* is the block of an IntervalLanes (an interval batch).
+cdef struct NoInterval:
+    char unused
+
+ctypedef fused moment_block:
+    NoInterval
+    MomentBlock
 
 
 # ---------------------------------------------------------------------------
@@ -134,16 +189,6 @@ cdef inline void add_exact_lane(double x, double* s, double* c) noexcept nogil:
     cdef double sn = s[0] + x
     cdef double z = sn - s[0]
     c[0] += add_on_fma(s[0] - (sn - z), sub_on_fma(x, z))
-    s[0] = sn
-
-
-cdef inline void add_lane_nonneg(double x, double ex, double* s, double* c) noexcept nogil:
-    """add_lane for x >= 0 added to s >= 0 (the moments' sums): Neumaier's
-    larger-minus-sum form, with max/min in place of the branch."""
-    cdef double sn = s[0] + x
-    cdef double big = s[0] if s[0] > x else x
-    cdef double small = x if s[0] > x else s[0]
-    c[0] += add_on_fma(sub_on_fma(big, sn) + small, ex)
     s[0] = sn
 
 
@@ -187,6 +232,14 @@ cdef inline double square_err(policy* how, double p, double t, double* sq) noexc
 cdef inline void add_sq(policy* how, double p, double t, double* s, double* c,
                         int64_t* om) noexcept nogil:
     """Lane (s, c) += (p - t)**2, the square error-free."""
+    sq_into(how, <NoInterval*>NULL, 0, p, t, s, c, om)
+
+
+cdef inline void sq_into(policy* how, moment_block* A, Py_ssize_t j, double p, double t,
+                         double* s, double* c, int64_t* om) noexcept nogil:
+    """add_sq; for an interval batch also A's lane j of sum x**2 += x*x,
+    x = fl(d*d) (the product the main lane formed, so the same value), into
+    block lane j."""
     cdef double sq, e, d
     cdef bint ok
     if policy is Omit or policy is ExactOmit:
@@ -200,6 +253,9 @@ cdef inline void add_sq(policy* how, double p, double t, double* s, double* c,
         add_lane(sq, e, s, c)
     else:
         add_product_lane(d, d, s, c)
+        sq = d * d
+    if moment_block is MomentBlock:
+        A.xx[j] = mul_add(sq, sq, A.xx[j])
 
 
 cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, double* c,
@@ -209,7 +265,18 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
     or NaN error (semantics 5): every policy but Propagate selects it here;
     Propagate, the fast loop, leaves 0 * inf = NaN, and chunk_partial then
     sums that chunk again under Careful."""
-    cdef double sq, e
+    wsq_into(how, <NoInterval*>NULL, 0, p, t, w, s, c, ws, wc, om)
+
+
+cdef inline void wsq_into(policy* how, moment_block* A, Py_ssize_t j, double p, double t,
+                          double w, double* s, double* c, double* ws, double* wc,
+                          int64_t* om) noexcept nogil:
+    """add_wsq; for an interval batch also A's lane j of the four moment
+    sums, each term a product of x = fl(w * sq) (the product the main lane
+    formed), sq and w multiply-added into block lane j: w*x**2 =
+    x*sq, w**2, w**2*x = w*x, w**2*x**2 = x*x.  A removed element (zero
+    weight, omitted) has sq = w = 0 here, so it adds zeros."""
+    cdef double sq, e, x
     cdef bint ok
     if policy is Omit or policy is ExactOmit:
         ok = (p == p) & (t == t) & (w == w)
@@ -223,6 +290,42 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
         e = e if w != 0.0 else 0.0
     add_scaled_lane(w, sq, e, s, c)
     add_exact_lane(w, ws, wc)
+    if moment_block is MomentBlock:
+        x = w * sq
+        A.xx[j] = mul_add(x, sq, A.xx[j])
+        A.ww[j] = mul_add(w, w, A.ww[j])
+        A.wwx[j] = mul_add(w, x, A.wwx[j])
+        A.wwxx[j] = mul_add(x, x, A.wwxx[j])
+
+
+cdef inline void flush_lanes(double* a, double* s, double* c) noexcept nogil:
+    """Block lanes a into the compensated lanes (s, c), error-free (TwoSum)."""
+    cdef Py_ssize_t j
+    for j in range(LANES):
+        add_exact_lane(a[j], &s[j], &c[j])
+        a[j] = 0.0
+
+
+cdef inline void flush_block(MomentBlock* a, IntervalLanes* X, bint weighted) noexcept nogil:
+    """The block sums a into X's compensated lanes (xx only unweighted)."""
+    flush_lanes(a.xx, X.xx_s, X.xx_c)
+    if weighted:
+        flush_lanes(a.ww, X.ww_s, X.ww_c)
+        flush_lanes(a.wwx, X.wwx_s, X.wwx_c)
+        flush_lanes(a.wwxx, X.wwxx_s, X.wwxx_c)
+
+
+cdef void flush_moments(IntervalLanes* X) noexcept nogil:
+    """Every block lane of X into its compensated lane."""
+    flush_block(&X.block, X, True)
+    X.pending = 0
+
+
+cdef inline void count_terms(IntervalLanes* X) noexcept nogil:
+    """One more term (at most) in each block lane; flush them when full."""
+    X.pending += 1
+    if X.pending == MOMENT_BLOCK:
+        flush_moments(X)
 
 
 # ---------------------------------------------------------------------------
@@ -233,46 +336,86 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
 # registers and vectorises the LANES-wide body), element i of the run going
 # to lane i % LANES; the tail (fewer than LANES elements) goes to the lanes
 # in memory once the copy is stored: a tail on the copy cost the body its
-# vector form.
+# vector form.  An interval batch's block sums are copied alike, and flushed
+# every MOMENT_BLOCK blocks inside the loop (the compensated lanes stay in
+# memory: they are touched only then).
 
-cdef inline void run_unweighted(policy* how, const t_real* t, const p_real* p,
-                                Py_ssize_t n, Lanes* lanes) noexcept nogil:
+cdef inline void run_unweighted(policy* how, moment_block* A, const t_real* t,
+                                const p_real* p, Py_ssize_t n, Lanes* lanes) noexcept nogil:
     cdef Lanes L = lanes[0]
+    cdef moment_block a
+    cdef IntervalLanes* X = <IntervalLanes*>A
+    cdef int pending = 0
     cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
+    if moment_block is MomentBlock:
+        a = A[0]
+        pending = X.pending
     for blk in range(n_body // LANES):
         i = blk * LANES
         prefetch_ahead(p + i, READ_AHEAD)
         prefetch_ahead(t + i, READ_AHEAD)
         for j in range(LANES):
-            add_sq(how, <double>p[i + j], <double>t[i + j], &L.s[j], &L.c[j], &L.om[j])
+            sq_into(how, &a, j, <double>p[i + j], <double>t[i + j], &L.s[j], &L.c[j],
+                    &L.om[j])
+        if moment_block is MomentBlock:
+            pending += 1
+            if pending == MOMENT_BLOCK:
+                flush_block(&a, X, False)
+                pending = 0
     lanes[0] = L
+    if moment_block is MomentBlock:
+        A[0] = a
+        X.pending = pending
     for i in range(n_body, n):
         j = i - n_body
-        add_sq(how, <double>p[i], <double>t[i], &lanes.s[j], &lanes.c[j], &lanes.om[j])
+        sq_into(how, A, j, <double>p[i], <double>t[i], &lanes.s[j], &lanes.c[j],
+                &lanes.om[j])
+    if moment_block is MomentBlock:
+        if n_body < n:
+            count_terms(X)
 
 
-cdef inline void run_weighted(policy* how, const t_real* t, const p_real* p, const w_real* w,
-                              Py_ssize_t w_step, Py_ssize_t n, Lanes* lanes) noexcept nogil:
+cdef inline void run_weighted(policy* how, moment_block* A, const t_real* t,
+                              const p_real* p, const w_real* w, Py_ssize_t w_step,
+                              Py_ssize_t n, Lanes* lanes) noexcept nogil:
     """w_step 1: one weight per element; 0: w[0] for the whole run (a row).
     Always called with a literal w_step, so each call site compiles to its
     own loop."""
     cdef Lanes L = lanes[0]
+    cdef moment_block a
+    cdef IntervalLanes* X = <IntervalLanes*>A
+    cdef int pending = 0
     cdef Py_ssize_t i, j, blk
     cdef Py_ssize_t n_body = n - n % LANES
+    if moment_block is MomentBlock:
+        a = A[0]
+        pending = X.pending
     for blk in range(n_body // LANES):
         i = blk * LANES
         prefetch_ahead(p + i, READ_AHEAD)
         prefetch_ahead(t + i, READ_AHEAD)
         prefetch_ahead(w + i * w_step, READ_AHEAD * w_step)
         for j in range(LANES):
-            add_wsq(how, <double>p[i + j], <double>t[i + j], <double>w[(i + j) * w_step],
-                    &L.s[j], &L.c[j], &L.ws[j], &L.wc[j], &L.om[j])
+            wsq_into(how, &a, j, <double>p[i + j], <double>t[i + j],
+                     <double>w[(i + j) * w_step], &L.s[j], &L.c[j], &L.ws[j], &L.wc[j],
+                     &L.om[j])
+        if moment_block is MomentBlock:
+            pending += 1
+            if pending == MOMENT_BLOCK:
+                flush_block(&a, X, True)
+                pending = 0
     lanes[0] = L
+    if moment_block is MomentBlock:
+        A[0] = a
+        X.pending = pending
     for i in range(n_body, n):
         j = i - n_body
-        add_wsq(how, <double>p[i], <double>t[i], <double>w[i * w_step],
-                &lanes.s[j], &lanes.c[j], &lanes.ws[j], &lanes.wc[j], &lanes.om[j])
+        wsq_into(how, A, j, <double>p[i], <double>t[i], <double>w[i * w_step],
+                 &lanes.s[j], &lanes.c[j], &lanes.ws[j], &lanes.wc[j], &lanes.om[j])
+    if moment_block is MomentBlock:
+        if n_body < n:
+            count_terms(X)
 
 
 cdef inline void lanes_into(const double* s, const double* c, DD* out) noexcept nogil:
@@ -302,7 +445,7 @@ cdef inline DD sum_dd(const double* v, Py_ssize_t n) noexcept nogil:
 
 cdef inline void sum_runs(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
                           const t_real* t, const p_real* p, const w_real* w,
-                          policy* how, Lanes* L) noexcept nogil:
+                          policy* how, moment_block* A, Lanes* L) noexcept nogil:
     """Flat elements [start, stop) of the batch into the lanes, run by run."""
     cdef Py_ssize_t i = start, r, j, m
     cdef Py_ssize_t run = B.run
@@ -315,13 +458,13 @@ cdef inline void sum_runs(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
             m = stop - i
         t_at = t + i if B.t_mode == FULL_T else t + j
         if B.w_mode == NONE or B.w_mode == SCALAR:
-            run_unweighted(how, t_at, p + i, m, L)
+            run_unweighted(how, A, t_at, p + i, m, L)
         elif B.w_mode == FULL:
-            run_weighted(how, t_at, p + i, w + i, 1, m, L)
+            run_weighted(how, A, t_at, p + i, w + i, 1, m, L)
         elif B.w_mode == TILED:
-            run_weighted(how, t_at, p + i, w + j, 1, m, L)
+            run_weighted(how, A, t_at, p + i, w + j, 1, m, L)
         else:  # PER_ROW
-            run_weighted(how, t_at, p + i, w + r, 0, m, L)
+            run_weighted(how, A, t_at, p + i, w + r, 0, m, L)
         i += m
 
 
@@ -333,26 +476,63 @@ cdef inline bint lanes_finite(const Lanes* L) noexcept nogil:
     return ok
 
 
+cdef inline void scaled_copy(DD* out, DD x, double w) noexcept nogil:
+    out[0] = x
+    scale_dd(out, w)
+
+
+cdef inline void chunk_moments(const IntervalLanes* X, const BatchSpec* B, int64_t kept,
+                               Partial* out) noexcept nogil:
+    """Partial.moments from the moment lanes, once out.total and out.weight
+    are final.  Unweighted (w = 1): sum w**2 is the count kept, sum w**2*x
+    the total, and both x**2 sums the one lane sum.  One weight w for the
+    batch: the unweighted sums times w or w**2 (exactly, to O(u**2))."""
+    if B.w_mode == NONE or B.w_mode == SCALAR:
+        lanes_into(X.xx_s, X.xx_c, &out.moments[0])
+        out.moments[1].hi = <double>kept
+        out.moments[2] = out.total
+        out.moments[3] = out.moments[0]
+        if B.w_mode == SCALAR:          # the total and weight already carry one w
+            scale_dd(&out.moments[0], B.w_scalar)
+            scaled_copy(&out.moments[1], out.weight, B.w_scalar)
+            scale_dd(&out.moments[2], B.w_scalar)
+            scale_dd(&out.moments[3], B.w_scalar)
+            scale_dd(&out.moments[3], B.w_scalar)
+        return
+    lanes_into(X.xx_s, X.xx_c, &out.moments[0])
+    lanes_into(X.ww_s, X.ww_c, &out.moments[1])
+    lanes_into(X.wwx_s, X.wwx_c, &out.moments[2])
+    lanes_into(X.wwxx_s, X.wwxx_c, &out.moments[3])
+
+
 cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
                         const t_real* t, const p_real* p, const w_real* w,
-                        policy* how, Partial* out) noexcept nogil:
-    """Partial sums over flat elements [start, stop) of the batch."""
+                        policy* how, moment_block* with_moments,
+                        Partial* out) noexcept nogil:
+    """Partial sums over flat elements [start, stop) of the batch; with a
+    MomentBlock tag (always NULL: only its type counts) the moments too."""
     cdef Lanes L
+    cdef IntervalLanes M
+    cdef moment_block* A = <moment_block*>&M
     cdef Py_ssize_t k
     cdef int64_t omitted = 0
     cdef double w_scalar = B.w_scalar
     memset(&L, 0, sizeof(Lanes))
+    if moment_block is MomentBlock:
+        memset(&M, 0, sizeof(IntervalLanes))
     if policy is Omit:
         # NaN-free data first, by the Propagate loop: without a NaN every
         # element is kept and both loops do the same arithmetic, so the same
         # bits.  A NaN anywhere (t, p or w) leaves a lane NaN; a lane that is
         # not finite sends the range through the Omit loop, which counts.
-        sum_runs(B, start, stop, t, p, w, <Propagate*>NULL, &L)
+        sum_runs(B, start, stop, t, p, w, <Propagate*>NULL, A, &L)
         if not lanes_finite(&L):
             memset(&L, 0, sizeof(Lanes))
-            sum_runs(B, start, stop, t, p, w, how, &L)
+            if moment_block is MomentBlock:
+                memset(&M, 0, sizeof(IntervalLanes))
+            sum_runs(B, start, stop, t, p, w, how, A, &L)
     else:
-        sum_runs(B, start, stop, t, p, w, how, &L)
+        sum_runs(B, start, stop, t, p, w, how, A, &L)
     for k in range(LANES):
         omitted += L.om[k]
     memset(out, 0, sizeof(Partial))
@@ -368,29 +548,41 @@ cdef void chunk_partial(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
         scale_dd(&out.total, w_scalar)
         out.weight.hi = w_scalar * <double>(stop - start - omitted)
         out.weight.lo = fma(w_scalar, <double>(stop - start - omitted), -out.weight.hi)
-        return
-    lanes_into(L.s, L.c, &out.total)
-    if B.w_mode != NONE:
-        if policy is Propagate:
-            if not isfinite(out.total.hi):   # perhaps 0 * inf: again, zero weights removed
-                chunk_partial(B, start, stop, t, p, w, <Careful*>NULL, out)
-                return
-        lanes_into(L.ws, L.wc, &out.weight)
+    else:
+        lanes_into(L.s, L.c, &out.total)
+        if B.w_mode != NONE:
+            if policy is Propagate:
+                if not isfinite(out.total.hi):   # perhaps 0 * inf: again, zero weights removed
+                    chunk_partial(B, start, stop, t, p, w, <Careful*>NULL, with_moments, out)
+                    return
+            lanes_into(L.ws, L.wc, &out.weight)
+    if moment_block is MomentBlock:
+        flush_moments(&M)
+        chunk_moments(&M, B, stop - start - omitted, out)
 
 
-# The dtype and policy specialisation, one choice per dimension.
+# The dtype, policy and moments specialisation, one choice per dimension.
+
+cdef void with_moments(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
+                       const t_real* t, const p_real* p, const w_real* w,
+                       policy* how, Partial* out) noexcept nogil:
+    if B.moments:
+        chunk_partial(B, start, stop, t, p, w, how, <MomentBlock*>NULL, out)
+    else:
+        chunk_partial(B, start, stop, t, p, w, how, <NoInterval*>NULL, out)
+
 
 cdef void with_policy(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
                       const t_real* t, const p_real* p, const w_real* w,
                       Partial* out) noexcept nogil:
     if B.policy == OMIT:
-        chunk_partial(B, start, stop, t, p, w, <Omit*>NULL, out)
+        with_moments(B, start, stop, t, p, w, <Omit*>NULL, out)
     elif B.policy == EXACT_DIFF:
-        chunk_partial(B, start, stop, t, p, w, <ExactDiff*>NULL, out)
+        with_moments(B, start, stop, t, p, w, <ExactDiff*>NULL, out)
     elif B.policy == EXACT_OMIT:
-        chunk_partial(B, start, stop, t, p, w, <ExactOmit*>NULL, out)
+        with_moments(B, start, stop, t, p, w, <ExactOmit*>NULL, out)
     else:
-        chunk_partial(B, start, stop, t, p, w, <Propagate*>NULL, out)
+        with_moments(B, start, stop, t, p, w, <Propagate*>NULL, out)
 
 
 cdef void with_w(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
@@ -419,15 +611,25 @@ cdef void chunk_of(const BatchSpec* B, Py_ssize_t k, Partial* out) noexcept nogi
         with_p(B, start, stop, <const float*>B.t, out)
 
 
+cdef inline Py_ssize_t row_width(const BatchSpec* B) noexcept nogil:
+    return MOMENTS_ROW if B.moments else ROW
+
+
 cdef inline void chunk_row(const BatchSpec* B, Py_ssize_t k, double* row) noexcept nogil:
-    """Chunk k's partial sums as a row: total hi, lo, weight hi, lo, omitted."""
+    """Chunk k's partial sums as a row of row_width(B) words: total hi, lo,
+    weight hi, lo, omitted, then (an interval batch) each moment's hi, lo."""
     cdef Partial part
+    cdef Py_ssize_t m
     chunk_of(B, k, &part)
     row[0] = part.total.hi
     row[1] = part.total.lo
     row[2] = part.weight.hi
     row[3] = part.weight.lo
     row[4] = <double>part.omitted
+    if B.moments:
+        for m in range(MOMENT_SUMS):
+            row[ROW + 2 * m] = part.moments[m].hi
+            row[ROW + 2 * m + 1] = part.moments[m].lo
 
 
 cdef inline Py_ssize_t chunk_count(const BatchSpec* B) noexcept nogil:
@@ -435,9 +637,12 @@ cdef inline Py_ssize_t chunk_count(const BatchSpec* B) noexcept nogil:
 
 
 cdef inline void add_partial(Partial* acc, const Partial* part) noexcept nogil:
+    cdef Py_ssize_t m
     add_dd(&acc.total, part.total.hi, part.total.lo)
     add_dd(&acc.weight, part.weight.hi, part.weight.lo)
     acc.omitted += part.omitted
+    for m in range(MOMENT_SUMS):
+        add_dd(&acc.moments[m], part.moments[m].hi, part.moments[m].lo)
 
 
 cdef void chunks_partial(const BatchSpec* B, Py_ssize_t k0, Py_ssize_t k1,
@@ -449,6 +654,26 @@ cdef void chunks_partial(const BatchSpec* B, Py_ssize_t k0, Py_ssize_t k1,
     for k in range(k0, k1):
         chunk_of(B, k, &part)
         add_partial(out, &part)
+
+
+cdef void rows_partial(const double[:, ::1] rows, bint moments, Partial* out) noexcept:
+    """The sum, in row order, of the Partials chunk_row wrote (the moments
+    too when ``moments``)."""
+    cdef Partial chunk
+    cdef Py_ssize_t k, m
+    memset(out, 0, sizeof(Partial))
+    memset(&chunk, 0, sizeof(Partial))
+    for k in range(rows.shape[0]):
+        chunk.total.hi = rows[k, 0]
+        chunk.total.lo = rows[k, 1]
+        chunk.weight.hi = rows[k, 2]
+        chunk.weight.lo = rows[k, 3]
+        chunk.omitted = <int64_t>rows[k, 4]
+        if moments:
+            for m in range(MOMENT_SUMS):
+                chunk.moments[m].hi = rows[k, ROW + 2 * m]
+                chunk.moments[m].lo = rows[k, ROW + 2 * m + 1]
+        add_partial(out, &chunk)
 
 
 cdef inline bint is_plain_float(cnp.ndarray a) noexcept:
@@ -480,7 +705,8 @@ cdef inline void describe(BatchSpec* B, cnp.ndarray t, cnp.ndarray p, cnp.ndarra
 
 cdef class Batch:
     """One prepared update, described once: the operands (kept alive here),
-    how each is read, the policy, and the count rules.  The Python side
+    how each is read, the policy, the count rules, and whether its chunks
+    sum the "normal" interval's moments too (``moments``).  The Python side
     (rmse_ext._plan) has already checked everything: operands are aligned,
     native, C-contiguous float32/float64 arrays of the right sizes.
 
@@ -495,8 +721,10 @@ cdef class Batch:
     def __cinit__(self, cnp.ndarray t, cnp.ndarray p, cnp.ndarray w=None,
                   int t_mode=FULL_T, int w_mode=NONE, double w_scalar=0.0,
                   Py_ssize_t run=0, int64_t repeat=1, Py_ssize_t divisor=1,
-                  int policy=PROPAGATE, cnp.ndarray count_weights=None):
+                  int policy=PROPAGATE, cnp.ndarray count_weights=None,
+                  bint moments=False):
         describe(&self.spec, t, p, w, t_mode, w_mode, w_scalar, run)
+        self.spec.moments = moments
         self.spec.repeat = repeat
         self.spec.divisor = <double>divisor
         self.spec.policy = policy
@@ -514,10 +742,16 @@ cdef class Batch:
     def chunks(self):
         return chunk_count(&self.spec)
 
+    @property
+    def row_width(self):
+        """Words in a row of chunk_partials' output: 5, or 13 with moments."""
+        return row_width(&self.spec)
+
     def chunk_partials(self, Py_ssize_t k0, Py_ssize_t k1, double[:, ::1] out):
         """Partial sums of chunks k0 .. k1-1 into rows k0 .. k1-1 of out
-        (total hi, lo, weight hi, lo, omitted), without the GIL: one
-        thread's share of a multi-threaded update."""
+        (total hi, lo, weight hi, lo, omitted, then with moments each
+        moment's hi, lo: row_width words), without the GIL: one thread's
+        share of a multi-threaded update."""
         cdef Py_ssize_t k
         with nogil:
             for k in range(k0, k1):

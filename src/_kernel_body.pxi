@@ -23,6 +23,25 @@
 # pairs keep the loop throughput-bound; they are folded into a double-double
 # at the end of every CHUNK of elements.  Chunks have a fixed size, so a call
 # gives bitwise the same answer for any number of threads.
+#
+# The interval's moments (a batch built with moments=True, _moments.pxi) are
+# summed in the same pass, from the values the main lanes formed and
+# without changing them, so the total stays bitwise the plain one: with
+# sq = fl(d*d), x = fl(w*sq) (x = sq unweighted), the terms w*x**2 = x*sq
+# (unweighted sq*sq), w**2 = w*w, w**2*x = w*x and w**2*x**2 = x*x are each
+# one product of rounded factors, multiply-added (one FMA; a*b+c, two
+# roundings, without one) into a lane of a plain block sum.  Counting the
+# roundings (d: 1, sq: 1, x: 1, the product: 1, squares doubling them), a
+# term is its exact value times (1 + theta) with |theta| <= gamma_k for
+# k = 8 (w*x**2; 7 unweighted), 1 (w**2), 5 (w**2*x) and 9 (w**2*x**2);
+# a block lane holds at most MOMENT_BLOCK = 16 terms, summed recursively
+# (gamma_15 of their magnitudes), before TwoSum moves it, error-free, into
+# a compensated lane, and the lanes and chunks fold as the total's do
+# (O(n u**2)).  So each moment sum S over the kept units is within
+# (k + 16) * u * sum|terms| of its exact value, hi + lo read exactly, for
+# any n below 2**40 -- no product underflowing (a term or factor below
+# 2**-1022 adds up to 2**-1074 times the factors after it).  Sum w*x is the
+# main total, sum w the main weight sum (or the exact count).
 
 cimport numpy as cnp
 import numpy as np

@@ -5,12 +5,13 @@
 
 cdef struct ChunkJob:
     const BatchSpec* spec
-    double* out            # (chunks, 5), C order: chunk_row per row
+    double* out            # (chunks, row_width), C order: chunk_row per row
+    Py_ssize_t width
 
 
 cdef void chunk_job(void* ctx, Py_ssize_t k) noexcept nogil:
     cdef ChunkJob* job = <ChunkJob*>ctx
-    chunk_row(job.spec, k, job.out + 5 * k)
+    chunk_row(job.spec, k, job.out + job.width * k)
 
 
 def threaded_partials(Batch batch, int threads, double[:, ::1] out):
@@ -22,5 +23,6 @@ def threaded_partials(Batch batch, int threads, double[:, ::1] out):
         return
     job.spec = &batch.spec
     job.out = &out[0, 0]
+    job.width = row_width(&batch.spec)
     with nogil:
         pool_run(pool_get(), threads - 1, chunk_job, &job, out.shape[0])
