@@ -63,6 +63,8 @@ def prepare(t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray], nan_policy: s
 
 def cleaned(extra: np.ndarray, half: int) -> np.ndarray:
     """Extra rows with each compensation dropped where its sum is inf or NaN."""
+    if not extra.size:
+        return extra.copy()
     blocks = extra.reshape(extra.shape[0], -1, 2, half).copy()
     sums, comps = blocks[:, :, 0], blocks[:, :, 1]
     comps[~np.isfinite(sums)] = 0.0

@@ -299,11 +299,13 @@ def _float64(w: Optional[np.ndarray]) -> Optional[np.ndarray]:
 def units_of(plan: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     """The units of an update that ``plan`` (from ``plan_update``) lays out:
     read in place for the common layouts (y_true full, weights none, one,
-    full or per row), else spelled out from the inputs in stream order."""
+    full or per row), else spelled out from the inputs in stream order.
+    Under the exact-integer policies the plan's operands are the exact
+    difference's two terms (rmse_ext._plan.exact_operands), so p - t is the
+    exact difference rounded once, as for float inputs."""
     if not plan.size:
         return Units(None, np.empty(0), None)
     if (plan.divisor == 1 and plan.t_mode == _backend.TMode.FULL_T and plan.repeat == 1
-            and plan.policy not in (_backend.Policy.EXACT_DIFF, _backend.Policy.EXACT_OMIT)
             and plan.w_mode in (_backend.WMode.NONE, _backend.WMode.SCALAR,
                                 _backend.WMode.FULL, _backend.WMode.PER_ROW)):
         t, p = _same_dtype(plan.t, plan.p)
@@ -316,9 +318,10 @@ def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     gives (rmse_ext._rules): every operand broadcast to the squared errors'
     shape, or under semantics 3.3 the row means with their weights.  Only
     called after ``plan_update`` accepted the inputs."""
-    from ._inputs import as_operand
+    from ._inputs import as_array, as_operand
+    from ._plan import exact_operands
     from ._rules import resolve
-    t, p = as_operand(y_true, "y_true"), as_operand(y_pred, "y_pred")
+    t, p = as_array(y_true, "y_true"), as_array(y_pred, "y_pred")     # integers unrounded
     w = None if sample_weight is None else as_operand(sample_weight, "sample_weight")
     layout = resolve(t.shape, p.shape, None if w is None else w.shape)
     t, p = t.reshape(layout.t_shape), p.reshape(layout.p_shape)
@@ -328,11 +331,15 @@ def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     if w is not None and layout.keep is not None and layout.w_out_shape is not None:
         tail = shape[layout.keep:]
         rows = layout.w_out_shape + tail
-        squares = (np.broadcast_to(p, rows).astype(FLOAT64) - np.broadcast_to(t, rows)) ** 2
+        t_rows, p_rows, _ = exact_operands(np.broadcast_to(t, rows), np.broadcast_to(p, rows),
+                                           rows, _backend.Policy.PROPAGATE)
+        squares = (np.asarray(p_rows, FLOAT64) - np.asarray(t_rows, FLOAT64)) ** 2
         x = squares.reshape(layout.w_out_shape + (-1,)).mean(axis=-1)
         return Units(None, np.ascontiguousarray(x, dtype=FLOAT64),
                      _float64(np.broadcast_to(w, layout.w_out_shape)), 0, _backend.WMode.FULL)
-    t, p = _same_dtype(*(np.ascontiguousarray(np.broadcast_to(a, shape)) for a in (t, p)))
+    t, p, _ = exact_operands(np.broadcast_to(t, shape), np.broadcast_to(p, shape), shape,
+                             _backend.Policy.PROPAGATE)
+    t, p = _same_dtype(as_operand(t, "y_true"), as_operand(p, "y_pred"))
     if w is None:
         return Units(t, p, None)
     return Units(t, p, _float64(np.broadcast_to(w, shape)), 0, _backend.WMode.FULL)

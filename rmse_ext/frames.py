@@ -17,9 +17,11 @@ Missing values (nulls, NaN) in ``y_true``, ``y_pred`` and ``weight`` follow
 ``nan_policy`` (docs/missing-values.md): 'propagate' reads a null as NaN,
 which makes its group's RMSE NaN; 'omit' leaves such a row out of its group
 (its error, weight and count) and adds an ``omitted`` column (int64) after
-``weight_sum``; 'raise' raises ValueError naming the column and the row of
-the first missing value (for a dask or Spark frame: the row within its
-partition, and the partition's number).
+``weight_sum``; 'raise' raises ValueError naming the first column, in the
+order y_true, y_pred, weight, that holds a missing value, and its first
+such row -- as the metrics' 'raise' names the first argument holding a NaN
+(for a dask or Spark frame: the row within its partition, and the
+partition's number, the lowest partition first).
 
 ``ci=LEVEL`` (with ``ci_method='normal'`` or ``'bootstrap'``, ``n_boot``,
 ``seed``) adds ``ci_low`` and ``ci_high`` (float64): each group's confidence

@@ -47,31 +47,6 @@ cdef struct GUnits:
     uint64_t first         # stream index of unit 0
 
 
-cdef inline bint unit_of(const GUnits* U, const p_real* t, const p_real* p, Py_ssize_t i,
-                         double* x, double* w) noexcept nogil:
-    """x and w of unit i; False when it is not a unit."""
-    cdef double tv = 0.0, pv = <double>p[i], wv = 1.0, d
-    if t != NULL:
-        tv = <double>t[i]
-    if U.w_mode == FULL:
-        wv = U.w[i]
-    elif U.w_mode == PER_ROW:
-        wv = U.w[i // U.cols]
-    elif U.w_mode == SCALAR:
-        wv = U.w_scalar
-    if U.omit and missing(tv, pv, wv):
-        return False
-    if U.w_mode != NONE and wv == 0.0:
-        return False
-    if t != NULL:
-        d = pv - tv
-        x[0] = d * d
-    else:
-        x[0] = pv
-    w[0] = wv
-    return True
-
-
 cdef inline void moments_into(double x, double w, double* m) noexcept nogil:
     """One unit into a group's six moment pairs."""
     cdef double wx = w * x, ww = w * w
@@ -106,7 +81,7 @@ cdef void units_rows(const GUnits* U, const p_real* t, const p_real* p, const g_
         s = <int64_t>keys[i if U.inner == 1 else i // U.inner] - U.base
         if ranged and (s < lo or s >= hi):
             continue
-        if not unit_of(U, t, p, i, &x, &w):
+        if not unit_at(t, p, U.w, i, U.cols, U.w_mode, U.w_scalar, U.omit, &x, &w):
             continue
         if U.n_boot == 0:
             moments_into(x, w, rows + s * words)

@@ -435,3 +435,20 @@ def test_evaluate_ci_not_on_dask_frames():
                            npartitions=1)
     with pytest.raises(ValueError, match="dask"):
         rmse_ext.evaluate(frame, "y", "yhat", by="k", ci=0.9)
+
+
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+def test_no_keys_give_empty_intervals(method):
+    """A metric with no keys yet (or only empty updates) reads two empty
+    arrays, and an empty frame evaluated by key an empty table."""
+    m = Grouped(interval=method)
+    for _ in range(2):
+        low, high = m.confidence_interval(0.9)
+        assert low.shape == high.shape == (0,) and low.dtype == high.dtype == np.float64
+        assert all(np.isnan(m.overall_confidence_interval(0.9)))
+        m.update_state([], [], [])
+    pd = pytest.importorskip("pandas")
+    import rmse_ext
+    out = rmse_ext.evaluate(pd.DataFrame({"g": [], "t": [], "p": []}), "t", "p", by="g",
+                            ci=0.9, ci_method=method)
+    assert len(out) == 0 and list(out.columns)[-2:] == ["ci_low", "ci_high"]

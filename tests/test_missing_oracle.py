@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -435,3 +435,24 @@ def test_count_exact_fraction_sanity():
     total, count, omitted = exact_update_omitting([1.0, np.nan, 3.0, 0.0], [2.0, 1.0, 3.0, 4.0],
                                                   [2.0, 1.0, np.nan, 0.5])
     assert (total, count, omitted) == (Fraction(2 + 8), Fraction(5, 2), 2)
+
+
+@settings(max_examples=60)
+@given(case=cases(layouts=PER_SAMPLE), kind=st.sampled_from(["int64", "uint64", "int64 vs float"]),
+       method=st.sampled_from(["normal", "bootstrap"]),
+       policy=st.sampled_from(["omit", "propagate"]))
+def test_intervals_on_integers_beyond_2_53_depend_on_the_differences_only(case, kind, method,
+                                                                            policy):
+    """The interval's units are the exact differences (rounded once), as
+    the result's are: integers moved past 2**53 give the interval of the
+    small values, ungrouped and per group (they were rounded first)."""
+    layout, t, p, w = case
+    big_t, big_p, t, p = beyond_2_53(kind, t, p)
+    keys = np.arange(t.shape[0]) % 2
+    for make, extra in ((RootMeanSquaredError, ()), (GroupedRootMeanSquaredError, (keys,))):
+        got, want = (make(dtype="float64", interval=method, n_boot=20, nan_policy=policy)
+                     for _ in range(2))
+        got.update_state(big_t, big_p, *extra, w)
+        want.update_state(t, p, *extra, w)
+        a, b = (np.asarray(m.confidence_interval(), dtype=float) for m in (got, want))
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True)
