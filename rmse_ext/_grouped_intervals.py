@@ -33,8 +33,8 @@ import numpy as np
 
 from . import _backend
 from ._intervals import (
-    BootstrapInterval, NormalInterval, Units, check_same_draws, continue_stream, float_list,
-    fold_update, parse_draws, units_of,
+    BootstrapInterval, NormalInterval, Units, check_method, check_same_draws, continue_stream,
+    float_list, fold_update, parse_draws, units_of,
 )
 from ._plan import plan_update
 from ._table import GroupTable
@@ -164,10 +164,7 @@ class GroupedBootstrap:
         return self.state_of(cleaned(pooled, self.half)[0]).interval(level)
 
     def check_mergeable(self, other: Any) -> None:
-        if not isinstance(other, GroupedBootstrap):
-            raise ValueError(f"cannot merge a metric with interval="
-                             f"{getattr(other, 'method', None)!r} into one with "
-                             f"interval='bootstrap'")
+        check_method(other, GroupedBootstrap, "bootstrap")
         check_same_draws(self, other)
 
     def snapshot(self) -> GroupedBootstrap:

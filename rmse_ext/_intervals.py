@@ -110,9 +110,7 @@ class NormalInterval:
         self._moments.merge(other._moments)
 
     def check_mergeable(self, other: Any) -> None:
-        if not isinstance(other, NormalInterval):
-            raise ValueError(f"cannot merge a metric with interval="
-                             f"{getattr(other, 'method', None)!r} into one with interval='normal'")
+        check_method(other, NormalInterval, "normal")
 
     def estimate_and_se(self) -> tuple[float, float]:
         """The weighted mean of the units and its standard error."""
@@ -176,10 +174,7 @@ class BootstrapInterval:
             self.position += units.size
 
     def check_mergeable(self, other: Any) -> None:
-        if not isinstance(other, BootstrapInterval):
-            raise ValueError(f"cannot merge a metric with interval="
-                             f"{getattr(other, 'method', None)!r} into one with "
-                             f"interval='bootstrap'")
+        check_method(other, BootstrapInterval, "bootstrap")
         check_same_draws(self, other)
 
     def merge(self, other: BootstrapInterval) -> None:
@@ -242,6 +237,15 @@ def parse_draws(state: dict[str, Any]) -> tuple[int, int, int, int]:
     if isinstance(position, bool) or not isinstance(position, int) or position < 0:
         raise ValueError("state['interval']['position'] must be an int >= 0")
     return int(state["n_boot"]), int(state["seed"]), int(state["stream"]), position
+
+
+def check_method(other: Any, kind: type, method: str) -> None:
+    """ValueError unless ``other`` is interval state of ``kind`` (the one a
+    metric built with ``interval=method`` holds)."""
+    if not isinstance(other, kind):
+        raise ValueError(f"cannot merge a metric with interval="
+                         f"{getattr(other, 'method', None)!r} into one with "
+                         f"interval={method!r}")
 
 
 def check_same_draws(mine: Draws, other: Draws) -> None:
