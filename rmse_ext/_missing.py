@@ -92,6 +92,17 @@ def first_nan(a: np.ndarray) -> int | None:
     return int(np.argmax(flat)) if flat.any() else None
 
 
+def first_nan_row(a: np.ndarray) -> tuple[int, int, int] | None:
+    """``(row, element, per_row)`` of the first NaN of ``a`` read as rows
+    along its first axis (``per_row`` elements each), or None."""
+    position = first_nan(a)
+    if position is None:
+        return None
+    per_row = max(a.size // max(len(a), 1), 1)
+    row, element = divmod(position, per_row)
+    return row, element, per_row
+
+
 def nan_error(name: str, position: int) -> ValueError:
     """The 'raise' error for a NaN of ``name`` at a flat position."""
     return ValueError(f"{name} has a NaN at flat position {position} (nan_policy='raise')")

@@ -185,9 +185,9 @@ def raise_on_missing(columns: dict[str, np.ndarray], where: str = "") -> None:
     """nan_policy='raise' on a frame: ValueError naming the first column (in
     the order given) that holds a null or NaN, and its first such row."""
     for name, col in columns.items():
-        missing = np.isnan(col) if col.dtype.kind == "f" else np.zeros(col.shape, bool)
-        if missing.any():
-            row = int(np.argmax(missing.reshape(len(col), -1).any(axis=1)))
+        first = _missing.first_nan_row(col)
+        if first is not None:
+            row = first[0]
             raise ValueError(f"column {name!r} has a missing value (null or NaN) at row "
                              f"{row}{where} (nan_policy='raise')")
 

@@ -216,12 +216,8 @@ def raise_on_nan_row(operands: list[Any], arrays: list[np.ndarray], rows: int) -
     first row of the input holding a NaN (1-based, counted over the whole
     input; on a tie the first of y_true, y_pred, weight) and the element
     within a multi-output row."""
-    found = []
-    for op, a in zip(operands, arrays):
-        position = _missing.first_nan(np.asarray(a))
-        if position is not None:
-            per_row = max(a.size // max(len(a), 1), 1)
-            found.append((*divmod(position, per_row), per_row, op.label))
+    found = [(*first, op.label) for op, a in zip(operands, arrays)
+             if (first := _missing.first_nan_row(np.asarray(a))) is not None]
     if found:
         row, element, per_row, label = min(found, key=lambda f: f[0])
         where = f" (element {element} of the row)" if per_row > 1 else ""
