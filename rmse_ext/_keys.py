@@ -1,4 +1,8 @@
-"""Grouping keys: read from any array library, checked, and factorised.
+"""THE key codec (issue 18): every door's grouping keys -> one canonical form.
+
+Every door -- ``GroupedRootMeanSquaredError.update_state``, ``merge_state``,
+``merge_raw``, ``set_state`` and pickle, ``rmse_ext.dask``, Spark's ``by=``,
+``evaluate`` and the CLI's key chunks -- reads keys here and nowhere else.
 
 ``read_keys(groups, samples)`` turns the ``groups`` argument of the grouped
 metric into a ``KeyBatch``: its *kind* and either
@@ -6,18 +10,34 @@ metric into a ``KeyBatch``: its *kind* and either
 * ``ints`` -- the keys themselves as a C-contiguous int32/int64 array the
   kernel indexes with directly (integers, bools, datetimes; no hashing), or
 * ``codes`` -- int64 codes, one per sample, into ``uniques`` (the distinct
-  keys, as Python objects): strings, bytes, categoricals, dictionary arrays,
-  and integers whose values do not fit int64.
+  keys, as canonical Python values): strings, bytes, categoricals,
+  dictionary arrays, and integers whose values do not fit int64.
 
-Kinds: ``'int'`` (every NumPy integer width, signed or not; pandas, pyarrow
-and polars integer columns), ``'bool'``, ``'str'`` (NumPy ``U``,
-``StringDType``, object arrays of str, pandas/pyarrow/polars strings and
-categoricals of strings), ``'bytes'`` and ``'datetime64[<unit>]'`` /
-``'timedelta64[<unit>]'``.  One metric takes one kind.
+The canonical value of a key (what the group table stores and compares) is
+a Python ``int`` for integers (any size), bools (0/1) and datetimes (ticks
+of the kind's unit), a ``str`` or ``bytes`` otherwise -- the same value
+whichever library or width the key came in, so a key's representation may
+*widen* from batch to batch (int8 -> int64 -> uint64 past 2**63 -> Python
+ints beyond both; NumPy -> pandas nullable -> Categorical -> Arrow
+dictionary; fixed-width strings -> object strings) without losing a group.
+
+Kinds: ``'int'`` (every NumPy integer width, signed or not, Python ints of
+any size; pandas, pyarrow and polars integer columns), ``'bool'``,
+``'str'`` (NumPy ``U``, ``StringDType``, object arrays of str,
+pandas/pyarrow/polars strings and categoricals of strings), ``'bytes'`` and
+``'datetime64[<unit>]'`` / ``'timedelta64[<unit>]'``.  One metric takes one
+kind (``check_kind``): strings after integers, or bools after integers, is
+a TypeError, because no widening of one into the other is lossless.
 
 Missing keys (None, NaN, NaT, pandas/pyarrow/polars nulls) are an error:
 rmse_ext has no "missing" group, because a silent one would pool samples
 that have nothing in common.  Fill them in (or drop those samples) first.
+
+On the way out (``key_array``) keys become the NumPy array the read-outs
+return: int64, else uint64, else an object array of Python ints; ``U`` / ``S``
+strings unless a key ends in a NUL character, which fixed-width NumPy
+strings cannot hold (then an object array, so "a" and "a\\x00" stay two
+keys).  ``keys_to_json`` / ``keys_from_json`` carry them through a state dict.
 
 Each library is imported only when the caller passes its objects.
 
@@ -27,6 +47,8 @@ Each library is imported only when the caller passes its objects.
 >>> kb = read_keys(np.array([7, 5, 7], dtype=np.uint8), 3)
 >>> kb.kind, kb.ints.dtype.name
 ('int', 'int32')
+>>> key_array("int", [-1, 2**64 - 1]).tolist(), key_array("str", ["a", "a\\x00"]).dtype
+([-1, 18446744073709551615], dtype('O'))
 """
 from __future__ import annotations
 
@@ -105,7 +127,7 @@ def _from_numpy(a: np.ndarray, name: str) -> KeyBatch:
     if kind == "b":
         return KeyBatch("bool", ints=a.astype(np.int32))
     if kind in "iu":
-        return _integers(a, name)
+        return _integers(a)
     if kind in "Mm":
         nat = np.isnat(a)
         if nat.any():
@@ -129,16 +151,10 @@ def _from_numpy(a: np.ndarray, name: str) -> KeyBatch:
         nan = np.isnan(a)
         if nan.any():
             raise missing_error(name, int(np.argmax(nan)))
-        raise TypeError(
-            f"{name} must hold integer, bool, str, bytes or datetime keys; got "
-            f"floats (dtype {a.dtype}): cast whole-number keys to int first"
-        )
-    raise TypeError(
-        f"{name} must hold integer, bool, str, bytes or datetime keys; got dtype {a.dtype}"
-    )
+    raise _not_keys(name, a.dtype)
 
 
-def _integers(a: np.ndarray, name: str) -> KeyBatch:
+def _integers(a: np.ndarray) -> KeyBatch:
     """Integer keys: int32/int64 for the kernel, converted only when needed;
     uint64 values past int64 are factorised."""
     if a.dtype.itemsize <= 2 or (a.dtype.kind == "i" and a.dtype.itemsize == 4):
@@ -162,9 +178,13 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
         if bad < 0:
             return KeyBatch(kind.__name__, codes=codes, uniques=uniques)
         _raise_bad_object(a[bad], bad, name, kind.__name__)
-    for i, key in enumerate(a.tolist()):
+    keys = a.tolist()
+    for i, key in enumerate(keys):
         if _is_missing(key):
             raise missing_error(name, i)
+    if all(isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_))
+           for key in keys):
+        return _python_ints(keys)
     try:
         converted = np.array(a.tolist())
     except (ValueError, TypeError):
@@ -176,6 +196,20 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
         f"{name} must hold keys of one kind (integer, bool, str, bytes or "
         f"datetime); got Python objects of type(s) {', '.join(kinds)}"
     )
+
+
+def _python_ints(keys: list[Any]) -> KeyBatch:
+    """Integer objects of any size: as int64 or uint64 when they all fit
+    one, else factorised by value (Python ints beyond both, e.g. -1 beside
+    2**64 - 1: NumPy alone would read them as floats)."""
+    for dtype in (np.int64, np.uint64):
+        try:
+            return _integers(np.array(keys, dtype=dtype))
+        except OverflowError:
+            pass
+    index: dict[int, int] = {}
+    codes = np.array([index.setdefault(int(key), len(index)) for key in keys], np.int64)
+    return KeyBatch("int", codes=codes, uniques=list(index))
 
 
 def _is_missing(key: Any) -> bool:
@@ -196,6 +230,141 @@ def _raise_bad_object(key: Any, position: int, name: str, expected: str) -> None
         f"{name} mixes key types: {expected} keys, and a {type(key).__name__} "
         f"({key!r}) at position {position}; one metric takes one kind of key"
     )
+
+
+# -- kinds: one metric, one kind --------------------------------------------------
+
+KINDS = ("int", "bool", "str", "bytes")
+TIME_KINDS = ("datetime64[", "timedelta64[")
+
+
+def is_kind(kind: Any) -> bool:
+    """Whether ``kind`` names a kind of key (``KINDS`` or a datetime kind)."""
+    return isinstance(kind, str) and (kind in KINDS or (
+        kind.startswith(TIME_KINDS) and kind.endswith("]")))
+
+
+def check_kind(have: Optional[str], new: Optional[str], name: str = "groups") -> None:
+    """TypeError when keys of kind ``new`` go into a metric whose keys are of
+    kind ``have`` (None or "": no keys yet, anything goes)."""
+    if have and new and have != new:
+        raise TypeError(
+            f"{name} holds {new} keys, but this metric's keys are {have}: one metric "
+            f"takes one kind of key"
+        )
+
+
+def kind_of_dtype(dtype: Any, name: str = "groups") -> Optional[str]:
+    """The kind of key a NumPy dtype holds without reading the values (None
+    for object and StringDType arrays: known once read); TypeError for a
+    dtype that holds no keys (floats, complex, structured ...)."""
+    dtype = np.dtype(dtype)
+    kind = dtype.kind
+    if kind in "iu":
+        return "int"
+    if kind in "Mm":
+        return ("datetime64" if kind == "M" else "timedelta64") + \
+            f"[{np.datetime_data(dtype)[0]}]"
+    if kind in "bUS":
+        return {"b": "bool", "U": "str", "S": "bytes"}[kind]
+    if kind in "OT":
+        return None
+    raise _not_keys(name, dtype)
+
+
+def _not_keys(name: str, dtype: Any) -> TypeError:
+    if np.dtype(dtype).kind == "f":
+        return TypeError(
+            f"{name} must hold integer, bool, str, bytes or datetime keys; got "
+            f"floats (dtype {dtype}): cast whole-number keys to int first"
+        )
+    return TypeError(
+        f"{name} must hold integer, bool, str, bytes or datetime keys; got dtype {dtype}"
+    )
+
+
+def kind_of_arrow(arrow_type: Any, name: str = "groups") -> str:
+    """The kind of key an Arrow type holds (a dictionary type: its values'
+    kind); TypeError for a type that holds no keys (floats, decimals,
+    lists ...).  What Spark's ``by=`` checks its columns' types with."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+    if pa.types.is_dictionary(arrow_type):
+        return kind_of_arrow(arrow_type.value_type, name)
+    if _arrow_text(arrow_type):
+        return "str" if "string" in str(arrow_type) else "bytes"
+    # what read_keys makes of such a column: its NumPy dtype
+    kind = kind_of_dtype(pa.array([], arrow_type).to_numpy(zero_copy_only=False).dtype, name)
+    if kind is None:
+        raise TypeError(f"{name} holds Arrow {arrow_type}, not keys (integers, bools, "
+                        f"strings, bytes, dates or timestamps)")
+    return kind
+
+
+def _arrow_text(arrow_type: Any) -> bool:
+    """Whether an Arrow type holds strings or binary (any offsets, views)."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+    views = [getattr(pa.types, f, None) for f in ("is_string_view", "is_binary_view")]
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or
+                pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type) or
+                any(test is not None and test(arrow_type) for test in views))
+
+
+# -- keys out: read-out arrays and state dicts ---------------------------------------
+
+NUL = {"str": "\x00", "bytes": b"\x00"}
+
+
+def key_array(kind: Optional[str], keys: Any) -> np.ndarray:
+    """A list (or int64 array) of canonical keys of ``kind`` as the NumPy
+    array the read-outs return (see the module docstring): exact, so that
+    two distinct keys never read as one."""
+    if kind in NUL:
+        nul = NUL[kind]
+        if any(key.endswith(nul) for key in keys):     # U / S would drop it
+            out = np.empty(len(keys), dtype=object)
+            out[:] = list(keys)
+            return out
+        return np.array(keys, dtype=str if kind == "str" else bytes)
+    if kind == "bool":
+        return np.asarray(keys, dtype=np.int64).astype(bool)
+    if kind is not None and kind.startswith(TIME_KINDS):
+        return np.asarray(keys, dtype=np.int64).view(kind)
+    if isinstance(keys, np.ndarray):
+        return keys
+    for dtype in (np.int64, np.uint64):     # all fit one of these unless mixed
+        try:
+            return np.array(keys, dtype=dtype)
+        except OverflowError:
+            pass
+    out = np.empty(len(keys), dtype=object)
+    out[:] = [int(key) for key in keys]
+    return out
+
+
+def keys_to_json(kind: Optional[str], keys: np.ndarray) -> list[Any]:
+    """A read-out array of keys as JSON values: ints (datetimes as their
+    ticks), bools, strs, and bytes as hex strings."""
+    if kind is not None and kind.startswith(TIME_KINDS):
+        keys = keys.view(np.int64)
+    values: list[Any] = keys.tolist()
+    return [bytes(k).hex() for k in values] if kind == "bytes" else values
+
+
+def keys_from_json(kind: Optional[str], keys: list[Any], name: str = "state['keys']"
+                   ) -> np.ndarray:
+    """``keys_to_json``'s inverse; TypeError when a value is not of the kind."""
+    expected: Any = {"str": str, "bytes": str, "bool": bool}.get(kind or "", int)
+    if any(not isinstance(k, expected) or (expected is int and isinstance(k, bool))
+           for k in keys):
+        raise TypeError(f"{name} must hold JSON {expected.__name__}s for {kind} keys")
+    if kind == "bytes":
+        try:
+            return key_array(kind, [bytes.fromhex(k) for k in keys])
+        except ValueError:
+            raise ValueError(f"{name} must hold hex strings for bytes keys") from None
+    return key_array(kind, keys)
 
 
 # -- DataFrame libraries (each imported only for its own objects) --------------
@@ -246,9 +415,7 @@ def _from_arrow(x: Any, name: str) -> tuple[KeyBatch, int]:
     if x.null_count:
         raise missing_error(name, int(np.argmax(x.is_null().to_numpy(zero_copy_only=False))))
     kind = x.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
-            pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or \
-            getattr(pa.types, "is_string_view", lambda t: False)(kind):
+    if _arrow_text(kind):
         x = pc.dictionary_encode(x)
         kind = x.type
     if pa.types.is_dictionary(kind):

@@ -30,7 +30,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _backend
-from ._keys import KeyBatch
+from ._keys import KeyBatch, check_kind, key_array
 
 ROW_WORDS = 8
 DENSE_MIN = 1 << 16     # a dense range this long is always fine (4 MiB of rows)
@@ -55,27 +55,6 @@ def row_seen(rows: np.ndarray) -> np.ndarray:
 def row_omitted(rows: np.ndarray) -> np.ndarray:
     """The (n,) int64 view of the rows' omitted counts (nan_policy='omit')."""
     return rows[:, 6].view(np.int64)
-
-
-def key_array(kind: Optional[str], keys: Any) -> np.ndarray:
-    """A list (or int64 array) of keys of ``kind`` as the NumPy array the
-    read-outs return."""
-    if kind == "str":
-        return np.array(keys, dtype=str)
-    if kind == "bytes":
-        return np.array(keys, dtype=bytes)
-    if kind == "bool":
-        return np.asarray(keys, dtype=np.int64).astype(bool)
-    if kind is not None and kind.startswith(("datetime64", "timedelta64")):
-        return np.asarray(keys, dtype=np.int64).view(kind)
-    if isinstance(keys, np.ndarray):
-        return keys
-    for dtype in (np.int64, np.uint64):     # all fit one of these unless mixed
-        try:
-            return np.array(keys, dtype=dtype)
-        except OverflowError:
-            pass
-    return np.array(keys, dtype=object)
 
 
 class GroupTable:
@@ -105,23 +84,23 @@ class GroupTable:
 
     def check(self, batch: KeyBatch, name: str = "groups") -> None:
         """TypeError if ``batch`` holds another kind of key than the table."""
-        if self.kind is not None and batch.kind and batch.kind != self.kind:
-            raise TypeError(
-                f"{name} holds {batch.kind} keys, but this metric's keys are "
-                f"{self.kind}: one metric takes one kind of key"
-            )
+        check_kind(self.kind, batch.kind, name)
 
     def admit(self, batch: KeyBatch) -> tuple[np.ndarray, int]:
         """The kernel's keys for a checked, non-empty batch and their base
-        (row = key - base), adding rows for new keys."""
+        (row = key - base), adding rows for new keys.  A batch the dense
+        layout cannot index (factorised keys, or integers too spread out)
+        moves the rows already held to the hashed layout first, keyed by
+        their canonical values (rmse_ext._keys), so every earlier key keeps
+        its row whatever form the new batch's keys come in."""
         self.kind = batch.kind
-        if batch.ints is not None and self.dense:
-            lo, hi = _backend.kernel.int_range(batch.ints)
-            if self._fits_dense(lo, hi, batch.ints.shape[0]):
-                self._extend_dense(lo, hi)
-                return batch.ints, self.base
+        if self.dense:
+            if batch.ints is not None:
+                lo, hi = _backend.kernel.int_range(batch.ints)
+                if self._fits_dense(lo, hi, batch.ints.shape[0]):
+                    self._extend_dense(lo, hi)
+                    return batch.ints, self.base
             self._to_hashed()
-        self.dense = False
         if batch.ints is not None:
             codes, first = _backend.kernel.factorize_records(batch.ints)
             uniques = batch.ints[first].tolist()

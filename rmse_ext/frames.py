@@ -46,9 +46,8 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from ._keys import read_keys
+from ._keys import key_array, read_keys
 from . import _backend, _intervals, _missing
-from ._table import key_array
 from .grouped import GroupedRootMeanSquaredError
 
 RESULT_COLUMNS = ("rmse", "count", "weight_sum", "omitted")

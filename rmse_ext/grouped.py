@@ -25,14 +25,14 @@ import numpy as np
 from . import _backend, _grouped_intervals, _missing, _state
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
-from ._keys import KeyBatch, read_keys
+from ._keys import KeyBatch, check_kind, is_kind, keys_from_json, keys_to_json, read_keys
 from ._plan import (
     NAN_POLICIES, exact_operands, kept_row_weights, lay_out,
     read_numbers, unbroadcast,
 )
 from ._rules import Layout, resolve
 from ._settings import MetricSettings
-from ._table import GroupTable, ROW_WORDS, key_array, row_counts, row_omitted, row_seen
+from ._table import GroupTable, ROW_WORDS, row_counts, row_omitted, row_seen
 
 STATE_FORMAT = "rmse_ext.grouped_state/1"
 # batches below this many elements stay on one thread
@@ -378,11 +378,11 @@ class GroupedRootMeanSquaredError(MetricSettings):
         before anything changes."""
         metrics = self._mergeable(others, GroupedRootMeanSquaredError)
         for metric in metrics:
-            if None not in (metric._table.kind, self._table.kind) and \
-                    metric._table.kind != self._table.kind:
-                raise TypeError(
-                    f"cannot merge a metric with {metric._table.kind} keys into one "
-                    f"with {self._table.kind} keys")
+            try:
+                check_kind(self._table.kind, metric._table.kind, "the metric merged")
+            except TypeError as exc:
+                raise TypeError(f"cannot merge a metric with {metric._table.kind} keys into "
+                                f"one with {self._table.kind} keys ({exc})") from None
             if self._interval is None and metric._interval is not None:
                 raise ValueError("cannot merge a metric with an interval into one with "
                                  "interval=None")
@@ -476,27 +476,6 @@ def raw_rows(total_hi: Any, total_lo: Any, weight_hi: Any, weight_lo: Any,
     return rows
 
 
-def keys_to_json(kind: Optional[str], keys: np.ndarray) -> list[Any]:
-    if kind is not None and kind.startswith(("datetime64", "timedelta64")):
-        keys = keys.view(np.int64)
-    values: list[Any] = keys.tolist()
-    return [k.hex() for k in values] if kind == "bytes" else values
-
-
-def keys_from_json(kind: Optional[str], keys: list[Any]) -> np.ndarray:
-    expected: Any = {"str": str, "bytes": str, "bool": bool}.get(kind or "", int)
-    if any(not isinstance(k, expected) or (expected is int and isinstance(k, bool))
-           for k in keys):
-        raise TypeError(f"state['keys'] must hold JSON {expected.__name__}s for "
-                        f"{kind} keys")
-    if kind == "bytes":
-        return key_array(kind, [bytes.fromhex(k) for k in keys])
-    return key_array(kind, keys)
-
-
-KINDS = ("int", "bool", "str", "bytes")
-
-
 def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable,
                                      Optional[_grouped_intervals.GroupedInterval]]:
     """Validate a grouped state dict; (name, dtype, num_threads, nan_policy,
@@ -517,8 +496,7 @@ def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable,
                  weight_hi="0x0p+0", weight_lo="0x0p+0", elements=0)
     parsed = _state.parse(plain)          # name, dtype and num_threads, checked once
     kind = state["kind"]
-    if kind is not None and not (kind in KINDS or (isinstance(kind, str) and kind.startswith(
-            ("datetime64[", "timedelta64[")))):
+    if kind is not None and not is_kind(kind):
         raise ValueError(f"state['kind'] = {kind!r} is not a kind of key")
     if not all(isinstance(state[k], list) for k in ("keys", *columns)):
         raise TypeError("state['keys'] and the state's columns must be lists")
