@@ -5,11 +5,11 @@ The kernel sums a batch in fixed chunks of ``CHUNK_SIZE`` elements and folds
 the chunk sums in chunk order (``chunk_partials`` / ``fold_partials``, the
 same pair the threads use).  Here the operands are cut into windows whose
 sizes are multiples of ``CHUNK_SIZE``, each window's chunk sums are written
-into one small (chunks, 5) table, and the table is folded once: bitwise the
-state of one call on the concatenated operands.  A window inside one piece
-of each operand is a view; one that straddles a piece boundary (of y_true,
-y_pred or the weights: they need not align) is gathered into a window-sized
-buffer.
+into one small table (a row of ``Batch.row_width`` words per chunk), and the
+table is folded once: bitwise the state of one call on the concatenated
+operands.  A window inside one piece of each operand is a view; one that
+straddles a piece boundary (of y_true, y_pred or the weights: they need not
+align) is gathered into a window-sized buffer.
 """
 from __future__ import annotations
 
@@ -72,10 +72,12 @@ def fold_chunked(acc: Any, t: Operand, p: Operand, w: Any) -> None:
     batch writes its rows of one chunk-sum table, folded once."""
     chunk = _backend.module_of(acc).CHUNK_SIZE
     size = prod(t.shape)
-    parts = np.empty((-(-size // chunk), 5))
+    parts: Optional[np.ndarray] = None
     done, batch = 0, None
     for window in windows(t, p, w, chunk):
         batch = plan_update(*window).batch_for(acc)
+        if parts is None:       # a row is the kernel's chunk_row: row_width words
+            parts = np.empty((-(-size // chunk), batch.row_width))
         batch.chunk_partials(0, batch.chunks, parts[done:done + batch.chunks])
         done += batch.chunks
     if batch is not None:

@@ -282,13 +282,37 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: np.ndarray,
                               np.broadcast_to(w, layout.w_out_shape), w, policy)
 
 
+def compress_rows(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Semantics 3.3's rows without their repetition, as compress_repeats
+    does for the other layouts: an axis along which y_true, y_pred and the
+    row weights are all constant (zero strides, ``np.broadcast_to`` views)
+    is cut to length 1.  Returns ``(t_rows, p_rows, w_rows, repeat, run)``:
+    every row sum of the cut arrays, counted ``repeat`` times and divided by
+    ``run`` (the full row length), is the full arrays' total -- so a huge
+    broadcast view costs only its distinct elements."""
+    run = prod(t_rows.shape[w_rows.ndim:])
+    w_wide = w_rows.reshape(w_rows.shape + (1,) * (t_rows.ndim - w_rows.ndim))
+    (t_rows, p_rows, w_wide), _, repeat = compress_repeats([t_rows, p_rows, w_wide],
+                                                           t_rows.shape)
+    return t_rows, p_rows, w_wide.reshape(w_wide.shape[:w_rows.ndim]), repeat, run
+
+
 def weighted_rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray,
                        w: np.ndarray, policy: int) -> Plan:
     """Semantics 3.3 for rows (t_rows, p_rows of shape w_rows.shape + the
     averaged axes) and the weights as given, ``w`` (broadcast to w_rows);
-    under 'omit' with something missing, rows averaged over what is kept."""
+    under 'omit' with something missing, rows averaged over what is kept.
+    Repeated (broadcast) rows and row elements are read once (compress_rows;
+    issue 21 part 6: no batch-sized copy of a broadcast view)."""
+    full = t_rows, p_rows, w_rows
+    t_rows, p_rows, w_rows, repeat, run = compress_rows(t_rows, p_rows, w_rows)
     if policy == Policy.OMIT:
         kept = kept_row_weights(t_rows, p_rows, w_rows, w)
+        if kept is not None and repeat != 1:     # rare: the kept counts need every row
+            t_rows, p_rows, w_rows = full
+            repeat, run = 1, prod(t_rows.shape[w_rows.ndim:])
+            kept = kept_row_weights(t_rows, p_rows, w_rows, w)
         if kept is not None:
             element_w, count_w = kept
             t_rows, p_rows, policy = exact_operands(t_rows, p_rows, t_rows.shape, policy)
@@ -296,7 +320,7 @@ def weighted_rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarra
                         TMode.FULL_T, WMode.FULL, policy=policy, count_weights=count_w)
     return rows_plan(t_rows, p_rows, w_rows, t_rows.size // max(w_rows.size, 1),
                      count_weights=np.ascontiguousarray(w, dtype=FLOAT64).reshape(-1),
-                     policy=policy)
+                     policy=policy, repeat=repeat, divisor=run)
 
 
 def kept_row_weights(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray,
@@ -323,21 +347,23 @@ def kept_row_weights(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray,
 
 
 def rows_plan(t_rows: np.ndarray, p_rows: np.ndarray, w_rows: np.ndarray, run: int,
-              count_weights: np.ndarray | None = None, policy: int = Policy.PROPAGATE) -> Plan:
+              count_weights: np.ndarray | None = None, policy: int = Policy.PROPAGATE,
+              repeat: int = 1, divisor: int = 0) -> Plan:
     """Semantics 3.3's fold: rows of ``run`` elements (t_rows and p_rows of
     one shape, w_rows one weight per row); total += sum(w_row * rowsum) / run,
     formed in the kernel's compensated arithmetic (a PER_ROW batch with a
     divisor), so cancelling signed weights keep their accuracy; the count
     grows by the sum of ``count_weights`` (none: by nothing -- rmse_ext.dask
-    counts each weight block once, apart)."""
+    counts each weight block once, apart).  Rows cut by compress_rows count
+    ``repeat`` times and divide by their full length ``divisor``."""
     t_rows, p_rows, policy = exact_operands(t_rows, p_rows, t_rows.shape, policy)
     t_rows, p_rows = (as_operand(np.ascontiguousarray(a), name)
                       for a, name in ((t_rows, "y_true"), (p_rows, "y_pred")))
     w_rows = np.ascontiguousarray(w_rows, dtype=FLOAT64).reshape(-1)
     if count_weights is None:
         count_weights = w_rows[:0]
-    return Plan(t_rows, p_rows, w_rows, TMode.FULL_T, WMode.PER_ROW, 0.0, run,
-                divisor=run, policy=policy, count_weights=count_weights)
+    return Plan(t_rows, p_rows, w_rows, TMode.FULL_T, WMode.PER_ROW, 0.0, run, repeat,
+                divisor=divisor or run, policy=policy, count_weights=count_weights)
 
 
 # -- exact integers (semantics 5) -------------------------------------------------

@@ -32,7 +32,7 @@ import numpy as np
 from . import _backend
 from ._keys import KeyBatch, check_kind, key_array
 
-ROW_WORDS = 8
+ROW_WORDS = _backend.baseline.GROUP_ROW_WORDS    # the kernel's GRow, 8 words
 DENSE_MIN = 1 << 16     # a dense range this long is always fine (4 MiB of rows)
 DENSE_MAX = 1 << 22     # and never longer than this (256 MiB of rows)
 

@@ -357,3 +357,26 @@ def test_leak_hundred_thousand_rejected_updates():
 
     assert rss_growth(step, 10**5, warmup=5 * len(rejected)) < MB
     assert snapshot(m) == before
+
+
+@pytest.mark.rss
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
+def test_averaged_weights_fold_a_huge_broadcast_view_in_bounded_memory(nan_policy):
+    """Issue 21 part 6: weights (n,) against a broadcast view of 2**40
+    elements (semantics 3.3: each sample's rows averaged) are folded from
+    the view's distinct elements, as the strictly broadcast layouts are --
+    no batch-sized copy (it would be 8 TiB) -- with the exact result."""
+    n = 1 << 10
+    rng = np.random.default_rng(21)
+    t_col, p_col = rng.standard_normal((n, 1, 1)), rng.standard_normal((n, 1, 1))
+    w = rng.uniform(-0.5, 2.0, n)
+    shape = (n, 1 << 15, 1 << 15)
+    m = RootMeanSquaredError(dtype="float64", nan_policy=nan_policy)
+    before = rss_bytes()
+    m.update_state(np.broadcast_to(t_col, shape), np.broadcast_to(p_col, shape), w)
+    assert rss_bytes() - before < 16 * MB
+    exact = sum(Fraction(wi) * (Fraction(pi) - Fraction(ti)) ** 2
+                for wi, pi, ti in zip(w.tolist(), p_col.ravel().tolist(), t_col.ravel().tolist()))
+    count = sum(Fraction(wi) for wi in w.tolist())
+    assert m.count == float(count)
+    assert abs(float(m.result()) - math.sqrt(exact / count)) <= 4 * np.spacing(float(m.result()))
