@@ -30,18 +30,23 @@ def expected(keys, weights=None):
     return m
 
 
-def check_json(out, m, weighted):
+def check_json(out, m, weighted, name="key"):
+    """The one table schema (issue 18): the key column under its own name,
+    rmse, count (elements, int), weight_sum (the weights as they applied),
+    omitted; the overall object under the same names."""
     doc = json.loads(out)
-    assert list(doc["groups"][0]) == ["key", "rmse", "count", "weight_sum", "omitted"]
-    assert [g["key"] for g in doc["groups"]] == m.keys().tolist()
+    assert list(doc["groups"][0]) == [name, "rmse", "count", "weight_sum", "omitted"]
+    assert doc["key_column"] == name
+    assert [g[name] for g in doc["groups"]] == m.keys().tolist()
     assert [g["rmse"] for g in doc["groups"]] == m.result().tolist()
-    assert [g["count"] for g in doc["groups"]] == m.counts().tolist()
-    assert all((g["weight_sum"] is None) != weighted for g in doc["groups"])
+    assert [g["count"] for g in doc["groups"]] == m.elements().tolist()
+    assert all(type(g["count"]) is int for g in doc["groups"])
+    assert [g["weight_sum"] for g in doc["groups"]] == m.counts().tolist()
     overall = doc["overall"]
-    assert list(overall) == ["rmse", "count", "weight_sum", "elements", "omitted"]
+    assert list(overall) == ["rmse", "count", "weight_sum", "omitted"]
     assert overall["omitted"] == 0 and all(g["omitted"] == 0 for g in doc["groups"])
-    assert overall["rmse"] == float(m.overall()) and overall["elements"] == N
-    assert overall["count"] == m.overall_count()
+    assert overall["rmse"] == float(m.overall()) and overall["count"] == N
+    assert overall["weight_sum"] == m.overall_count()
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -67,16 +72,18 @@ def test_csv_with_a_group_column_table_and_csv_output(tmp_path, capsys):
                          "--group-column", "store", "--dtype", "float64", "--chunk-rows", 1000)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["key", "rmse", "count", "weight_sum"]
+    assert lines[0].split() == ["store", "rmse", "count", "weight_sum", "omitted"]
     assert [line.split()[0] for line in lines[1:-2]] == ["east", "north", "south"]
-    assert lines[-1].split()[0] == "overall"
-    assert float(lines[-1].split()[1]) == float(m.overall())
+    assert lines[-2] == ""
+    assert lines[-1].split() == ["overall:", "rmse", str(m.overall()), "count", str(N),
+                                 "weight_sum", repr(float(N)), "omitted", "0"]
     code, out, err = run(capsys, path, "--true-column", "y", "--pred-column", "yhat",
                          "--group-column", "store", "--dtype", "float64", "--csv")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["scope"] for r in rows] == ["group"] * 3 + ["overall"]
-    assert [r["key"] for r in rows[:3]] == m.keys().tolist()
+    assert [r["store"] for r in rows[:3]] == m.keys().tolist()
+    assert [int(r["count"]) for r in rows] == [*m.elements().tolist(), N]
     assert [float(r["rmse"]) for r in rows[:3]] == m.result().tolist()
 
 
@@ -91,7 +98,7 @@ def test_parquet_string_and_dictionary_keys(tmp_path, capsys):
                              "--pred-column", "yhat", "--weight-column", "w",
                              "--group-column", column, "--json", "--dtype", "float64")
         assert code == 0, err
-        check_json(out, expected(keys, W), True)
+        check_json(out, expected(keys, W), True, column)
 
 
 def test_bad_key_files_are_input_errors(tmp_path, capsys):
@@ -121,7 +128,8 @@ def test_the_ungrouped_csv_output(tmp_path, capsys):
                          "--dtype", "float64")
     assert code == 0, err
     row = list(csv.DictReader(io.StringIO(out)))
-    assert list(row[0]) == ["rmse", "count", "weight_sum", "elements"]
+    assert list(row[0]) == ["rmse", "count", "weight_sum", "omitted"]
+    assert (row[0]["count"], row[0]["weight_sum"], row[0]["omitted"]) == (str(N), repr(float(N)), "0")
     assert float(row[0]["rmse"]) == float(np.sqrt(np.mean((P - Y) ** 2))) or abs(
         float(row[0]["rmse"]) / np.sqrt(np.mean((P - Y) ** 2)) - 1) < 1e-15
 
@@ -158,9 +166,10 @@ def test_ci_per_group_and_overall(tmp_path, capsys, method, weighted):
     code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
                          tmp_path / "keys.npy", "--csv", "--ci", 0.9, "--ci-method", method)
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["scope", "key", "rmse", "count", "weight_sum", "ci_low", "ci_high"]
-    assert rows[-1][0] == "overall" and float(rows[-1][5]) < float(rows[-1][2]) < float(rows[-1][6])
+    assert rows[0] == ["scope", "key", "rmse", "count", "weight_sum", "omitted", "ci_low",
+                       "ci_high"]
+    assert rows[-1][0] == "overall" and float(rows[-1][6]) < float(rows[-1][2]) < float(rows[-1][7])
     code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
                          tmp_path / "keys.npy", "--ci", 0.9, "--ci-method", method)
-    assert out.splitlines()[0].split() == ["key", "rmse", "count", "weight_sum", "ci_low",
-                                           "ci_high"]
+    assert out.splitlines()[0].split() == ["key", "rmse", "count", "weight_sum", "omitted",
+                                           "ci_low", "ci_high"]

@@ -205,7 +205,7 @@ def test_cli_nan_policy(tmp_path, capsys):
             "--weight-column", "w", "--json", "--no-progress"]
     assert main(args + ["--nan-policy", "omit"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["omitted"] == 3 and out["count"] == 3.0
+    assert out["omitted"] == 3 and out["count"] == 2 and out["weight_sum"] == 3.0
     assert float(out["rmse"]) == pytest.approx(math.sqrt(1 / 3), rel=1e-6)
     assert main(args) == 2                      # empty fields are not numbers by default
     np.save(tmp_path / "t.npy", np.array([1.0, np.nan, 3.0]))

@@ -380,7 +380,7 @@ def test_cli_grouped_nan_policy(tmp_path, capsys):
             "--group-column", "k", "--json", "--no-progress", "--dtype", "float64"]
     assert main(args + ["--nan-policy", "omit"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [(g["key"], g["omitted"], g["count"]) for g in out["groups"]] == \
+    assert [(g["k"], g["omitted"], g["count"]) for g in out["groups"]] == \
         [("a", 1, 1.0), ("b", 1, 2.0)]
     assert out["overall"]["omitted"] == 2
     assert out["groups"][1]["rmse"] == math.sqrt(2.0)

@@ -1,7 +1,8 @@
 """The ``rmse-ext`` command (also ``python -m rmse_ext``): eval, demo, bench.
 
 Exit codes: 0 success; 2 a usage or input error, reported on one stderr line
-``rmse-ext: error: <file>: <what is wrong>``; 1 an unexpected failure (one
+``rmse-ext: error: <file>: <what is wrong>`` (a usage error: ``rmse-ext: error:
+<what is wrong> (see rmse-ext eval --help)``); 1 an unexpected failure (one
 line; the traceback with ``--debug`` or ``RMSE_EXT_DEBUG=1``).
 
 >>> import contextlib, io
@@ -20,9 +21,8 @@ import traceback
 
 from .. import __version__, _backend
 from ..io import InputError
+from ._format import PROG, Parser, UsageError
 from .eval import EVAL_EXAMPLES, add_eval_arguments, evaluate, positive_int, print_result
-
-PROG = "rmse-ext"
 
 EXAMPLES = """\
 examples:
@@ -38,7 +38,7 @@ examples:
 
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, formatter_class=raw, epilog=EXAMPLES,
         description="Streaming RMSE with tf.keras semantics, exact and fast. "
                     "Without a command: the demo.")
@@ -92,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("RMSE_EXT_DEBUG", "") not in ("", "0")
     try:
         return run(argv)
-    except InputError as exc:
+    except (InputError, UsageError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except SystemExit as exc:  # argparse's --help, --version and usage errors
+    except SystemExit as exc:  # argparse's --help and --version
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         print(f"{PROG}: error: {exc.code}", file=sys.stderr)

@@ -29,9 +29,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import RootMeanSquaredError, __version__, _backend, _parallel
+from ._format import THREADS, Column, aligned, columns, fmt_seconds
 
 PINNED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-THREADS = 2   # the thread count the scaling targets are set for
 
 # (case, bytes read per element, floor basis, target % of the limit)
 LIMIT_TARGETS = {
@@ -402,52 +402,6 @@ def grouped_rows(n: int, rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
-def fmt_seconds(s: float) -> str:
-    if s < 1e-6:
-        return f"{s * 1e9:.0f} ns"
-    if s < 1e-3:
-        return f"{s * 1e6:.2f} us"
-    return f"{s * 1e3:.2f} ms"
-
-
-def fmt_bytes(b: float) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if b >= size:
-            return f"{b / size:.1f} {unit}"
-    return f"{b:.0f} B"
-
-
-def mark(ok: bool | None) -> str:
-    return "" if ok is None else "pass" if ok else "MISS"
-
-
-Row = dict[str, Any]
-Column = tuple[str, int, Callable[[Row], str]]
-
-
-def columns(*names: str) -> list[Column]:
-    """Table columns by name (the first one, the case, left-aligned)."""
-    return [(name, *COLUMNS[name]) for name in names]
-
-
-COLUMNS: dict[str, tuple[int, Callable[[Row], str]]] = {
-    "case": (42, lambda r: r["case"]),
-    "long case": (72, lambda r: r["case"]),
-    "reads": (9, lambda r: fmt_bytes(r["bytes"])),
-    "floor": (9, lambda r: fmt_seconds(r["floor"])),
-    "rmse_ext": (9, lambda r: fmt_seconds(r["rmse_ext"])),
-    "% of limit": (10, lambda r: f"{r['percent_of_limit']:.0f} %"),
-    "1 thread": (9, lambda r: fmt_seconds(r["baseline"])),
-    f"{THREADS} threads": (9, lambda r: fmt_seconds(r["rmse_ext"])),
-    "speed-up": (8, lambda r: f"{r['speedup']:.2f}x"),
-    "baseline": (9, lambda r: fmt_seconds(r["baseline"])),
-    "ratio": (7, lambda r: f"{r['speedup']:.2f}x"),
-    "bytes": (9, lambda r: fmt_bytes(r["rmse_ext_bytes"])),
-    "NumPy bytes": (11, lambda r: fmt_bytes(r["baseline_bytes"])),
-    "target": (14, lambda r: r["target"]),
-    "": (4, lambda r: mark(r.get("ok"))),
-}
-
 TABLES: list[tuple[str, str, list[Column]]] = [
     ("limit", "Large updates against the memory-bandwidth limit (floor = bytes read / "
               "np.dot's bandwidth; 100 % = at the limit)",
@@ -465,12 +419,6 @@ TABLES: list[tuple[str, str, list[Column]]] = [
     ("numpy", "Secondary: against NumPy one-liners (ratio = their time / ours)",
      columns("long case", "rmse_ext", "baseline", "ratio")),
 ]
-
-
-def aligned(cells: list[str], widths: list[int]) -> str:
-    """One table line: the first cell left-aligned, the others right."""
-    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
 
 def format_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:

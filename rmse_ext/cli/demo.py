@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import RootMeanSquaredError, __version__, _backend
 from .. import reference
-from .bench import fmt_seconds
+from ._format import fmt_seconds
 
 #: Keras's documented examples (docs/semantics.md, section 7)
 EXAMPLES: list[tuple[list[int], list[int], list[int] | None]] = [

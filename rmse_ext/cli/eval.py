@@ -3,7 +3,6 @@ streamed in row chunks through ``RootMeanSquaredError.update_state``."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -15,7 +14,9 @@ import numpy as np
 from .. import GroupedRootMeanSquaredError, RootMeanSquaredError, _missing
 from .._rules import resolve
 from ..io import InputError, Table, open_table
-from .groups import KeyReader, key_reader, print_groups
+from ._format import PROG
+from .groups import KeyReader, key_notes, key_reader
+from .report import RESULT_COLUMNS, grouped_report, print_report, ungrouped_report
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
 CHUNK_BYTES = 8 << 20
@@ -216,13 +217,15 @@ def raise_on_nan_row(operands: list[Any], arrays: list[np.ndarray], rows: int) -
     first row of the input holding a NaN (1-based, counted over the whole
     input; on a tie the first of y_true, y_pred, weight) and the element
     within a multi-output row."""
-    found = [(*first, op.label) for op, a in zip(operands, arrays)
+    found = [(*first, op) for op, a in zip(operands, arrays)
              if (first := _missing.first_nan_row(np.asarray(a))) is not None]
     if found:
-        row, element, per_row, label = min(found, key=lambda f: f[0])
+        row, element, per_row, op = min(found, key=lambda f: f[0])
+        line = op.table.line_of(rows + row + 1)
         where = f" (element {element} of the row)" if per_row > 1 else ""
-        raise InputError(label, f"has a NaN at row {rows + row + 1}{where} "
-                                f"(nan_policy='raise')")
+        at = "" if line is None else f" (line {line})"
+        raise InputError(op.label, f"has a NaN at row {rows + row + 1}{at}{where} "
+                                   f"(nan_policy='raise')")
 
 
 def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -233,6 +236,9 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     operands = resolve_operands(args, parser)
     tables = list(dict.fromkeys(op.table for op in operands))
     keys = key_reader(args)
+    if keys is not None and keys.name in (*RESULT_COLUMNS, "ci_low", "ci_high", "scope"):
+        raise InputError(keys.label, f"the key column is named {keys.name!r}, like a column "
+                                     f"of the result; rename it")
     try:
         check_rows(operands)
         if keys is not None:
@@ -241,13 +247,15 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         chunk_rows = args.chunk_rows or default_chunk_rows(operands)
         for table in tables:
             table.nulls = "nan" if args.nan_policy == "omit" else "reject"
-            table.start([op.key for op in operands if op.table is table], chunk_rows)
+            # one column in two roles is read once (issue 18, defect 7)
+            table.start(list(dict.fromkeys(op.key for op in operands if op.table is table)),
+                        chunk_rows)
         metric: Any = (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
             dtype=args.dtype, nan_policy=args.nan_policy,
             interval=None if args.ci is None else args.ci_method)
         show = not args.no_progress and sys.stderr.isatty()
         progress = Progress(show, sum(t.bytes_total for t in tables))
-        rows, weight_sums = 0, []
+        rows = 0
         try:
             while True:
                 chunks = [table.read(chunk_rows) for table in tables]
@@ -270,9 +278,6 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                     labels = [op.label for op in operands] + ([keys.label] if keys else [])
                     raise InputError(" and ".join(labels),
                                      f"rows {rows + 1}-{rows + n}: {exc}") from None
-                if len(arrays) == 3:
-                    add = np.nansum if args.nan_policy == "omit" else np.sum
-                    weight_sums.append(float(add(arrays[2], dtype=np.float64)))
                 rows += n
                 progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
                                 time.perf_counter() - start)
@@ -287,28 +292,18 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                          f"{what} to evaluate (--allow-empty accepts an empty input)")
     if keys is not None and len(keys.read(1)):
         raise InputError(keys.label, f"has more rows than the values ({rows})")
-    grouped = keys is not None
-    summary = {
-        "rmse": metric.overall() if grouped else metric.result(),
-        "count": metric.overall_count() if grouped else metric.count,
-        "weight_sum": math.fsum(weight_sums) if len(operands) == 3 else None,
-        "elements": rows * per_row,
-        "seconds": time.perf_counter() - start,
-        "dtype": metric.dtype,
-        "omitted": metric.overall_omitted() if grouped else metric.omitted,
-    }
-    if grouped:
-        summary["groups"] = {"keys": metric.keys(), "rmse": metric.result(),
-                             "count": metric.counts(), "omitted": metric.omitted()}
-    if args.ci is not None:
-        if grouped:
-            summary["groups"]["ci_low"], summary["groups"]["ci_high"] = \
-                metric.confidence_interval(args.ci)
-            summary["ci_low"], summary["ci_high"] = metric.overall_confidence_interval(args.ci)
-        else:
-            summary["ci_low"], summary["ci_high"] = metric.confidence_interval(args.ci)
-        summary["ci_level"], summary["ci_method"] = args.ci, args.ci_method
-    return summary
+    notes = {t.path: t.notes for t in tables}
+    if keys is not None:
+        notes[keys.path] = key_notes(keys, metric.keys())
+    for path, lines in notes.items():
+        for line in lines:
+            print(f"{PROG}: warning: {path}: {line}", file=sys.stderr)
+    ci = args.ci
+    report = (ungrouped_report(metric, rows * per_row, ci) if keys is None else
+              grouped_report(metric, keys.name, ci))
+    report["extra"] = {"ci_level": ci, "ci_method": args.ci_method} if ci is not None else {}
+    report["extra"]["seconds"] = round(time.perf_counter() - start, 6)
+    return report
 
 
 def check_key_rows(keys: KeyReader, operands: list[Operand]) -> None:
@@ -323,8 +318,11 @@ def next_keys(keys: KeyReader, n: int, rows: int) -> np.ndarray:
     """The keys of the next ``n`` rows (InputError when the keys run out)."""
     chunk = keys.read(n)
     if len(chunk) != n:
-        raise InputError(keys.label, f"ends after {rows + len(chunk)} rows, but the "
-                                     f"values have more")
+        header = ("" if keys.header_key is None else
+                  f" (line 1, {keys.header_key!r}, is read as its header: a first line "
+                  f"that is not all numbers is one)")
+        raise InputError(keys.label, f"ends after {rows + len(chunk)} rows{header}, but "
+                                     f"the values have more")
     return chunk
 
 
@@ -335,40 +333,12 @@ def unequal_lengths(tables: list[Table], chunks: list[dict[Any, np.ndarray]],
     long = lengths.index(max(lengths))
     rows_long = tables[long].rows
     more = f"has {rows_long}" if rows_long is not None else "has more"
-    return InputError(tables[short].path, f"ends after {lengths[short]} rows, but "
+    header = (" (line 1 is read as its header: a first line that is not all numbers is one)"
+              if getattr(tables[short], "has_header", False) else "")
+    return InputError(tables[short].path, f"ends after {lengths[short]} rows{header}, but "
                                           f"{tables[long].path} {more}")
 
 
-def json_number(x: float | None) -> float | str | None:
-    """Strict JSON: non-finite numbers as the strings "NaN", "Infinity"."""
-    if x is None or math.isfinite(x):
-        return x
-    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
-
-
-def print_result(summary: dict[str, Any], as_json: bool, as_csv: bool = False) -> None:
-    if "groups" in summary:
-        print_groups(summary, "json" if as_json else "csv" if as_csv else "table")
-        return
-    rmse = summary["rmse"]
-    if as_csv:
-        print("rmse,count,weight_sum,elements")
-        weight_sum = "" if summary["weight_sum"] is None else repr(summary["weight_sum"])
-        print(f"{rmse},{summary['count']!r},{weight_sum},{summary['elements']}")
-        return
-    if not as_json:
-        print(str(rmse))
-        if "ci_low" in summary:
-            print(f"{summary['ci_level']:g} confidence interval ({summary['ci_method']}): "
-                  f"{summary['ci_low']!r} {summary['ci_high']!r}")
-        return
-    out = dict(summary)
-    # the shortest decimal that reads back as the result in its own dtype
-    out["rmse"] = json_number(float(str(rmse)))
-    out["count"] = json_number(summary["count"])
-    out["weight_sum"] = json_number(summary["weight_sum"])
-    for key in ("ci_low", "ci_high"):
-        if key in out:
-            out[key] = json_number(out[key])
-    out["seconds"] = round(summary["seconds"], 6)
-    print(json.dumps(out))
+def print_result(report: dict[str, Any], as_json: bool, as_csv: bool = False) -> None:
+    """The report as plain text, JSON or CSV (rmse_ext.cli.report)."""
+    print_report(report, "json" if as_json else "csv" if as_csv else "text", report["extra"])

@@ -2,6 +2,9 @@
 the same row chunks, and the per-group table printed (aligned text, JSON or
 CSV).
 
+The result names the key column as its file does (a CSV header, a Parquet or
+``.npz`` name, a ``.npy`` column index); a file without names gives ``key``.
+
 Keys come from ``--group-column NAME`` (a column of Y_TRUE's table) or from
 ``--groups FILE`` (its only column, or the ``--group-column`` one): a
 ``.npy`` (integers, bools, strings, bytes, datetimes; memory-mapped), an
@@ -13,8 +16,6 @@ table itself (about 64 bytes per group) must fit.
 from __future__ import annotations
 
 import csv
-import io
-import json
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -44,12 +45,17 @@ class KeyReader:
             self.pieces = self.parquet(path, column)
         else:
             raise InputError(spec, "keys are read from .npy, .npz, .csv, .tsv or .parquet files")
+        self.name = "key"   # the key column's name in the result (set by the reader)
+        #: a CSV header's name of the key column (line 1 might be data), warnings
+        self.header_key: Optional[str] = None
+        self.notes: list[str] = []
         self.held: list[np.ndarray] = []
         self.count = 0
+        self.read(0)        # opens the file: its errors, rows and name come now
 
     def read(self, k: int) -> np.ndarray:
         """The next ``k`` keys (fewer only at the end of the file)."""
-        while self.count < k:
+        while self.count < k or (k == 0 and not self.held):
             piece = next(self.pieces, None)
             if piece is None:
                 break
@@ -68,6 +74,7 @@ class KeyReader:
             if not (column.isdigit() and int(column) < a.shape[1]):
                 raise InputError(self.path, f"no column {column!r}: columns are 0 to "
                                             f"{a.shape[1] - 1}")
+            self.name = column
             return a[:, int(column)]
         if a.ndim == 2 and a.shape[1] == 1:
             return a[:, 0]
@@ -96,6 +103,7 @@ class KeyReader:
                 if name not in names:
                     raise InputError(path, f"no array {name!r} of keys (there are: {names})")
                 keys = self.one_column(archive[name], None if member is None else column)
+                self.name = str(name) if self.name == "key" else self.name
         except (OSError, ValueError) as exc:
             raise InputError(path, f"not a readable .npz file of keys ({exc})") from None
         self.rows = len(keys)
@@ -104,6 +112,9 @@ class KeyReader:
     def csv(self, path: str, column: Optional[str], delimiter: str) -> Iterator[np.ndarray]:
         table = CsvTable(path, delimiter)
         j = 0 if table.empty else pick_named(path, table.names, column, "groups", "column")
+        if table.has_header:
+            self.name = self.header_key = table.names[j]
+        self.notes += table.notes
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f, delimiter=delimiter)
             keys: list[str] = []
@@ -129,10 +140,20 @@ class KeyReader:
         except (pa.ArrowException, OSError) as exc:
             raise InputError(path, f"not a readable Parquet file ({exc})") from None
         names = list(source.schema_arrow.names)
-        name = names[pick_named(path, names, column, "groups", "column")]
+        name = self.name = names[pick_named(path, names, column, "groups", "column")]
         self.rows = source.metadata.num_rows
         for batch in source.iter_batches(batch_size=1 << 16, columns=[name]):
             yield batch.column(0).to_numpy(zero_copy_only=False)
+
+
+def key_notes(keys: KeyReader, seen: np.ndarray) -> list[str]:
+    """Warnings about the key file (a CSV header that may be data)."""
+    notes = list(keys.notes)
+    if keys.header_key is not None and keys.header_key in set(seen.tolist()):
+        notes.append(f"line 1 is read as the header (its key column is named "
+                     f"{keys.header_key!r}), but {keys.header_key!r} is also a key in "
+                     f"the rows below it: if line 1 is data, add a header line")
+    return notes
 
 
 def key_reader(args: Any) -> Optional[KeyReader]:
@@ -142,83 +163,3 @@ def key_reader(args: Any) -> Optional[KeyReader]:
     if args.group_column is not None:
         return KeyReader(args.y_true, args.group_column)
     return None
-
-
-# -- output ------------------------------------------------------------------------------
-
-def json_key(key: Any) -> Any:
-    if isinstance(key, (bytes, np.bytes_)):
-        return bytes(key).decode("utf-8", "backslashreplace")
-    if isinstance(key, (np.datetime64, np.timedelta64)):
-        return str(key)
-    return key.item() if isinstance(key, np.generic) else key
-
-
-def shortest(x: Any) -> float:
-    """The shortest decimal that reads back as ``x`` in its own dtype."""
-    return float(str(x))
-
-
-CI_KEYS = ("ci_low", "ci_high")
-
-
-def group_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One dict per group: key, rmse, count, weight_sum, omitted, and with
-    --ci the group's ci_low / ci_high ("NaN" where it has too few units)."""
-    from .eval import json_number
-    groups = summary["groups"]
-    weighted = summary["weight_sum"] is not None
-    rows = [{"key": json_key(k), "rmse": json_number(shortest(r)),
-             "count": json_number(float(c)),
-             "weight_sum": json_number(float(c)) if weighted else None, "omitted": int(o)}
-            for k, r, c, o in zip(groups["keys"], groups["rmse"], groups["count"],
-                                  groups["omitted"])]
-    for name in CI_KEYS:
-        if name in groups:
-            for row, bound in zip(rows, groups[name].tolist()):
-                row[name] = json_number(bound)
-    return rows
-
-
-def overall_row(summary: dict[str, Any]) -> dict[str, Any]:
-    from .eval import json_number
-    row = {"rmse": json_number(shortest(summary["rmse"])),
-           "count": json_number(summary["count"]),
-           "weight_sum": json_number(summary["weight_sum"]),
-           "elements": summary["elements"], "omitted": summary["omitted"]}
-    row.update({name: json_number(summary[name]) for name in CI_KEYS if name in summary})
-    return row
-
-
-def print_groups(summary: dict[str, Any], style: str) -> None:
-    """The per-group table and the overall row as ``style``: 'table',
-    'json' or 'csv'."""
-    rows, overall = group_rows(summary), overall_row(summary)
-    ci = [name for name in CI_KEYS if name in summary]
-    if style == "json":
-        out = {"overall": overall, "groups": rows,
-               "seconds": round(summary["seconds"], 6), "dtype": summary["dtype"]}
-        if ci:
-            out.update(ci_level=summary["ci_level"], ci_method=summary["ci_method"])
-        print(json.dumps(out))
-        return
-    columns = ["rmse", "count", "weight_sum", *ci]
-    if style == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["scope", "key", *columns])
-        for scope, row in [("group", r) for r in rows] + [("overall", dict(overall, key=""))]:
-            writer.writerow([scope, row["key"], *("" if row[c] is None else row[c]
-                                                  for c in columns)])
-        print(buffer.getvalue(), end="")
-        return
-    cells = [["key", *columns]]
-    for row in rows + [dict(overall, key="overall")]:
-        cells.append([str(row["key"]), *("-" if row[c] is None else str(row[c])
-                                         for c in columns)])
-    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
-    for n, line in enumerate(cells):
-        if n == len(cells) - 1:
-            print("  ".join("-" * w for w in widths))
-        print("  ".join([line[0].ljust(widths[0])] +
-                        [c.rjust(w) for c, w in zip(line[1:], widths[1:])]))

@@ -8,7 +8,7 @@ import statistics
 import time
 from typing import Any, Callable
 
-from .bench import aligned, columns
+from ._format import aligned, columns
 
 
 def interleaved(ours: Callable[[], Any], theirs: Callable[[], Any],

@@ -45,6 +45,8 @@ class Table:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        #: what the reader guessed and the user should know (printed as warnings)
+        self.notes: list[str] = []
         self.bytes_total = os.path.getsize(path) if os.path.isfile(path) else 0
 
     def column(self, option: str | None, role: str) -> Any:
@@ -61,6 +63,10 @@ class Table:
 
     def read(self, k: int) -> dict[Any, np.ndarray]:
         raise NotImplementedError
+
+    def line_of(self, row: int) -> int | None:
+        """The line of data row ``row`` (both from 1), for text formats."""
+        return None
 
     def bytes_done(self) -> int:
         return 0

@@ -48,6 +48,15 @@ def parse_number(field: str) -> float:
         return math.nan
 
 
+def header_note(first: list[str], numbers: list[str]) -> str:
+    """The warning for a header line that holds numbers (it may be data)."""
+    text = [x.strip() for x in first if not is_number(x)]
+    return (f"line 1 is read as the header, because not all its fields are numbers "
+            f"({', '.join(map(repr, text[:3]))}); but {', '.join(map(repr, numbers[:3]))} "
+            f"are numbers: if line 1 is data, add a header line (its first row is "
+            f"otherwise lost)")
+
+
 class CsvTable(Table):
     """A delimited text file of numbers, streamed row by row (standard
     library) or block by block (pyarrow).  A first line whose fields are not
@@ -66,6 +75,9 @@ class CsvTable(Table):
         self.has_header = bool(first) and not all(is_number(x) for x in first)
         if self.has_header:
             self.names = [x.strip() for x in first]
+            numbers = [x.strip() for x in first if is_number(x)]
+            if numbers:     # a text key column in a file without a header?
+                self.notes.append(header_note(first, numbers))
         else:
             self.names = [str(i) for i in range(len(first))]
         self.empty = not first
@@ -105,6 +117,7 @@ class CsvTable(Table):
         width = len(self.names)
         columns = [array("d") for _ in self.keys]
         skip_header = self.has_header
+        done = 0        # data rows read: positions are "row R (line L)", both from 1
         try:
             for row in reader:
                 if not row:
@@ -112,23 +125,25 @@ class CsvTable(Table):
                 if skip_header:
                     skip_header = False
                     continue
+                done += 1
                 if len(row) != width:
-                    raise InputError(self.path, f"line {reader.line_num}: expected "
-                                                f"{width} fields, found {len(row)}")
+                    raise InputError(self.path, f"row {done} (line {reader.line_num}): "
+                                                f"expected {width} fields, found {len(row)}")
                 for values, j in zip(columns, self.keys):
                     try:
                         values.append(parse_number(row[j]) if row[j].strip() or self.nulls != "nan"
                                       else math.nan)
                     except ValueError:
                         raise InputError(
-                            self.path, f"line {reader.line_num}, column "
+                            self.path, f"row {done} (line {reader.line_num}), column "
                                        f"{self.names[j]!r}: not a number: {row[j]!r}"
                         ) from None
                 if len(columns[0]) >= chunk_rows:
                     yield {j: np.frombuffer(v, np.float64) for j, v in zip(self.keys, columns)}
                     columns = [array("d") for _ in self.keys]
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(self.path, f"line {reader.line_num}: {exc}") from None
+            raise InputError(self.path, f"row {done + 1} (line {reader.line_num}): {exc}"
+                             ) from None
         finally:
             if scan_only:
                 raw.close()
@@ -174,6 +189,18 @@ class CsvTable(Table):
         if found and int(found[1]) < len(self.names):
             return f"column {self.names[int(found[1])]!r}: not a number: {found[2]}"
         return message.split("\n")[0]
+
+    def line_of(self, row: int) -> int | None:
+        """The line (from 1) of data row ``row`` (from 1): the file is read
+        again up to it, only for an error message."""
+        with open(self.path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=self.delimiter)
+            done = -1 if self.has_header else 0
+            for fields in reader:
+                done += bool(fields)
+                if done == row and fields:
+                    return reader.line_num
+        return None
 
     def bytes_done(self) -> int:
         handle = self.raw if self.raw is not None else self.pa_file

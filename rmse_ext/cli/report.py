@@ -1,0 +1,139 @@
+"""``rmse-ext eval``'s answer in the one table schema (docs/semantics.md,
+issue 18): the key column under its own name, then ``rmse``, ``count``
+(elements counted, an integer), ``weight_sum`` (the weights as they applied;
+the element count when unweighted), ``omitted`` (always) and, with
+``--ci``, ``ci_low`` / ``ci_high`` -- per group, and for the overall row
+under the same names -- printed as plain text, JSON or CSV.
+
+The overall row can never be read as a group's: JSON keeps it in its own
+object, CSV marks every row's ``scope`` (``group`` / ``overall``), and the
+aligned table prints it below the groups on its own ``overall:`` line.
+
+>>> import numpy as np
+>>> from rmse_ext import GroupedRootMeanSquaredError
+>>> m = GroupedRootMeanSquaredError(dtype="float64")
+>>> m.update_state([0.0, 0.0, 0.0], [1.0, 2.0, 2.0], ["b", "a", "a"])
+>>> print_report(grouped_report(m, "store", None), "csv")
+scope,store,rmse,count,weight_sum,omitted
+group,a,2.0,2,2.0,0
+group,b,1.0,1,1.0,0
+overall,,1.7320508075688772,3,3.0,0
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Optional
+
+from ._format import json_number, key_text, key_type, shortest, text_table
+
+#: the columns after the keys, in order; ci_low / ci_high only with --ci
+RESULT_COLUMNS = ("rmse", "count", "weight_sum", "omitted")
+CI_COLUMNS = ("ci_low", "ci_high")
+
+Report = dict[str, Any]
+
+
+def ungrouped_report(metric: Any, elements: int, ci: Optional[float]) -> Report:
+    """The overall row of a RootMeanSquaredError that has read ``elements``
+    squared-error elements (omitted ones included)."""
+    overall = {"rmse": metric.result(), "count": elements - metric.omitted,
+               "weight_sum": metric.count, "omitted": metric.omitted}
+    if ci is not None:
+        overall["ci_low"], overall["ci_high"] = metric.confidence_interval(ci)
+    return {"overall": overall, "groups": None, "dtype": metric.dtype}
+
+
+def grouped_report(metric: Any, name: str, ci: Optional[float]) -> Report:
+    """The per-group columns and the overall row of a GroupedRootMeanSquaredError."""
+    elements = metric.elements()
+    columns = {name: metric.keys(), "rmse": metric.result(), "count": elements,
+               "weight_sum": metric.counts(), "omitted": metric.omitted()}
+    overall = {"rmse": metric.overall(), "count": int(sum(elements.tolist())),
+               "weight_sum": metric.overall_count(), "omitted": metric.overall_omitted()}
+    if ci is not None:
+        columns["ci_low"], columns["ci_high"] = metric.confidence_interval(ci)
+        overall["ci_low"], overall["ci_high"] = metric.overall_confidence_interval(ci)
+    return {"overall": overall, "groups": columns, "key_column": name, "dtype": metric.dtype}
+
+
+# -- values as each output shows them ------------------------------------------------------
+
+def json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Strict-JSON values: rmse as the shortest decimal of its dtype, counts
+    as integers, non-finite numbers as "NaN" / "Infinity"."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if name == "rmse":
+            out[name] = json_number(shortest(value))
+        elif name in ("count", "omitted"):
+            out[name] = int(value)
+        elif name in ("weight_sum", *CI_COLUMNS):
+            out[name] = json_number(value)
+        else:
+            out[name] = key_text(value)
+    return out
+
+
+def text_cell(name: str, value: Any) -> str:
+    """A value as CSV and the aligned table show it."""
+    if name == "rmse":
+        return str(value)
+    if name in ("count", "omitted"):
+        return str(int(value))
+    if name in ("weight_sum", *CI_COLUMNS):
+        return repr(float(value))
+    return str(key_text(value))
+
+
+def group_rows(report: Report) -> list[dict[str, Any]]:
+    columns = report["groups"]
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+# -- output ------------------------------------------------------------------------------
+
+def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = None) -> None:
+    """Print ``report`` as ``style`` ('text', 'json' or 'csv'); ``extra``:
+    more fields of the JSON document (ci_level, ci_method, seconds)."""
+    overall, groups = report["overall"], report["groups"]
+    names = list(overall)
+    if style == "json":
+        doc: dict[str, Any]
+        if groups is None:
+            doc = json_row(overall)
+        else:
+            name = report["key_column"]
+            doc = {"overall": json_row(overall), "groups": [json_row(r) for r in group_rows(report)],
+                   "key_column": name, "key_type": key_type(groups[name])}
+        doc.update(extra or {}, dtype=report["dtype"])
+        print(json.dumps(doc))
+        return
+    if style == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if groups is None:
+            writer.writerow(names)
+            writer.writerow([text_cell(n, overall[n]) for n in names])
+        else:
+            name = report["key_column"]
+            writer.writerow(["scope", name, *names])
+            for row in group_rows(report):
+                writer.writerow(["group", text_cell(name, row[name]),
+                                 *(text_cell(n, row[n]) for n in names)])
+            writer.writerow(["overall", "", *(text_cell(n, overall[n]) for n in names)])
+        print(buffer.getvalue(), end="")
+        return
+    if groups is None:
+        print(str(overall["rmse"]))
+        if "ci_low" in overall and extra:
+            print(f"{extra['ci_level']:g} confidence interval ({extra['ci_method']}): "
+                  f"{overall['ci_low']!r} {overall['ci_high']!r}")
+        return
+    header = list(groups)
+    for line in text_table(header, [[text_cell(n, row[n]) for n in header]
+                                    for row in group_rows(report)]):
+        print(line)
+    print()
+    print("overall: " + "  ".join(f"{n} {text_cell(n, overall[n])}" for n in names))
