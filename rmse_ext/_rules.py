@@ -31,7 +31,8 @@ class Layout(NamedTuple):
     w_shape: Shape | None     # the weights after 3.1, or None (unweighted)
     keep: int | None          # 3.3: leading axes kept (the rest averaged); None: 3.2
     w_out_shape: Shape | None  # 3.3: the shape of (row means) * weights
-    size: int                 # elements of the squared errors
+    size: int                 # elements folded: those of the squared errors (0 also
+                              # when 3.3's weights broadcast to no row: section 4)
 
     @property
     def samples(self) -> int:
@@ -111,4 +112,7 @@ def resolve(t_shape: Shape, p_shape: Shape, w_shape: Shape | None = None) -> Lay
             f"sample_weight of shape {given}{read_as} does not broadcast to the "
             f"squared errors of shape {shape}{averaged} (semantics 3.2/3.3)"
         )
-    return Layout(t_shape, p_shape, shape, fixed, keep, out, prod(shape))
+    # tf_keras multiplies the row means by weights broadcast to ``out`` and adds
+    # sum(weights) to the count: with no row of weights (an empty weight array
+    # against a non-empty batch) both sums are empty, so the update folds nothing
+    return Layout(t_shape, p_shape, shape, fixed, keep, out, prod(shape) if prod(out) else 0)

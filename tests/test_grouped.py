@@ -463,3 +463,12 @@ def test_a_zero_weight_removes_its_element_even_nan_or_inf(run):
     assert m.to_dict() == {"a": np.sqrt(2.5), "b": 0.0}
     m.update_state(t, p, keys)
     assert np.isnan(m.to_dict()["b"])
+
+
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
+def test_weights_broadcast_to_no_row_change_nothing(nan_policy):
+    # issue 18 defect 4, as the ungrouped metric (semantics 3.3 with 0 rows of weights)
+    m = GroupedRootMeanSquaredError(dtype="float64", nan_policy=nan_policy)
+    m.update_state([0.0], [1.0], [3])
+    m.update_state(np.zeros((1, 6, 2)), np.ones((1, 6, 2)), [4], sample_weight=np.zeros(0))
+    assert m.to_dict() == {3: 1.0} and m.overall() == 1.0

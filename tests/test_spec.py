@@ -249,6 +249,19 @@ def test_4_empty_batches_change_nothing(make_metric):
     assert snapshot(m) == before
 
 
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit", "raise"])
+def test_4_weights_broadcast_to_no_row_change_nothing(make_metric, nan_policy):
+    # issue 18 defect 4: 3.3 with weights of 0 rows against a non-empty batch;
+    # tf_keras folds (row means) * w of shape (0,): nothing, and sum(w) = 0
+    m = make_metric(nan_policy=nan_policy)
+    m.update_state([0.0], [1.0])
+    before = snapshot(m)
+    m.update_state(np.zeros((1, 6, 2)), np.ones((1, 6, 2)), sample_weight=np.zeros((0,)))
+    m.update_state(np.zeros((1, 6)), np.ones((1, 6)), sample_weight=np.zeros((0, 1)))
+    assert snapshot(m) == before
+    assert m.result() == 1.0
+
+
 def test_4_nan_poisons_until_reset(make_metric):
     m = make_metric()
     m.update_state([1.0, np.nan], [1.0, 2.0])
