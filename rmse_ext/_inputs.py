@@ -269,23 +269,3 @@ def as_operand(x: Any, name: str) -> np.ndarray:
     if array.dtype != target or not (array.flags.c_contiguous and array.flags.aligned):
         array = np.array(array, dtype=target, order="C", copy=True)
     return array
-
-
-def resolve_result_dtype(dtype: Any) -> np.dtype[Any]:
-    """The NumPy float dtype that ``result()`` returns (semantics 1: None -> float32)."""
-    if dtype is None:
-        return FLOAT32
-    as_numpy = getattr(dtype, "as_numpy_dtype", None)  # a tf.DType
-    if as_numpy is not None:
-        dtype = as_numpy
-    try:
-        resolved: np.dtype[Any] | None = np.dtype(dtype)
-    except (TypeError, ValueError):  # e.g. np.dtype('0x1p0'): a ValueError
-        resolved = None
-    if resolved is None or resolved.kind != "f" or resolved.itemsize not in (2, 4, 8):
-        raise TypeError(
-            f"dtype must be float16, float32 or float64 (or None for float32); "
-            f"got {dtype!r}"
-        )
-    native: np.dtype[Any] = resolved.newbyteorder("=")
-    return native

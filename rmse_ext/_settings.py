@@ -10,12 +10,44 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, TypeVar
 
+import numpy as np
+
 from . import _intervals, _missing
-from ._inputs import resolve_result_dtype
+from ._inputs import FLOAT32, FLOAT64
 from ._parallel import check_num_threads
 
 
 Self = TypeVar("Self", bound="MetricSettings")
+
+
+def resolve_dtype(dtype: Any) -> np.dtype[Any]:
+    """The metric's ``dtype`` as given, native byte order (semantics 1: None
+    -> float32): any NumPy integer or float16/32/64 dtype, a name of one, or a
+    tf.DType, as tf.keras and Keras 3 accept them; else TypeError."""
+    if dtype is None:
+        return FLOAT32
+    as_numpy = getattr(dtype, "as_numpy_dtype", None)  # a tf.DType
+    if as_numpy is not None:
+        dtype = as_numpy
+    try:
+        resolved: np.dtype[Any] | None = np.dtype(dtype)
+    except (TypeError, ValueError):  # e.g. np.dtype('0x1p0'): a ValueError
+        resolved = None
+    if resolved is None or not (resolved.kind in "iu" or (
+            resolved.kind == "f" and resolved.itemsize in (2, 4, 8))):
+        raise TypeError(
+            f"dtype must be a float (float16, float32, float64) or integer dtype "
+            f"(or None for float32); got {dtype!r}"
+        )
+    native: np.dtype[Any] = resolved.newbyteorder("=")
+    return native
+
+
+def result_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """What ``result()`` returns for a metric of ``dtype``: that float dtype,
+    float64 for an integer dtype (tf_keras returns a float there too; an
+    RMSE rounded to an integer would be useless)."""
+    return dtype if dtype.kind == "f" else FLOAT64
 
 
 class MetricSettings:
@@ -30,8 +62,13 @@ class MetricSettings:
         self._num_threads = check_num_threads(num_threads)
         self._nan_policy = _missing.check_policy(nan_policy)
         self._name = name
-        self._dtype = resolve_result_dtype(dtype)
+        self._set_dtype(resolve_dtype(dtype))
         self._interval_args: tuple[Optional[str], int, int, int] = (None, 200, 0, 0)
+
+    def _set_dtype(self, dtype: np.dtype[Any]) -> None:
+        """Keep ``dtype`` (as given: config, state) and its result dtype."""
+        self._dtype = dtype
+        self._result_dtype = result_dtype(dtype)
 
     def _set_interval_args(self, interval: Optional[str], n_boot: int, seed: int,
                            stream: int) -> None:
@@ -75,7 +112,8 @@ class MetricSettings:
 
     @property
     def dtype(self) -> str:
-        """The result dtype's name, e.g. ``'float32'``."""
+        """The dtype's name, e.g. ``'float32'`` (``result()`` returns it; float64
+        for an integer dtype)."""
         return self._dtype.name
 
     @property

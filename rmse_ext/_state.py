@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._inputs import resolve_result_dtype
 from ._missing import check_policy
 from ._parallel import check_num_threads
+from ._settings import resolve_dtype
 
 FORMAT = "rmse_ext.state/1"
 FLOAT_KEYS = ("total_hi", "total_lo", "weight_hi", "weight_lo")
@@ -95,7 +95,7 @@ def parse(state: Any) -> dict[str, Any]:
     if not isinstance(state["dtype"], str):
         raise TypeError(f"state['dtype'] must be a str; got {type(state['dtype']).__name__}")
     try:
-        dtype = resolve_result_dtype(state["dtype"]).name
+        dtype = resolve_dtype(state["dtype"]).name
     except (TypeError, ValueError) as exc:
         raise ValueError(f"state['dtype']: {exc}") from None
     try:

@@ -24,14 +24,14 @@ import numpy as np
 
 from . import _backend, _grouped_intervals, _missing, _state
 from ._backend import Policy, TMode, WMode
-from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype, resolve_result_dtype
+from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype
 from ._keys import KeyBatch, check_kind, is_kind, keys_from_json, keys_to_json, read_keys
 from ._plan import (
     NAN_POLICIES, exact_operands, kept_row_weights, lay_out,
     read_numbers, unbroadcast,
 )
 from ._rules import Layout, resolve
-from ._settings import MetricSettings
+from ._settings import MetricSettings, resolve_dtype
 from ._table import GroupTable, ROW_WORDS, row_counts, row_omitted, row_seen
 
 STATE_FORMAT = "rmse_ext.grouped_state/1"
@@ -248,7 +248,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
         is 0, but NaN where it is 0 because every element was omitted."""
         result, count = self._read()
         out: np.ndarray = _missing.nan_if_all_omitted(result, count, self.omitted())
-        return out.astype(self._dtype)
+        return out.astype(self._result_dtype)
 
     def counts(self) -> np.ndarray:
         """Per-group weight sums (element counts when unweighted), float64."""
@@ -270,7 +270,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
         acc = _backend.kernel.Accumulator()
         acc.set_raw(*self._pooled_raw())
         value: np.floating[Any] = _missing.nan_if_all_omitted(
-            acc.value_as(self._dtype), acc.count(), acc.get_raw()[5])
+            acc.value_as(self._result_dtype), acc.count(), acc.get_raw()[5])
         return value
 
     def overall_count(self) -> float:
@@ -424,7 +424,8 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises and changes nothing."""
         name, dtype, num_threads, nan_policy, table, interval = parse_state(state)
-        self._name, self._dtype, self._num_threads = name, resolve_result_dtype(dtype), num_threads
+        self._name, self._num_threads = name, num_threads
+        self._set_dtype(resolve_dtype(dtype))
         self._nan_policy, self._table = nan_policy, table
         self._set_interval(interval)
 

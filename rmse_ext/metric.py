@@ -7,9 +7,9 @@ import numpy as np
 
 from . import _backend, _intervals, _missing, _state
 from ._chunked import fold_chunked, is_chunked, windowable
-from ._inputs import Chunks, read_input, resolve_result_dtype
+from ._inputs import Chunks, read_input
 from ._plan import plan_update, remember_layout
-from ._settings import MetricSettings
+from ._settings import MetricSettings, resolve_dtype
 
 # batches smaller than this stay on the single-threaded fast path
 PARALLEL_MIN_SIZE = 1 << 20
@@ -104,7 +104,7 @@ class RootMeanSquaredError(MetricSettings):
         count is 0 -- but NaN when the count is 0 because every element was
         omitted (nan_policy='omit': 0 would read as a perfect model)."""
         value: np.floating[Any] = _missing.nan_if_all_omitted(
-            self._acc.value_as(self._dtype), self._acc.count(), self._acc.get_raw()[5])
+            self._acc.value_as(self._result_dtype), self._acc.count(), self._acc.get_raw()[5])
         return value
 
     def reset_state(self) -> None:
@@ -223,7 +223,7 @@ class RootMeanSquaredError(MetricSettings):
                  interval: Optional[_intervals.IntervalState]) -> None:
         """Take over a parsed state dict and interval state (it cannot fail)."""
         self._name = parsed["name"]
-        self._dtype = resolve_result_dtype(parsed["dtype"])
+        self._set_dtype(resolve_dtype(parsed["dtype"]))
         self._num_threads = parsed["num_threads"]
         self._nan_policy = parsed["nan_policy"]
         self._acc.set_raw(*parsed["raw"])
@@ -271,7 +271,7 @@ class RootMeanSquaredError(MetricSettings):
 
 
 #: the attributes RootMeanSquaredError itself keeps (the state dict carries them)
-_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_num_threads", "_acc", "_nan_policy", "_interval",
+_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_result_dtype", "_num_threads", "_acc", "_nan_policy", "_interval",
                              "_interval_args"})
 
 

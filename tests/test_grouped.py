@@ -366,7 +366,7 @@ def test_bad_state_dicts_raise_and_change_nothing():
     for bad in ({**good, "format": "x"}, {**good, "keys": ["a", "b"]},
                 {**good, "total_hi": ["nope"]}, {**good, "kind": "float"},
                 {**good, "unweighted": [-1]}, {k: v for k, v in good.items() if k != "kind"},
-                {**good, "keys": [1]}, {**good, "dtype": "int8"}, "state"):
+                {**good, "keys": [1]}, {**good, "dtype": "complex64"}, "state"):
         with pytest.raises((TypeError, ValueError)):
             m.set_state(bad)
     assert json.dumps(m.get_state()) == before
@@ -381,7 +381,7 @@ def test_config_and_constructor_checks():
     np.testing.assert_array_equal(m([0.0], [3.0], [1]), np.float32([np.sqrt(5.0), 2.0]))
     m.reset_state()
     assert m.keys().size == 0
-    for bad in ({"name": 3}, {"num_threads": -1}, {"num_threads": 1.5}, {"dtype": "int32"}):
+    for bad in ({"name": 3}, {"num_threads": -1}, {"num_threads": 1.5}, {"dtype": "complex64"}):
         with pytest.raises((TypeError, ValueError)):
             GroupedRootMeanSquaredError(**bad)
 
@@ -472,3 +472,13 @@ def test_weights_broadcast_to_no_row_change_nothing(nan_policy):
     m.update_state([0.0], [1.0], [3])
     m.update_state(np.zeros((1, 6, 2)), np.ones((1, 6, 2)), [4], sample_weight=np.zeros(0))
     assert m.to_dict() == {3: 1.0} and m.overall() == 1.0
+
+
+def test_integer_dtype_is_kept_and_results_are_float64():
+    # issue 18 defect 11, as RootMeanSquaredError
+    m = GroupedRootMeanSquaredError(dtype="int32")
+    m.update_state([0, 0], [1, 2], ["a", "b"])
+    assert m.get_config()["dtype"] == "int32" and m.dtype == "int32"
+    assert m.result().dtype == np.float64 and m.result().tolist() == [1.0, 2.0]
+    assert m.overall().dtype == np.float64
+    assert GroupedRootMeanSquaredError.from_state(m.get_state()).dtype == "int32"

@@ -32,6 +32,22 @@ def test_1_name_and_dtype_as_given():
     assert RootMeanSquaredError(dtype=np.dtype("float32")).dtype == "float32"
 
 
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8", np.int16])
+def test_1_integer_dtype_is_kept_and_the_result_is_float64(dtype):
+    # issue 18 defect 11: tf.keras and Keras 3 accept any numeric dtype;
+    # tf_keras's result is a float (float64) for an integer dtype
+    m = RootMeanSquaredError(dtype=dtype)
+    name = np.dtype(dtype).name
+    assert m.dtype == name and m.get_config() == {"name": "root_mean_squared_error",
+                                                  "dtype": name}
+    m.update_state([2, 4, 6], [1, 3, 2])
+    assert m.result().dtype == np.float64 and m.result() == math.sqrt(6)
+    again = RootMeanSquaredError.from_config(m.get_config())
+    assert again.dtype == name
+    restored = RootMeanSquaredError.from_state(m.get_state())
+    assert restored.dtype == name and restored.result() == m.result()
+
+
 def test_1_result_is_sqrt_total_over_count(make_metric):
     m = make_metric()
     m.update_state([0.0, 0.0], [3.0, 4.0])          # total 25, count 2

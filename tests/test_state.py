@@ -165,7 +165,7 @@ def good_state():
     ({"elements": -1}, ValueError, "elements"),
     ({"elements": 2**128}, ValueError, "elements"),       # counts are exact below 2**128
     ({"name": 3}, TypeError, "name"),
-    ({"dtype": "int32"}, ValueError, "dtype"),
+    ({"dtype": "complex64"}, ValueError, "dtype"),
     ({"dtype": None}, TypeError, "dtype"),
     ({"num_threads": -1}, ValueError, "num_threads"),
     ({"num_threads": 2**70}, ValueError, "num_threads"),
