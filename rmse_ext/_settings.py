@@ -12,7 +12,7 @@ from typing import Any, Iterable, Optional, TypeVar
 
 import numpy as np
 
-from . import _intervals, _missing
+from . import _intervals, _missing, _outputs
 from ._inputs import FLOAT32, FLOAT64
 from ._parallel import check_num_threads
 
@@ -64,6 +64,21 @@ class MetricSettings:
         self._name = name
         self._set_dtype(resolve_dtype(dtype))
         self._interval_args: tuple[Optional[str], int, int, int] = (None, 200, 0, 0)
+        self._multioutput: _outputs.MultiOutput = None
+
+    def _set_multioutput(self, multioutput: Any) -> None:
+        """Check and keep ``multioutput`` (rmse_ext._outputs); after the
+        interval settings: per-output intervals are not built."""
+        self._multioutput = _outputs.check_multioutput(multioutput)
+        if self._multioutput is not None and self._interval_args[0] is not None:
+            raise ValueError("interval= cannot be combined with multioutput= (per-output "
+                             "intervals are not available); use one metric per output")
+
+    @property
+    def multioutput(self) -> Any:
+        """None (the Keras result), 'raw_values', 'uniform_average' or the
+        output weights (a list of floats)."""
+        return _outputs.config_value(self._multioutput)
 
     def _set_dtype(self, dtype: np.dtype[Any]) -> None:
         """Keep ``dtype`` (as given: config, state) and its result dtype."""
@@ -104,6 +119,8 @@ class MetricSettings:
             config["interval"] = method
         elif method == "bootstrap":
             config.update(interval=method, n_boot=n_boot, seed=seed, stream=stream)
+        if self._multioutput is not None:
+            config["multioutput"] = _outputs.config_value(self._multioutput)
         return config
 
     @property
@@ -141,6 +158,11 @@ class MetricSettings:
                     raise ValueError(
                         f"cannot merge a metric of dtype {metric.dtype!r} into one of "
                         f"dtype {self.dtype!r}"
+                    )
+                if not _outputs.same(metric._multioutput, self._multioutput):
+                    raise ValueError(
+                        f"cannot merge a metric with multioutput={metric.multioutput!r} into "
+                        f"one with multioutput={self.multioutput!r}"
                     )
                 metrics.append(metric)
         return metrics

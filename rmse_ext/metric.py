@@ -5,7 +5,7 @@ from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
-from . import _backend, _intervals, _missing, _state
+from . import _backend, _intervals, _missing, _outputs, _state
 from ._chunked import fold_chunked, is_chunked, windowable
 from ._inputs import Chunks, read_input
 from ._plan import plan_update, remember_layout
@@ -51,15 +51,28 @@ class RootMeanSquaredError(MetricSettings):
     >>> m.update_state([2, 4, 6, 8], [1, 3, 2, 3], sample_weight=[0, 1, 0, 1])
     >>> print(m.result())
     3.6055512
+
+    ``multioutput`` (default None: the Keras result) gives one RMSE per
+    output, the last axis (``'raw_values'``), or their average
+    (``'uniform_average'``, or weighted by an array of output weights), as
+    scikit-learn does; each output omits its own missing elements under
+    nan_policy='omit' (rmse_ext._outputs; docs/semantics.md, "Per-output results").
+
+    >>> m = RootMeanSquaredError(dtype="float64", multioutput="raw_values")
+    >>> m.update_state([[0, 0], [0, 0]], [[1, 2], [1, 2]])
+    >>> m.result()
+    array([1., 2.])
     """
 
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None,
                  num_threads: int | None = 1, *, nan_policy: str = "propagate",
                  interval: Optional[str] = None, n_boot: int = 200, seed: int = 0,
-                 stream: int = 0) -> None:
+                 stream: int = 0, multioutput: Any = None) -> None:
         super().__init__(name, dtype, num_threads, nan_policy)
         self._acc = _backend.kernel.Accumulator()
         self._set_interval_args(interval, n_boot, seed, stream)
+        self._set_multioutput(multioutput)
+        self._outputs: Optional[list[Any]] = _outputs.new_accumulators(self._multioutput)
         self._interval: Optional[_intervals.IntervalState] = self._new_interval()
 
     def _new_interval(self) -> Optional[_intervals.IntervalState]:
@@ -74,6 +87,9 @@ class RootMeanSquaredError(MetricSettings):
         On bad input raises TypeError/ValueError and leaves the state as it was.
         """
         policy = self._nan_policy
+        if self._multioutput is not None:
+            self._fold_outputs(y_true, y_pred, sample_weight)
+            return
         if (policy == "propagate" and self._interval is None
                 and (self._num_threads == 1 or small_array(y_pred))
                 and self._acc.fold_fast(y_true, y_pred, sample_weight)):
@@ -86,6 +102,18 @@ class RootMeanSquaredError(MetricSettings):
                 return
             operands = [x.concatenate() if isinstance(x, Chunks) else x for x in operands]
         self._fold(*operands)
+
+    def _fold_outputs(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
+        """One update into the per-output accumulators (multioutput=)."""
+        t, p, w = _missing.read_operands(self._nan_policy, read_input, y_true, y_pred,
+                                         sample_weight)
+        t, p, w = (x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w))
+        known = None if self._outputs is None else len(self._outputs)
+        outputs, fold = _outputs.plan_outputs(t, p, w, _outputs.policy_of(self._nan_policy),
+                                              known)
+        if self._outputs is None:
+            self._outputs = [_backend.kernel.Accumulator() for _ in range(outputs)]
+        fold(self._outputs)
 
     def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         omit = self._nan_policy == "omit"
@@ -102,7 +130,14 @@ class RootMeanSquaredError(MetricSettings):
     def result(self) -> np.floating[Any]:
         """``sqrt(total / count)`` as a NumPy scalar of ``dtype``; 0 while the
         count is 0 -- but NaN when the count is 0 because every element was
-        omitted (nan_policy='omit': 0 would read as a perfect model)."""
+        omitted (nan_policy='omit': 0 would read as a perfect model).  With
+        ``multioutput``: per output, then as asked (an array for
+        'raw_values')."""
+        if self._multioutput is not None:
+            accs = self._outputs or []
+            values = np.array([_missing.nan_if_all_omitted(a.value(), a.count(), a.get_raw()[5])
+                               for a in accs], dtype=np.float64)
+            return _outputs.combine(values, self._multioutput, self._result_dtype)  # type: ignore
         value: np.floating[Any] = _missing.nan_if_all_omitted(
             self._acc.value_as(self._result_dtype), self._acc.count(), self._acc.get_raw()[5])
         return value
@@ -110,6 +145,7 @@ class RootMeanSquaredError(MetricSettings):
     def reset_state(self) -> None:
         """Back to the empty state."""
         self._acc.reset()
+        self._outputs = _outputs.new_accumulators(self._multioutput)
         self._interval = self._new_interval()
 
     def reset_states(self) -> None:
@@ -144,25 +180,34 @@ class RootMeanSquaredError(MetricSettings):
     # -- read-outs beyond Keras -----------------------------------------------
 
     @property
-    def total(self) -> float:
-        """The weighted sum of squared errors so far, in float64."""
-        hi, lo = self._acc.get_raw()[:2]
-        return float(hi + lo if np.isfinite(hi) else hi)
+    def total(self) -> Any:
+        """The weighted sum of squared errors so far, in float64 (with
+        ``multioutput``: an array, one per output)."""
+        if self._multioutput is not None:
+            return np.array([_total(a) for a in self._outputs or []], dtype=np.float64)
+        return _total(self._acc)
 
     @property
-    def count(self) -> float:
-        """The sum of the weights that applied (elements when unweighted), float64."""
+    def count(self) -> Any:
+        """The sum of the weights that applied (elements when unweighted),
+        float64 (with ``multioutput``: an array, one per output)."""
+        if self._multioutput is not None:
+            return np.array([a.count() for a in self._outputs or []], dtype=np.float64)
         return float(self._acc.count())
 
     @property
-    def omitted(self) -> int:
-        """How many elements nan_policy='omit' has left out so far (exact)."""
+    def omitted(self) -> Any:
+        """How many elements nan_policy='omit' has left out so far (exact;
+        with ``multioutput``: a list, one int per output)."""
+        if self._multioutput is not None:
+            return [int(a.get_raw()[5]) for a in self._outputs or []]
         return int(self._acc.get_raw()[5])
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}) "
-            f"result={self._acc.value()!r} count={self.count!r}"
+            f"result={self._acc.value() if self._multioutput is None else self.result()!r} "
+            f"count={self.count!r}"
         )
 
     # -- state that travels: merge, save, restore (issue 5) ------------------
@@ -181,6 +226,9 @@ class RootMeanSquaredError(MetricSettings):
         2.4494898
         """
         metrics = self._mergeable(others, RootMeanSquaredError)
+        if self._multioutput is not None:
+            self._outputs = _outputs.merge_into(self._outputs, [m._outputs for m in metrics])
+            return
         if self._interval is not None or any(m._interval is not None for m in metrics):
             for metric in metrics:
                 if self._interval is None:
@@ -210,6 +258,9 @@ class RootMeanSquaredError(MetricSettings):
                                self._acc.get_raw(), self._nan_policy)
         if self._interval is not None:
             state["interval"] = self._interval.to_dict()
+        if self._multioutput is not None:
+            state["multioutput"] = _outputs.config_value(self._multioutput)
+            state["outputs"] = _outputs.to_state(self._outputs)
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -217,11 +268,14 @@ class RootMeanSquaredError(MetricSettings):
         ``get_state()`` dict.  A bad dict raises TypeError/ValueError naming
         the key and changes nothing."""
         parsed = _state.parse(state)
-        self._restore(parsed, _parse_interval(state))
+        self._restore(parsed, _parse_interval(state), _outputs.from_state(state))
 
     def _restore(self, parsed: dict[str, Any],
-                 interval: Optional[_intervals.IntervalState]) -> None:
-        """Take over a parsed state dict and interval state (it cannot fail)."""
+                 interval: Optional[_intervals.IntervalState],
+                 outputs: tuple[Any, Optional[list[Any]]] = (None, None)) -> None:
+        """Take over a parsed state dict, interval and per-output state (it
+        cannot fail)."""
+        self._multioutput, self._outputs = outputs
         self._name = parsed["name"]
         self._set_dtype(resolve_dtype(parsed["dtype"]))
         self._num_threads = parsed["num_threads"]
@@ -247,9 +301,11 @@ class RootMeanSquaredError(MetricSettings):
             kwargs["num_threads"] = parsed["num_threads"]
         kwargs["nan_policy"] = parsed["nan_policy"]
         interval = _parse_interval(state)
+        outputs = _outputs.from_state(state)
         metric = cls(**kwargs)
         metric._acc.set_raw(*parsed["raw"])
         metric._set_interval(interval)
+        metric._multioutput, metric._outputs = outputs
         return metric
 
     # -- pickle, copy.copy, copy.deepcopy: the usual protocol ------------------
@@ -265,14 +321,20 @@ class RootMeanSquaredError(MetricSettings):
         of its own (a copy never shares it)."""
         parsed = _state.parse(data["state"])
         interval = _parse_interval(data["state"])
+        outputs = _outputs.from_state(data["state"])
         self.__dict__.update(data["attributes"])
         self._acc = _backend.kernel.Accumulator()
-        self._restore(parsed, interval)
+        self._restore(parsed, interval, outputs)
 
 
 #: the attributes RootMeanSquaredError itself keeps (the state dict carries them)
-_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_result_dtype", "_num_threads", "_acc", "_nan_policy", "_interval",
-                             "_interval_args"})
+_OWN_ATTRIBUTES = frozenset({"_name", "_dtype", "_result_dtype", "_num_threads", "_acc", "_nan_policy",
+                             "_interval", "_interval_args", "_multioutput", "_outputs"})
+
+
+def _total(acc: Any) -> float:
+    hi, lo = acc.get_raw()[:2]
+    return float(hi + lo if np.isfinite(hi) else hi)
 
 
 def _parse_interval(state: dict[str, Any]) -> Optional[_intervals.IntervalState]:
