@@ -309,19 +309,21 @@ def units_of(plan: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
     exact difference rounded once, as for float inputs."""
     if not plan.size:
         return Units(None, np.empty(0), None)
-    if (plan.divisor == 1 and plan.t_mode == _backend.TMode.FULL_T and plan.repeat == 1
+    if (not plan.averaged and plan.t_mode == _backend.TMode.FULL_T and plan.repeat == 1
             and plan.w_mode in (_backend.WMode.NONE, _backend.WMode.SCALAR,
                                 _backend.WMode.FULL, _backend.WMode.PER_ROW)):
         t, p = _same_dtype(plan.t, plan.p)
         return Units(t, p, _float64(plan.w), plan.run, plan.w_mode, plan.w_scalar)
-    return full_units(y_true, y_pred, sample_weight)
+    return full_units(y_true, y_pred, sample_weight, plan.omits)
 
 
-def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
+def full_units(y_true: Any, y_pred: Any, sample_weight: Any, omit: bool = False) -> Units:
     """The units spelled out in stream order, on the layout the resolver
     gives (rmse_ext._rules): every operand broadcast to the squared errors'
-    shape, or under semantics 3.3 the row means with their weights.  Only
-    called after ``plan_update`` accepted the inputs."""
+    shape, or under semantics 3.3 the row means with their weights -- one
+    unit per row under every policy; with ``omit`` a row's mean is over its
+    kept elements (NaN, so omitted, when none is kept), as the main fold
+    averages it.  Only called after ``plan_update`` accepted the inputs."""
     from ._inputs import as_array, as_operand
     from ._plan import exact_operands
     from ._rules import resolve
@@ -337,8 +339,14 @@ def full_units(y_true: Any, y_pred: Any, sample_weight: Any) -> Units:
         rows = layout.w_out_shape + tail
         t_rows, p_rows, _ = exact_operands(np.broadcast_to(t, rows), np.broadcast_to(p, rows),
                                            rows, _backend.Policy.PROPAGATE)
-        squares = (np.asarray(p_rows, FLOAT64) - np.asarray(t_rows, FLOAT64)) ** 2
-        x = squares.reshape(layout.w_out_shape + (-1,)).mean(axis=-1)
+        t_rows, p_rows = np.asarray(t_rows, FLOAT64), np.asarray(p_rows, FLOAT64)
+        squares = ((p_rows - t_rows) ** 2).reshape(layout.w_out_shape + (-1,))
+        if omit:
+            missing = (np.isnan(t_rows) | np.isnan(p_rows)).reshape(squares.shape)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                x = np.where(missing, 0.0, squares).sum(axis=-1) / (~missing).sum(axis=-1)
+        else:
+            x = squares.mean(axis=-1)
         return Units(None, np.ascontiguousarray(x, dtype=FLOAT64),
                      _float64(np.broadcast_to(w, layout.w_out_shape)), 0, _backend.WMode.FULL)
     t, p, _ = exact_operands(np.broadcast_to(t, shape), np.broadcast_to(p, shape), shape,
@@ -357,7 +365,7 @@ def fold_update(acc: Any, plan: Any, state: IntervalState, omit: bool, num_threa
     but semantics 3.3's row means) rides the main fold: the kernel sums the
     moments in the same pass over the operands, on the same threads, and
     the main state gets bitwise what ``plan.apply`` gives."""
-    if isinstance(state, NormalInterval) and plan.divisor == 1:
+    if isinstance(state, NormalInterval) and not plan.averaged:
         if plan.p is not None:
             batch = plan.batch_for(acc, moments=True)
             rows = _parallel.chunk_rows(batch, num_threads)

@@ -57,6 +57,17 @@ class Plan:
         """Elements the kernel reads (0: nothing to fold)."""
         return 0 if self.p is None else int(self.p.size)
 
+    @property
+    def averaged(self) -> bool:
+        """Semantics 3.3: the squared errors are averaged over rows (an
+        interval's units are the row means, whatever the policy)."""
+        return self.count_weights is not None
+
+    @property
+    def omits(self) -> bool:
+        """Whether the kernel omits NaN (nan_policy='omit')."""
+        return self.policy in (Policy.OMIT, Policy.EXACT_OMIT)
+
     def batch_for(self, acc: Any, moments: bool = False) -> Any:
         """The kernel Batch for ``acc``'s module (``moments``: its chunks sum
         the "normal" interval's moments too)."""

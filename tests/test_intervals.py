@@ -119,6 +119,37 @@ def test_normal_interval_layouts():
                                    rtol=1e-9)
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_averaged_units_stay_rows_under_omit(grouped):
+    """Issue 18 defect 6: averaged weights (semantics 3.3) under 'omit' -- one
+    NaN must not switch the units from rows to elements (docs/intervals.md:
+    one unit per averaged row, its mean over the kept elements)."""
+    rng = np.random.default_rng(6)
+    e = rng.standard_normal((40, 1, 1)) * np.ones((1, 4, 3))   # rows of equal errors
+    t, w = np.zeros((40, 4, 3)), rng.uniform(0.5, 2, 40)
+    p = e.copy()
+    p[0, 0, 0] = np.nan
+    p[1] = np.nan                                             # a row with nothing kept
+    squares = np.where(np.isnan(p), 0.0, (p - t) ** 2)
+    kept = (~np.isnan(p)).sum(axis=(1, 2))
+    x, weights = squares.sum(axis=(1, 2))[kept > 0] / kept[kept > 0], w[kept > 0]
+    for method in ("normal", "bootstrap"):
+        kwargs = dict(dtype="float64", nan_policy="omit", interval=method, n_boot=50)
+        if grouped:
+            m = rmse_ext.GroupedRootMeanSquaredError(**kwargs)
+            m.update_state(t, p, np.zeros(40, int), sample_weight=w)
+            got = m.overall_confidence_interval()
+            assert np.allclose([v[0] for v in m.confidence_interval()], got, rtol=1e-12)
+        else:
+            m = RootMeanSquaredError(**kwargs)
+            m.update_state(t, p, sample_weight=w)
+            got = m.confidence_interval()
+        if method == "normal":
+            np.testing.assert_allclose(got, normal_oracle(x, weights, 0.95), rtol=1e-9)
+        else:   # 40 units drawn (the omitted row's index included), not 480
+            assert m.get_state()["interval"]["position"] == 40
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
 def test_large_batch_keeps_the_main_state_bitwise(weighted, nan_policy):
