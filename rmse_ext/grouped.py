@@ -22,7 +22,7 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 
 import numpy as np
 
-from . import _backend, _grouped_intervals, _missing, _state
+from . import _backend, _grouped_intervals, _missing, _outputs, _state
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype
 from ._keys import KeyBatch, check_kind, is_kind, keys_from_json, keys_to_json, read_keys
@@ -174,16 +174,38 @@ class GroupedRootMeanSquaredError(MetricSettings):
     {7: 1.0, 9: 2.0}
     >>> m.counts().tolist(), float(m.overall()) == (9 / 3) ** 0.5
     ([1.0, 2.0], True)
+
+    ``multioutput`` as on ``RootMeanSquaredError`` (docs/semantics.md,
+    "Per-output results"): per group, one RMSE per output (``result()`` of
+    shape (groups, outputs) for ``'raw_values'``) or their average.
+
+    >>> m = GroupedRootMeanSquaredError(dtype="float64", multioutput="raw_values")
+    >>> m.update_state([[0, 0], [0, 0]], [[1, 2], [3, 4]], groups=["a", "b"])
+    >>> m.result().tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
     """
 
     def __init__(self, name: str = "grouped_root_mean_squared_error", dtype: Any = None,
                  num_threads: Optional[int] = 1, *, nan_policy: str = "propagate",
                  interval: Optional[str] = None, n_boot: int = 200, seed: int = 0,
-                 stream: int = 0) -> None:
+                 stream: int = 0, multioutput: Any = None) -> None:
         super().__init__(name, dtype, num_threads, nan_policy)
         self._set_interval_args(interval, n_boot, seed, stream)
+        self._set_multioutput(multioutput)
         self._interval = _grouped_intervals.new_grouped(*self._interval_args)
         self._table = self._new_table()
+        # multioutput: one grouped metric per output (None before the first update)
+        self._parts: Optional[list[GroupedRootMeanSquaredError]] = self._new_parts()
+
+    def _new_parts(self, outputs: Optional[int] = None
+                   ) -> Optional[list[GroupedRootMeanSquaredError]]:
+        if isinstance(self._multioutput, np.ndarray) and outputs is None:
+            outputs = self._multioutput.size
+        if self._multioutput is None or outputs is None:
+            return None
+        return [GroupedRootMeanSquaredError(self._name, self._dtype, self._num_threads,
+                                            nan_policy=self._nan_policy)
+                for _ in range(outputs)]
 
     def _new_table(self) -> GroupTable:
         return GroupTable(0 if self._interval is None else self._interval.words)
@@ -201,6 +223,9 @@ class GroupedRootMeanSquaredError(MetricSettings):
         layout = resolve(t.shape, p.shape, None if w is None else w.shape)
         keys = read_keys(groups, layout.samples)
         self._table.check(keys)
+        if self._multioutput is not None:
+            self._fold_outputs(layout, t, p, w, keys)
+            return
         if layout.size == 0:                                       # semantics 4
             return
         policy = NAN_POLICIES["omit" if self._nan_policy == "omit" else "propagate"]
@@ -208,6 +233,43 @@ class GroupedRootMeanSquaredError(MetricSettings):
         units = None if self._interval is None else _grouped_intervals.prepare(
             t, p, w, self._nan_policy, layout.samples)
         self._fold(plan, keys, units)
+
+    def _fold_outputs(self, layout: Layout, t: np.ndarray, p: np.ndarray,
+                      w: Optional[np.ndarray], keys: KeyBatch) -> None:
+        """multioutput: each output's slice into its own grouped metric,
+        the keys read once; everything checked before the first fold."""
+        if layout.keep is not None:
+            raise ValueError("multioutput= on the grouped metric takes weights that "
+                             "broadcast (semantics 3.2), not averaged ones (3.3)")
+        d = _outputs.outputs_of(layout.shape)
+        known = None if self._parts is None else len(self._parts)
+        if known is not None and d != known and layout.size:
+            raise ValueError(
+                f"this metric has {known} output(s) (multioutput=); a batch whose squared "
+                f"errors have shape {layout.shape} has {d}")
+        if self._parts is not None:
+            self._parts[0]._table.check(keys)
+        if layout.size == 0:                                       # semantics 4
+            return
+        policy = NAN_POLICIES["omit" if self._nan_policy == "omit" else "propagate"]
+        if len(layout.shape) < 2:
+            plans = [plan_grouped(layout, t, p, w, policy)]
+        else:
+            full = [np.broadcast_to(a.reshape(s), layout.shape) for a, s in
+                    ((t, layout.t_shape), (p, layout.p_shape))]
+            w_full = None if w is None else np.broadcast_to(w.reshape(layout.w_shape),
+                                                             layout.shape)
+            slices = [[np.ascontiguousarray(a[..., j]) for a in full] +
+                      [None if w_full is None else np.ascontiguousarray(w_full[..., j])]
+                      for j in range(d)]
+            plans = [plan_grouped(resolve(ts.shape, ps.shape, None if ws is None else ws.shape),
+                                  ts, ps, ws, policy) for ts, ps, ws in slices]
+        if self._parts is None:
+            self._parts = self._new_parts(d)
+        assert self._parts is not None
+        for part, plan in zip(self._parts, plans):
+            part._fold(plan, keys)
+        self._table.kind = self._parts[0]._table.kind
 
     def _fold(self, plan: GroupedPlan, keys: KeyBatch,
               units: Optional[_grouped_intervals.Prepared] = None) -> None:
@@ -227,6 +289,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """Back to the empty state (no keys)."""
         self._interval = _grouped_intervals.new_grouped(*self._interval_args)
         self._table = self._new_table()
+        self._parts = self._new_parts()
 
     def reset_states(self) -> None:
         self.reset_state()
@@ -235,7 +298,26 @@ class GroupedRootMeanSquaredError(MetricSettings):
 
     def keys(self) -> np.ndarray:
         """The keys seen so far, sorted."""
+        if self._parts is not None:
+            return self._parts[0].keys()
         return self._table.present()[1]
+
+    def _per_output(self, read: Any, combine: bool = False) -> Any:
+        """multioutput: ``read(part)`` of every output's metric as the last
+        axis; ``combine``: as multioutput asks (the average for
+        'uniform_average' and output weights)."""
+        parts = self._parts or []
+        if not parts:
+            values = np.zeros((len(self.keys()), 0))
+        else:
+            values = np.stack([np.asarray(read(part)) for part in parts], axis=-1)
+        if not combine or (isinstance(self._multioutput, str)
+                           and self._multioutput == "raw_values"):
+            return values.astype(self._result_dtype) if combine else values
+        if values.shape[-1] == 0:
+            return np.zeros(values.shape[:-1], self._result_dtype)
+        weights = self._multioutput if isinstance(self._multioutput, np.ndarray) else None
+        return np.average(values, axis=-1, weights=weights).astype(self._result_dtype)
 
     def _read(self) -> tuple[np.ndarray, np.ndarray]:
         slots = self._table.present()[0]
@@ -246,27 +328,40 @@ class GroupedRootMeanSquaredError(MetricSettings):
     def result(self) -> np.ndarray:
         """Per-group ``sqrt(total / count)`` of ``dtype``: 0 where the count
         is 0, but NaN where it is 0 because every element was omitted."""
+        if self._multioutput is not None:
+            return self._per_output(lambda part: part.result().astype(np.float64), True)
         result, count = self._read()
         out: np.ndarray = _missing.nan_if_all_omitted(result, count, self.omitted())
         return out.astype(self._result_dtype)
 
     def counts(self) -> np.ndarray:
-        """Per-group weight sums (element counts when unweighted), float64."""
+        """Per-group weight sums (element counts when unweighted), float64
+        (multioutput: one column per output)."""
+        if self._multioutput is not None:
+            return self._per_output(lambda part: part.counts())
         return self._read()[1]
 
     def elements(self) -> np.ndarray:
         """Per-group numbers of squared-error elements, int64 (omitted ones
-        not included)."""
+        not included; multioutput: one column per output)."""
+        if self._multioutput is not None:
+            return self._per_output(lambda part: part.elements())
         counts: np.ndarray = row_counts(self._table.rows)[self._table.present()[0]]
         return np.asarray(counts.sum(axis=1), dtype=np.int64)
 
     def omitted(self) -> np.ndarray:
-        """Per-group numbers of elements nan_policy='omit' left out, int64."""
+        """Per-group numbers of elements nan_policy='omit' left out, int64
+        (multioutput: one column per output)."""
+        if self._multioutput is not None:
+            return self._per_output(lambda part: part.omitted())
         return np.array(row_omitted(self._table.rows)[self._table.present()[0]])
 
     def overall(self) -> np.floating[Any]:
         """The RMSE of every element pooled exactly (not a mean of the
-        groups' RMSEs), as a scalar of ``dtype``."""
+        groups' RMSEs), as a scalar of ``dtype`` (multioutput: per output,
+        then as asked)."""
+        if self._multioutput is not None:
+            return self._per_output(lambda part: part.overall().astype(np.float64), True)
         acc = _backend.kernel.Accumulator()
         acc.set_raw(*self._pooled_raw())
         value: np.floating[Any] = _missing.nan_if_all_omitted(
@@ -292,7 +387,8 @@ class GroupedRootMeanSquaredError(MetricSettings):
         return raw
 
     def to_dict(self) -> dict[Any, float]:
-        """``{key: rmse}`` in sorted key order (Python keys and floats)."""
+        """``{key: rmse}`` in sorted key order (Python keys and floats;
+        lists of floats for multioutput='raw_values')."""
         return dict(zip(self.keys().tolist(), self.result().tolist()))
 
     # -- confidence intervals (docs/grouped.md, docs/intervals.md) -------------------------
@@ -329,7 +425,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
     def __repr__(self) -> str:
         policy = "" if self._nan_policy == "propagate" else f", nan_policy={self._nan_policy!r}"
         return (f"{type(self).__name__}(name={self._name!r}, dtype={self.dtype!r}{policy}) "
-                f"groups={len(self.keys())} overall={float(self.overall())!r}")
+                f"groups={len(self.keys())} overall={self.overall().tolist()!r}")
 
     # -- config and state ----------------------------------------------------------------
 
@@ -377,6 +473,9 @@ class GroupedRootMeanSquaredError(MetricSettings):
         differ).  Metrics of another class, dtype or kind of key raise
         before anything changes."""
         metrics = self._mergeable(others, GroupedRootMeanSquaredError)
+        if self._multioutput is not None:
+            self._merge_parts(metrics)
+            return
         for metric in metrics:
             try:
                 check_kind(self._table.kind, metric._table.kind, "the metric merged")
@@ -398,6 +497,24 @@ class GroupedRootMeanSquaredError(MetricSettings):
             if self._interval is not None:
                 self._interval.merge(interval)  # type: ignore[arg-type]
 
+    def _merge_parts(self, metrics: list[GroupedRootMeanSquaredError]) -> None:
+        """multioutput: output by output (same number of outputs, same kind
+        of key, checked before anything changes)."""
+        known = [m._parts for m in [self, *metrics] if m._parts is not None]
+        if len({len(parts) for parts in known}) > 1:
+            raise ValueError(f"cannot merge metrics with different numbers of outputs: "
+                             f"{sorted({len(parts) for parts in known})}")
+        if not known:
+            return
+        copies = [[GroupedRootMeanSquaredError.from_state(part.get_state()) for part in parts]
+                  for parts in known[1 if self._parts is not None else 0:]]
+        if self._parts is None:
+            self._parts, copies = copies[0], copies[1:]
+        for parts in copies:      # a kind check failing here fails on the first output
+            for mine, other in zip(self._parts, parts):
+                mine.merge_state(other)
+        self._table.kind = self._parts[0]._table.kind
+
     def get_state(self) -> dict[str, Any]:
         """The whole state as a JSON-serialisable dict (floats as
         ``float.hex()`` strings, keys included); ``set_state``/``from_state``
@@ -418,16 +535,22 @@ class GroupedRootMeanSquaredError(MetricSettings):
             state["nan_policy"] = self._nan_policy
         if self._interval is not None:
             state["interval"] = self._interval.to_dict(self._extra_rows())
+        if self._multioutput is not None:
+            state["multioutput"] = _outputs.config_value(self._multioutput)
+            state["outputs"] = (None if self._parts is None
+                                else [part.get_state() for part in self._parts])
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore name, dtype and the running state, bitwise, from a
         ``get_state()`` dict.  A bad dict raises and changes nothing."""
         name, dtype, num_threads, nan_policy, table, interval = parse_state(state)
+        multioutput, parts = parse_outputs(state)
         self._name, self._num_threads = name, num_threads
         self._set_dtype(resolve_dtype(dtype))
         self._nan_policy, self._table = nan_policy, table
         self._set_interval(interval)
+        self._multioutput, self._parts = multioutput, parts
 
     def _set_interval(self, interval: Optional[_grouped_intervals.GroupedInterval]) -> None:
         self._interval = interval
@@ -439,9 +562,11 @@ class GroupedRootMeanSquaredError(MetricSettings):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> GroupedRootMeanSquaredError:
         name, dtype, num_threads, nan_policy, table, interval = parse_state(state)
+        multioutput, parts = parse_outputs(state)
         metric = cls(name=name, dtype=dtype, num_threads=num_threads, nan_policy=nan_policy)
         metric._table = table
         metric._set_interval(interval)
+        metric._multioutput, metric._parts = multioutput, parts
         return metric
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -531,3 +656,30 @@ def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable,
     table.kind = kind
     return (parsed["name"], parsed["dtype"], parsed["num_threads"], parsed["nan_policy"], table,
             interval)
+
+
+def parse_outputs(state: dict[str, Any]
+                  ) -> tuple[Any, Optional[list[GroupedRootMeanSquaredError]]]:
+    """``(multioutput, per-output metrics)`` of a grouped state dict."""
+    if "multioutput" not in state:
+        return None, None
+    try:
+        multioutput = _outputs.check_multioutput(state["multioutput"])
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"state['multioutput']: {exc}") from None
+    outputs = state.get("outputs")
+    if outputs is None:
+        if isinstance(multioutput, np.ndarray):
+            outputs = [GroupedRootMeanSquaredError(nan_policy=state.get(
+                "nan_policy", "propagate")).get_state()] * multioutput.size
+        else:
+            return multioutput, None
+    if not isinstance(outputs, list) or not outputs:
+        raise ValueError("state['outputs'] must be a non-empty list of grouped states")
+    if isinstance(multioutput, np.ndarray) and len(outputs) != multioutput.size:
+        raise ValueError(f"state['outputs'] has {len(outputs)} outputs; multioutput has "
+                         f"{multioutput.size} weights")
+    parts = [GroupedRootMeanSquaredError.from_state(part) for part in outputs]
+    if len({tuple(map(repr, part.keys().tolist())) for part in parts}) > 1:
+        raise ValueError("state['outputs'] hold different keys")
+    return multioutput, parts

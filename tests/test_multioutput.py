@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, strategies as st
 from sklearn.metrics import root_mean_squared_error as sk_rmse
 
-from rmse_ext import RootMeanSquaredError, _backend
+from rmse_ext import GroupedRootMeanSquaredError, RootMeanSquaredError, _backend
 
 
 KERNELS = _backend.available()
@@ -231,3 +231,56 @@ def test_bad_arguments_name_multioutput_and_change_nothing():
     assert m.count.tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="outputs"):
         RootMeanSquaredError.from_state({**m.get_state(), "outputs": [[1, 2]]})
+
+
+# -- the grouped metric ---------------------------------------------------------------
+
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1), weighted=st.booleans(),
+       omit=st.booleans())
+def test_grouped_is_the_metric_per_key_and_output(shape, seed, weighted, omit):
+    rng = np.random.default_rng(seed)
+    t, p = rng.standard_normal(shape), rng.standard_normal(shape)
+    if omit:
+        t[rng.random(shape) < 0.2] = np.nan
+    keys = rng.integers(0, 4, shape[0])
+    w = rng.random(shape[0]) if weighted else None
+    policy = "omit" if omit else "propagate"
+    g = GroupedRootMeanSquaredError(dtype="float64", multioutput="raw_values",
+                                    nan_policy=policy)
+    g.update_state(t, p, keys, w)
+    assert g.result().shape == (len(np.unique(keys)), shape[1])
+    for i, key in enumerate(g.keys().tolist()):
+        m = RootMeanSquaredError(dtype="float64", multioutput="raw_values", nan_policy=policy)
+        rows = keys == key
+        m.update_state(t[rows], p[rows], None if w is None else w[rows])
+        assert g.result()[i].tobytes() == m.result().tobytes()
+        assert g.omitted()[i].tolist() == m.omitted
+    u = GroupedRootMeanSquaredError(dtype="float64", multioutput="uniform_average",
+                                    nan_policy=policy)
+    u.update_state(t, p, keys, w)
+    np.testing.assert_array_equal(u.result(), g.result().mean(axis=1))
+
+
+def test_grouped_state_pickle_merge_and_errors():
+    rng = np.random.default_rng(8)
+    t, p, keys = rng.standard_normal((30, 2)), rng.standard_normal((30, 2)), rng.integers(0, 3, 30)
+    whole, a, b = (GroupedRootMeanSquaredError(dtype="float64", multioutput=[1.0, 3.0])
+                   for _ in range(3))
+    whole.update_state(t, p, keys)
+    a.update_state(t[:10], p[:10], keys[:10])
+    b.update_state(t[10:], p[10:], keys[10:])
+    a.merge_state(b)
+    np.testing.assert_allclose(a.result(), whole.result(), rtol=2e-16)
+    for again in (pickle.loads(pickle.dumps(whole)),
+                  GroupedRootMeanSquaredError.from_state(json.loads(json.dumps(
+                      whole.get_state())))):
+        assert again.result().tobytes() == whole.result().tobytes()
+        assert again.get_config() == whole.get_config()
+    before = whole.get_state()
+    with pytest.raises(ValueError, match="2 output"):
+        whole.update_state(np.zeros((2, 3)), np.ones((2, 3)), [5, 5])
+    with pytest.raises(ValueError, match="3.3"):
+        whole.update_state(np.zeros((2, 3, 2)), np.ones((2, 3, 2)), [1, 1], [1.0, 2.0])
+    with pytest.raises(ValueError, match="multioutput"):
+        whole.merge_state(GroupedRootMeanSquaredError(dtype="float64"))
+    assert whole.get_state() == before
