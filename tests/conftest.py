@@ -31,6 +31,19 @@ def metric_on(kernel, **kwargs):
     return m
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the whole run (test_spark, test_conformance)."""
+    import shutil
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs java (.ci/run installs openjdk-17-jre-headless)")
+    import rmse_ext.spark
+    session = rmse_ext.spark.local_session(2)
+    yield session
+    session.stop()
+
+
 @pytest.fixture
 def make_metric(kernel):
     return lambda **kwargs: metric_on(kernel, **kwargs)

@@ -15,7 +15,7 @@ import pytest
 
 from rmse_ext import GroupedRootMeanSquaredError, RootMeanSquaredError
 from rmse_ext.cli import main
-from rmse_ext.cli._format import key_bytes
+from rmse_ext._keys import keys_from_json
 
 
 def run(capsys, *argv):
@@ -121,22 +121,42 @@ def test_usage_errors_are_one_stderr_line(capsys, argv):
 
 
 def test_bytes_keys_are_unambiguous_in_json(tmp_path, capsys):
-    keys = np.array([b"\xff", b"\\xff", b"a", b"\xff", b"\xc3\xa9"], dtype=object)
+    """Bytes keys are the key codec's JSON (hex strings, as in get_state()),
+    with key_kind beside them: b"\\xff" and b"\\\\xff" stay apart and read back."""
+    keys = np.array([b"\xff", b"\\xff", b"a", b"\xff", b"\xc3\xa9"], dtype="S")
     y, p = np.zeros(5), np.arange(5.0)
     np.save(tmp_path / "y.npy", y)
     np.save(tmp_path / "p.npy", p)
-    np.save(tmp_path / "k.npy", keys.astype("S"))
+    np.save(tmp_path / "k.npy", keys)
     code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
                          tmp_path / "k.npy", "--json", "--dtype", "float64")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["key_type"] == "bytes"
+    assert doc["key_kind"] == "bytes"
     texts = [g["key"] for g in doc["groups"]]
     assert len(set(texts)) == 4
     m = GroupedRootMeanSquaredError(dtype="float64")
-    m.update_state(y, p, keys.astype("S"))
-    assert [key_bytes(x) for x in texts] == m.keys().tolist()
+    m.update_state(y, p, keys)
+    assert keys_from_json("bytes", texts).tolist() == m.keys().tolist()
+    assert texts == m.get_state()["keys"]
     assert [g["rmse"] for g in doc["groups"]] == m.result().tolist()
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
+                         tmp_path / "k.npy", "--csv")
+    assert [r["key"] for r in csv.DictReader(io.StringIO(out))][:-1] == texts
+
+
+def test_datetime_keys_are_ticks_in_json_and_iso_in_text(tmp_path, capsys):
+    keys = np.array(["2024-01-02", "2024-01-01", "2024-01-02"], dtype="M8[D]")
+    np.save(tmp_path / "y.npy", np.zeros(3))
+    np.save(tmp_path / "k.npy", keys)
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "y.npy", "--groups",
+                         tmp_path / "k.npy", "--json")
+    doc = json.loads(out)
+    assert doc["key_kind"] == "datetime64[D]"
+    assert [g["key"] for g in doc["groups"]] == keys[1:].astype(np.int64).tolist()
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "y.npy", "--groups",
+                         tmp_path / "k.npy")
+    assert [line.split()[0] for line in out.splitlines()[1:3]] == ["2024-01-01", "2024-01-02"]
 
 
 def test_a_group_keyed_overall_is_not_the_overall_row(tmp_path, capsys):

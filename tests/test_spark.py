@@ -1,5 +1,5 @@
 """rmse_ext.spark on a real local[2] session (one session for the module,
-small data): agreement with Spark's RegressionEvaluator and with the
+small data; the session is conftest's): agreement with Spark's RegressionEvaluator and with the
 in-memory metric, partitions (several, empty), weights, array columns with
 the per-row Keras rules, exact column types, nulls and bad columns; and
 by= (grouped states merged by key value) against the in-memory grouped
@@ -27,13 +27,6 @@ from pyspark.sql import types as T  # noqa: E402
 
 import rmse_ext.spark  # noqa: E402
 from rmse_ext.spark import evaluate  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = rmse_ext.spark.local_session(2)
-    yield session
-    session.stop()
 
 
 def in_memory(y_true, y_pred, weight=None):

@@ -1,18 +1,17 @@
 r"""What the subcommands share, below all of them (no subcommand imports
-another): the one-line usage errors, strict-JSON numbers, the text of keys,
-and aligned text tables.
+another): the one-line usage errors, strict-JSON numbers, keys as text, and
+aligned text tables.
 
-**Keys as text** (JSON, CSV and the aligned table): a ``str`` key as itself;
-a ``bytes`` key as its UTF-8 text with every backslash doubled and every byte
-that is not part of valid UTF-8 written ``\xNN`` -- so ``b"\xff"`` is the
-text ``\xff`` and ``b"\\xff"`` the text ``\\xff``, and ``key_bytes`` reads
-either back (the grouped JSON names the kind of its keys in ``"key_type"``);
-integers and bools as JSON numbers and booleans; datetimes in ISO 8601.
+Keys in JSON are the key codec's JSON values (``rmse_ext._keys.keys_to_json``,
+as ``GroupedRootMeanSquaredError.get_state()`` writes them: ints, bools,
+strs, bytes as hex strings, datetimes as integer ticks of their unit), with
+the kind beside them; as text (CSV and the aligned table) the same, but
+datetimes in ISO 8601.
 
->>> print(key_text(b"\xff"), key_text(b"\\xff"), key_text("\\xff"))
-\xff \\xff \xff
->>> [key_bytes(key_text(b)) for b in (b"\xff", b"\\xff", "é".encode())]
-[b'\xff', b'\\xff', b'\xc3\xa9']
+>>> key_cells("bytes", np.array([b"\\xff", b"\xff"], dtype=object))
+['5c786666', 'ff']
+>>> key_cells("datetime64[s]", np.array([0], dtype="M8[s]"))
+['1970-01-01T00:00:00']
 >>> json_number(float("inf")), json_number(1.5)
 ('Infinity', 1.5)
 """
@@ -20,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from typing import Any, Callable, NoReturn
 
 import numpy as np
+
+from .._keys import keys_to_json
 
 PROG = "rmse-ext"
 
@@ -60,35 +60,11 @@ def shortest(x: Any) -> float:
 
 # -- keys ----------------------------------------------------------------------------------
 
-def key_text(key: Any) -> Any:
-    """A key as JSON / CSV show it (module docstring): bytes escaped
-    unambiguously, NumPy scalars as Python ones, datetimes in ISO 8601."""
-    if isinstance(key, (bytes, np.bytes_)):
-        return bytes(key).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
-    if isinstance(key, (np.datetime64, np.timedelta64)):
-        return str(key)
-    return key.item() if isinstance(key, np.generic) else key
-
-
-_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})")
-
-
-def key_bytes(text: str) -> bytes:
-    """The bytes key ``key_text`` wrote as ``text``."""
-    out, at = bytearray(), 0
-    for m in _ESCAPE.finditer(text):
-        out += text[at:m.start()].encode("utf-8")
-        out += b"\\" if m[1] == "\\" else bytes([int(m[1][1:], 16)])
-        at = m.end()
-    return bytes(out + text[at:].encode("utf-8"))
-
-
-def key_type(keys: np.ndarray) -> str:
-    """The kind of a key array, as the grouped JSON names it: "int",
-    "bool", "str", "bytes" or the datetime64/timedelta64 dtype."""
-    kind = keys.dtype.kind
-    return {"b": "bool", "U": "str", "S": "bytes", "O": "int", "i": "int",
-            "u": "int"}.get(kind, str(keys.dtype))
+def key_cells(kind: str | None, keys: np.ndarray) -> list[str]:
+    """Keys of ``kind`` as CSV and the aligned table show them."""
+    if kind is not None and kind.startswith(("datetime64", "timedelta64")):
+        return [str(k) for k in keys]
+    return [str(k) for k in keys_to_json(kind, keys)]
 
 
 # -- aligned text tables (rmse-ext eval's groups, rmse-ext bench) ---------------------------

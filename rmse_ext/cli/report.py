@@ -5,6 +5,11 @@ the element count when unweighted), ``omitted`` (always) and, with
 ``--ci``, ``ci_low`` / ``ci_high`` -- per group, and for the overall row
 under the same names -- printed as plain text, JSON or CSV.
 
+Keys: in JSON as the key codec writes them (``rmse_ext._keys.keys_to_json``,
+as in ``get_state()``: bytes as hex strings, datetimes as integer ticks),
+with ``"key_kind"`` naming their kind; in CSV and the table the same as
+text, datetimes in ISO 8601 (``_format.key_cells``).
+
 The overall row can never be read as a group's: JSON keeps it in its own
 object, CSV marks every row's ``scope`` (``group`` / ``overall``), and the
 aligned table prints it below the groups on its own ``overall:`` line.
@@ -26,7 +31,8 @@ import io
 import json
 from typing import Any, Optional
 
-from ._format import json_number, key_text, key_type, shortest, text_table
+from .._keys import keys_to_json
+from ._format import json_number, key_cells, shortest, text_table
 
 #: the columns after the keys, in order; ci_low / ci_high only with --ci
 RESULT_COLUMNS = ("rmse", "count", "weight_sum", "omitted")
@@ -55,7 +61,8 @@ def grouped_report(metric: Any, name: str, ci: Optional[float]) -> Report:
     if ci is not None:
         columns["ci_low"], columns["ci_high"] = metric.confidence_interval(ci)
         overall["ci_low"], overall["ci_high"] = metric.overall_confidence_interval(ci)
-    return {"overall": overall, "groups": columns, "key_column": name, "dtype": metric.dtype}
+    return {"overall": overall, "groups": columns, "key_column": name,
+            "key_kind": metric.get_state()["kind"], "dtype": metric.dtype}
 
 
 # -- values as each output shows them ------------------------------------------------------
@@ -72,7 +79,7 @@ def json_row(row: dict[str, Any]) -> dict[str, Any]:
         elif name in ("weight_sum", *CI_COLUMNS):
             out[name] = json_number(value)
         else:
-            out[name] = key_text(value)
+            out[name] = value
     return out
 
 
@@ -84,11 +91,15 @@ def text_cell(name: str, value: Any) -> str:
         return str(int(value))
     if name in ("weight_sum", *CI_COLUMNS):
         return repr(float(value))
-    return str(key_text(value))
+    return str(value)
 
 
-def group_rows(report: Report) -> list[dict[str, Any]]:
-    columns = report["groups"]
+def group_rows(report: Report, as_json: bool) -> list[dict[str, Any]]:
+    """One dict per group; the keys as the key codec writes them in JSON
+    (``keys_to_json``) or as text (``key_cells``)."""
+    columns = dict(report["groups"])
+    name, kind = report["key_column"], report["key_kind"]
+    columns[name] = (keys_to_json if as_json else key_cells)(kind, columns[name])
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
@@ -105,8 +116,9 @@ def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = N
             doc = json_row(overall)
         else:
             name = report["key_column"]
-            doc = {"overall": json_row(overall), "groups": [json_row(r) for r in group_rows(report)],
-                   "key_column": name, "key_type": key_type(groups[name])}
+            doc = {"overall": json_row(overall),
+                   "groups": [json_row(r) for r in group_rows(report, as_json=True)],
+                   "key_column": name, "key_kind": report["key_kind"]}
         doc.update(extra or {}, dtype=report["dtype"])
         print(json.dumps(doc))
         return
@@ -119,7 +131,7 @@ def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = N
         else:
             name = report["key_column"]
             writer.writerow(["scope", name, *names])
-            for row in group_rows(report):
+            for row in group_rows(report, as_json=False):
                 writer.writerow(["group", text_cell(name, row[name]),
                                  *(text_cell(n, row[n]) for n in names)])
             writer.writerow(["overall", "", *(text_cell(n, overall[n]) for n in names)])
@@ -133,7 +145,7 @@ def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = N
         return
     header = list(groups)
     for line in text_table(header, [[text_cell(n, row[n]) for n in header]
-                                    for row in group_rows(report)]):
+                                    for row in group_rows(report, as_json=False)]):
         print(line)
     print()
     print("overall: " + "  ".join(f"{n} {text_cell(n, overall[n])}" for n in names))

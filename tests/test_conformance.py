@@ -1,0 +1,538 @@
+"""The conformance matrix (issue 18): the same data through every door x
+every representation x batch splits gives IDENTICAL BITS per group and
+identical tables.
+
+Doors: ``RootMeanSquaredError`` (fed each group's rows), ``root_mean_squared_error``
+(each group's rows), ``GroupedRootMeanSquaredError``, ``rmse_ext.evaluate`` on
+pandas / polars / polars LazyFrame / pyarrow / dict / dask / Spark frames, and
+``rmse-ext eval`` on .npy / .csv / .parquet (called in-process).
+Representations: NumPy, lists, pandas (plain, nullable dtypes, Categorical
+keys), Arrow (plain, chunked, sliced, dictionary), polars (plain, Categorical
+keys), and keys whose representation changes between batches.  Splits: one
+batch, 2 and 7 batches (``--chunk-rows``, row groups, record batches,
+partitions).
+
+Every cell is compared with one reference -- ``GroupedRootMeanSquaredError``
+(float64) on NumPy arrays in one batch -- as a table ``{key as text: (rmse,
+count, weight_sum, omitted)}`` with floats as ``float.hex`` (bits, not
+closeness); the overall row likewise.  Three data sets: unweighted,
+weighted, and with NaN under ``nan_policy='omit'``.
+
+A cell that fails today because of a defect another part of issue 18 fixes
+is ``xfail(strict=True)`` naming the defect: when the fix lands the cell
+passes, the strict xfail fails, and the mark goes.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import rmse_ext
+from rmse_ext import GroupedRootMeanSquaredError, RootMeanSquaredError, root_mean_squared_error
+from rmse_ext.cli import main as cli_main
+
+pd = pytest.importorskip("pandas")
+pa = pytest.importorskip("pyarrow")
+pl = pytest.importorskip("polars")
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
+
+N = 23                          # divisible by neither 2 nor 7
+SPLITS = (1, 2, 7)
+SCHEMA = ["rmse", "count", "weight_sum", "omitted"]
+
+
+def make_data(kind):
+    """(y_true, y_pred, keys, weights or None, nan_policy) for one data set."""
+    rng = np.random.default_rng(18)
+    t = rng.normal(size=N) * 10.0 ** rng.integers(-3, 4, N)
+    p = t + rng.normal(size=N)
+    keys = np.array(["b", "a", "c", "a", "d"])[rng.integers(0, 5, N) % 4]
+    keys[:4] = ["b", "a", "c", "d"]             # every key in the first batch of 7
+    w = rng.random(N) * 3 if kind != "unweighted" else None
+    policy = "propagate"
+    if kind == "omit":
+        t[[2, 9]] = np.nan
+        p[15] = np.nan
+        w[20] = np.nan
+        policy = "omit"
+    return t, p, keys, w, policy
+
+
+KINDS = ("unweighted", "weighted", "omit")
+DATA = {kind: make_data(kind) for kind in KINDS}
+
+
+def bits(x):
+    return float(x).hex()
+
+
+def reference(kind):
+    """{key: (rmse, count, weight_sum, omitted)} and the overall row."""
+    t, p, k, w, policy = DATA[kind]
+    m = GroupedRootMeanSquaredError(dtype="float64", nan_policy=policy)
+    m.update_state(t, p, k, w)
+    return table_of(m), overall_of(m)
+
+
+def table_of(m):
+    return {str(key): (bits(r), int(c), bits(s), int(o)) for key, r, c, s, o in zip(
+        m.keys().tolist(), m.result(), m.elements(), m.counts(), m.omitted())}
+
+
+def overall_of(m):
+    return (bits(m.overall()), int(m.elements().sum()), bits(m.overall_count()),
+            int(m.overall_omitted()))
+
+
+def pieces(n_rows, splits):
+    """Row slices cutting ``n_rows`` into ``splits`` batches (the last shorter)."""
+    size = -(-n_rows // splits)
+    return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
+
+
+# -- representations -------------------------------------------------------------------------
+
+def arrow_sliced(a):
+    """``a`` as a slice (non-zero offset) of a longer Arrow array."""
+    pad = a[:3] if len(a) else a
+    whole = pa.concat_arrays([pa.array(pad), pa.array(a)])
+    return whole.slice(len(pad), len(a))
+
+
+def arrow_chunked(a):
+    """``a`` as a ChunkedArray of two chunks (the first may be empty)."""
+    whole, half = pa.array(a), len(a) // 2
+    return pa.chunked_array([whole.slice(0, half), whole.slice(half)], type=whole.type)
+
+
+VALUE_FORMS = {
+    "numpy": lambda a: a,
+    "list": lambda a: a.tolist(),
+    "pandas": lambda a: pd.Series(a),
+    "pandas-Float64": lambda a: pd.Series(a, dtype="Float64"),
+    "arrow": lambda a: pa.array(a),
+    "arrow-chunked": arrow_chunked,
+    "arrow-sliced": arrow_sliced,
+    "arrow-dictionary": lambda a: pa.array(a).dictionary_encode(),
+    "polars": lambda a: pl.Series(a),
+}
+
+KEY_FORMS = {
+    "numpy-str": lambda k: k,
+    "numpy-object": lambda k: k.astype(object),
+    "list": lambda k: k.tolist(),
+    "pandas-object": lambda k: pd.Series(k.astype(object)),
+    "pandas-string": lambda k: pd.Series(k, dtype="string"),
+    "pandas-Categorical": lambda k: pd.Series(pd.Categorical(k)),
+    "arrow": lambda k: pa.array(k.tolist()),
+    "arrow-chunked": lambda k: arrow_chunked(k.tolist()),
+    "arrow-sliced": lambda k: arrow_sliced(k.tolist()),
+    "arrow-dictionary": lambda k: pa.array(k.tolist()).dictionary_encode(),
+    "polars": lambda k: pl.Series(k.tolist()),
+    "polars-Categorical": lambda k: pl.Series(k.tolist(), dtype=pl.Categorical),
+    "int-numpy": lambda k: int_keys(k),
+    "int-pandas-Int64": lambda k: pd.Series(int_keys(k), dtype="Int64"),
+    "int-arrow": lambda k: pa.array(int_keys(k)),
+    "int-polars": lambda k: pl.Series(int_keys(k)),
+}
+
+#: one representation per batch, in turn: a key's kind widens between batches
+MIXED = ("numpy-str", "pandas-Categorical", "arrow-dictionary", "polars", "list")
+MIXED_INT = ("int-numpy", "int-pandas-Int64", "int-arrow", "int-polars")
+
+
+def int_keys(k):
+    """The keys as integers whose text is the same key ("a" -> 97)."""
+    return np.array([ord(c) for c in k.tolist()], dtype=np.int64)
+
+
+def as_text(key_form, table):
+    """A reference table with its keys as ``key_form`` gives them (text)."""
+    if not key_form.startswith("int-") and key_form != "mixed-int":
+        return table
+    return {str(ord(key)): row for key, row in table.items()}
+
+
+# -- the class doors ---------------------------------------------------------------------------
+
+def grouped_table(kind, splits, value_form="numpy", key_form="numpy-str"):
+    t, p, k, w, policy = DATA[kind]
+    m = GroupedRootMeanSquaredError(dtype="float64", nan_policy=policy)
+    for n, rows in enumerate(pieces(N, splits)):
+        kf = (MIXED[n % len(MIXED)] if key_form == "mixed" else
+              MIXED_INT[n % len(MIXED_INT)] if key_form == "mixed-int" else key_form)
+        vf = VALUE_FORMS[value_form]
+        m.update_state(vf(t[rows]), vf(p[rows]), KEY_FORMS[kf](k[rows]),
+                       None if w is None else vf(w[rows]))
+    return table_of(m), overall_of(m)
+
+
+VALUE_DEFECTS = {
+    "arrow-dictionary": "issue 18 defect 2 (columns): dictionary-encoded Arrow numbers are "
+                        "read as their indices",
+}
+KEY_DEFECTS = {}
+
+
+def marked(forms, defects):
+    return [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=defects[f]))
+            if f in defects else f for f in forms]
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+@pytest.mark.parametrize("value_form", marked(VALUE_FORMS, VALUE_DEFECTS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_grouped_metric_values(kind, value_form, splits):
+    assert grouped_table(kind, splits, value_form=value_form) == reference(kind)
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+@pytest.mark.parametrize("key_form", marked([*KEY_FORMS, "mixed", "mixed-int"], KEY_DEFECTS))
+@pytest.mark.parametrize("kind", ["weighted", "omit"])
+def test_grouped_metric_keys(kind, key_form, splits):
+    table, overall = reference(kind)
+    assert grouped_table(kind, splits, key_form=key_form) == (as_text(key_form, table), overall)
+
+
+def per_group(kind):
+    t, p, k, w, policy = DATA[kind]
+    return [(key, t[k == key], p[k == key], None if w is None else w[k == key], policy)
+            for key in sorted(set(k.tolist()))]
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+@pytest.mark.parametrize("value_form", marked(VALUE_FORMS, VALUE_DEFECTS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_metric_class_per_group(kind, value_form, splits):
+    """RootMeanSquaredError fed one group's rows gives that group's bits."""
+    table, _ = reference(kind)
+    vf = VALUE_FORMS[value_form]
+    got = {}
+    for key, t, p, w, policy in per_group(kind):
+        m = RootMeanSquaredError(dtype="float64", nan_policy=policy)
+        for rows in pieces(len(t), splits):
+            m.update_state(vf(t[rows]), vf(p[rows]), None if w is None else vf(w[rows]))
+        got[key] = (bits(m.result()), bits(m.count), m.omitted)
+    assert got == {key: (r, s, o) for key, (r, c, s, o) in table.items()}
+
+
+@pytest.mark.parametrize("value_form", marked(VALUE_FORMS, VALUE_DEFECTS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_function_per_group(kind, value_form):
+    """root_mean_squared_error on one group's rows gives that group's bits."""
+    table, _ = reference(kind)
+    vf = VALUE_FORMS[value_form]
+    got = {key: bits(root_mean_squared_error(vf(t), vf(p),
+                                             sample_weight=None if w is None else vf(w),
+                                             nan_policy="omit" if policy == "omit" else "raise"))
+           for key, t, p, w, policy in per_group(kind)}
+    assert got == {key: r for key, (r, c, s, o) in table.items()}
+
+
+# -- evaluate on frames ------------------------------------------------------------------------
+
+def frame_columns(kind):
+    t, p, k, w, policy = DATA[kind]
+    cols = {"k": k, "y": t, "yhat": p}
+    if w is not None:
+        cols["w"] = w
+    return cols, policy
+
+
+def pandas_frame(cols, key_dtype=None, value_dtype=None):
+    df = pd.DataFrame(cols)
+    if value_dtype:
+        df = df.astype({c: value_dtype for c in cols if c != "k"})
+    if key_dtype:
+        df["k"] = df["k"].astype(key_dtype)
+    return df
+
+
+def arrow_table(cols, batches=1, dictionary=False):
+    table = pa.table({c: pa.array(v.tolist()) for c, v in cols.items()})
+    if dictionary:
+        table = table.set_column(0, "k", table["k"].dictionary_encode())
+    return pa.Table.from_batches(
+        [b for rows in pieces(N, batches)
+         for b in table.slice(rows.start, rows.stop - rows.start).to_batches()])
+
+
+def polars_frame(cols, categorical=False, batches=1):
+    parts = [pl.DataFrame({c: v[rows] for c, v in cols.items()})
+             for rows in pieces(N, batches)]
+    df = pl.concat(parts, rechunk=False)
+    return df.with_columns(pl.col("k").cast(pl.Categorical)) if categorical else df
+
+
+def dask_frame(cols, partitions):
+    dd = pytest.importorskip("dask.dataframe")
+    return dd.from_pandas(pd.DataFrame(cols), npartitions=partitions)
+
+
+FRAMES = {
+    "pandas": lambda c: pandas_frame(c),
+    "pandas-nullable": lambda c: pandas_frame(c, "string", "Float64"),
+    "pandas-Categorical": lambda c: pandas_frame(c, "category"),
+    "polars": lambda c: polars_frame(c),
+    "polars-7-chunks": lambda c: polars_frame(c, batches=7),
+    "polars-Categorical": lambda c: polars_frame(c, categorical=True),
+    "polars-LazyFrame": lambda c: polars_frame(c).lazy(),
+    "pyarrow": lambda c: arrow_table(c),
+    "pyarrow-2-batches": lambda c: arrow_table(c, 2),
+    "pyarrow-7-batches": lambda c: arrow_table(c, 7),
+    "pyarrow-dictionary-keys": lambda c: arrow_table(c, 2, dictionary=True),
+    "dict-numpy": lambda c: dict(c),
+    "dict-lists": lambda c: {n: v.tolist() for n, v in c.items()},
+    "dask-2": lambda c: dask_frame(c, 2),
+    "dask-7": lambda c: dask_frame(c, 7),
+}
+FRAME_DEFECTS = {
+    "polars-LazyFrame": "issue 18 defect 10 (columns): a polars LazyFrame fails with "
+                        "polars' own error",
+}
+FRAME_CELL_DEFECTS = {}
+
+
+def rows_of(out):
+    """A result frame of any library as {column: list}."""
+    if isinstance(out, dict):
+        return {n: np.asarray(v).tolist() for n, v in out.items()}
+    if hasattr(out, "to_pydict"):
+        return out.to_pydict()
+    if hasattr(out, "to_dict") and hasattr(out, "columns") and not hasattr(out, "schema"):
+        return {n: out[n].tolist() for n in out.columns}
+    return out.to_dict(as_series=False)
+
+
+def evaluated_table(out, by):
+    cols = rows_of(out)
+    n = len(cols["rmse"])
+    keys = [str(x) for x in cols[by]] if by else [None] * n
+    return {key: (bits(cols["rmse"][i]), int(cols["count"][i]), bits(cols["weight_sum"][i]),
+                  int(cols["omitted"][i]) if "omitted" in cols else 0)
+            for i, key in enumerate(keys)}
+
+
+def check_frame(frame, kind, policy, weighted):
+    table, overall = reference(kind)
+    kwargs = {"weight": "w"} if weighted else {}
+    grouped = rmse_ext.evaluate(frame, "y", "yhat", by="k", nan_policy=policy, **kwargs)
+    assert evaluated_table(grouped, "k") == table
+    whole = rmse_ext.evaluate(frame, "y", "yhat", nan_policy=policy, **kwargs)
+    assert evaluated_table(whole, None) == {None: overall}
+
+
+@pytest.mark.parametrize("frame_kind", marked(FRAMES, FRAME_DEFECTS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_evaluate_on_frames(kind, frame_kind):
+    cols, policy = frame_columns(kind)
+    if (kind, frame_kind) in FRAME_CELL_DEFECTS:
+        pytest.xfail(FRAME_CELL_DEFECTS[kind, frame_kind])
+    check_frame(FRAMES[frame_kind](cols), kind, policy, "w" in cols)
+
+
+SCHEMA_DEFECT = ("issue 18 one table schema (columns: result-table module): evaluate's table "
+                 "has 'omitted' only under nan_policy='omit'")
+
+
+@pytest.mark.parametrize("frame_kind", marked(["pandas", "polars", "pyarrow", "dict-numpy",
+                                               "dask-2"], dict.fromkeys(
+    ["pandas", "polars", "pyarrow", "dict-numpy", "dask-2"], SCHEMA_DEFECT)))
+def test_evaluate_answers_in_the_one_schema(frame_kind):
+    """The key column, then rmse, count (int), weight_sum, omitted: always."""
+    cols, _ = frame_columns("weighted")
+    out = rows_of(rmse_ext.evaluate(FRAMES[frame_kind](cols), "y", "yhat", by="k",
+                                    weight="w"))
+    assert list(out) == ["k", *SCHEMA]
+    assert all(type(c) is int for c in out["count"])
+
+
+@pytest.mark.parametrize("kind", ["weighted", "omit"])
+def test_evaluate_on_spark(spark, kind):
+    cols, policy = frame_columns(kind)
+    rows = [tuple(None if isinstance(v, float) and math.isnan(v) else v for v in row)
+            for row in zip(*(c.tolist() for c in cols.values()))]
+    df = spark.createDataFrame(rows, "k string, y double, yhat double, w double")
+    check_frame(df.repartition(3), kind, policy, True)
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def write_files(tmp_path, kind, fmt):
+    """The data set as files of ``fmt``; returns the eval arguments of the
+    values and those of the keys."""
+    t, p, k, w, policy = DATA[kind]
+    cols = {"k": k, "y": t, "yhat": p, **({} if w is None else {"w": w})}
+    if fmt == "npy":
+        for name, a in cols.items():
+            np.save(tmp_path / f"{name}.npy", a)
+        args = [tmp_path / "y.npy", tmp_path / "yhat.npy"]
+        return args + ([] if w is None else ["--weights", tmp_path / "w.npy"]), \
+            ["--groups", tmp_path / "k.npy"]
+    if fmt == "csv":
+        path = tmp_path / "d.csv"
+        with open(path, "w") as f:
+            f.write(",".join(cols) + "\n")
+            for row in zip(*(c.tolist() for c in cols.values())):
+                f.write(",".join("" if isinstance(x, float) and math.isnan(x) else repr(x)
+                                 if isinstance(x, float) else x for x in row) + "\n")
+    else:
+        pq = pytest.importorskip("pyarrow.parquet")
+        path = tmp_path / "d.parquet"
+        pq.write_table(pa.table({n: pa.array(v.tolist(), from_pandas=True)
+                                 for n, v in cols.items()}), path, row_group_size=5)
+    args = [path, "--true-column", "y", "--pred-column", "yhat"]
+    return args + ([] if w is None else ["--weight-column", "w"]), ["--group-column", "k"]
+
+
+def run_cli(capsys, *args):
+    code = cli_main(["eval", *map(str, args), "--json", "--no-progress", "--dtype", "float64"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return json.loads(out.out)
+
+
+def row_bits(row):
+    return bits(row["rmse"]), row["count"], bits(row["weight_sum"]), row["omitted"]
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+@pytest.mark.parametrize("fmt", ["npy", "csv", "parquet"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_cli(tmp_path, capsys, kind, fmt, splits):
+    """rmse-ext eval, grouped and not, in 1, 2 and 7 chunks (--chunk-rows)."""
+    table, overall = reference(kind)
+    values, keys = write_files(tmp_path, kind, fmt)
+    options = ["--chunk-rows", -(-N // splits), "--nan-policy", DATA[kind][4]]
+    doc = run_cli(capsys, *values, *keys, *options)
+    name = doc["key_column"]
+    assert {str(g[name]): row_bits(g) for g in doc["groups"]} == table
+    assert row_bits(doc["overall"]) == overall
+    assert row_bits(run_cli(capsys, *values, *options)) == overall
+
+
+# -- keys that differ only by NUL characters (issue 18 defect 3) -------------------------------
+
+NUL_KEYS = ["a", "a\x00", "a\x00\x00", "\x00a", "b"]
+
+
+def nul_data():
+    t, p, _, w, _ = DATA["weighted"]
+    return t, p, [NUL_KEYS[i % len(NUL_KEYS)] for i in range(N)], w
+
+
+def nul_reference(encode=False):
+    """Each key's rows through RootMeanSquaredError (the class door, bitwise
+    the grouped metric's above), keyed by the key's text (or its bytes)."""
+    t, p, keys, w = nul_data()
+    out = {}
+    for key in NUL_KEYS:
+        rows = np.array([k == key for k in keys])
+        m = RootMeanSquaredError(dtype="float64")
+        m.update_state(t[rows], p[rows], w[rows])
+        out[str(key.encode() if encode else key)] = (bits(m.result()), int(rows.sum()),
+                                                     bits(m.count), 0)
+    return out
+
+
+NUL_FORMS = {
+    "object": lambda k: np.array(k, dtype=object),
+    "list": lambda k: k,
+    "pandas": lambda k: pd.Series(k, dtype=object),
+    "pandas-string": lambda k: pd.Series(k, dtype="string"),
+    "arrow": lambda k: pa.array(k),
+    "arrow-dictionary": lambda k: pa.array(k).dictionary_encode(),
+    "polars": lambda k: pl.Series(k),
+    "bytes-object": lambda k: np.array([x.encode() for x in k], dtype=object),
+}
+
+
+@pytest.mark.parametrize("splits", [1, 7])
+@pytest.mark.parametrize("form", NUL_FORMS)
+def test_nul_keys_grouped_metric(form, splits):
+    t, p, keys, w = nul_data()
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    for rows in pieces(N, splits):
+        m.update_state(t[rows], p[rows], NUL_FORMS[form](keys[rows]), w[rows])
+    got = {str(k): row for k, row in zip(m.to_dict(), table_of_raw(m))}
+    assert got == nul_reference(encode=form.startswith("bytes"))
+
+
+def table_of_raw(m):
+    return [(bits(r), int(c), bits(s), int(o)) for r, c, s, o in zip(
+        m.result(), m.elements(), m.counts(), m.omitted())]
+
+
+NUL_FRAMES = {
+    "pandas": lambda c: pd.DataFrame(c),
+    "polars": lambda c: pl.DataFrame(c),
+    "pyarrow": lambda c: pa.table(c),
+    "dict": lambda c: {n: np.array(v, dtype=object) if n == "k" else v for n, v in c.items()},
+}
+NUL_FRAME_DEFECTS = {}
+
+
+@pytest.mark.parametrize("frame_kind", marked(NUL_FRAMES, NUL_FRAME_DEFECTS))
+def test_nul_keys_evaluate(frame_kind):
+    t, p, keys, w = nul_data()
+    frame = NUL_FRAMES[frame_kind]({"k": keys, "y": t, "yhat": p, "w": w})
+    out = rmse_ext.evaluate(frame, "y", "yhat", by="k", weight="w")
+    assert evaluated_table(out, "k") == nul_reference()
+
+
+def test_nul_keys_cli_parquet(tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    t, p, keys, w = nul_data()
+    pq.write_table(pa.table({"k": keys, "y": t, "yhat": p, "w": w}), tmp_path / "d.parquet",
+                   row_group_size=5)
+    doc = run_cli(capsys, tmp_path / "d.parquet", "--true-column", "y", "--pred-column", "yhat",
+                  "--weight-column", "w", "--group-column", "k", "--chunk-rows", 4)
+    assert {g["k"]: row_bits(g) for g in doc["groups"]} == nul_reference()
+
+
+def test_nul_keys_spark_binary(spark):
+    t, p, keys, w = nul_data()
+    rows = [(k.encode(), float(a), float(b), float(c)) for k, a, b, c in zip(keys, t, p, w)]
+    df = spark.createDataFrame(rows, "k binary, y double, yhat double, w double")
+    out = rmse_ext.evaluate(df.repartition(3), "y", "yhat", by="k", weight="w")
+    assert evaluated_table(out, "k") == nul_reference(encode=True)
+
+
+# -- every door refuses the same values the same way (issue 18 defect 5) -----------------------
+
+def datetime_columns():
+    t, p, k, _, _ = DATA["unweighted"]
+    return {"k": k, "y": np.datetime64("2024-01-01", "us") + np.arange(N).astype("m8[D]"),
+            "yhat": p}
+
+
+DATETIME_FRAMES = {
+    "pandas": lambda c: pd.DataFrame(c),
+    "polars": lambda c: pl.DataFrame(c),
+    "pyarrow": lambda c: pa.table(c),
+    "dict": lambda c: dict(c),
+}
+DATETIME_DEFECTS = {
+    "pandas": "issue 18 defect 5 (columns): pandas frames read datetime values as numbers",
+    **dict.fromkeys(["polars", "pyarrow", "dict"],
+                    "issue 18 defect 5 (columns): the TypeError names the argument "
+                    "(y_true), not the column 'y'"),
+}
+
+
+@pytest.mark.parametrize("by", [None, "k"])
+@pytest.mark.parametrize("frame_kind", marked(DATETIME_FRAMES, DATETIME_DEFECTS))
+def test_datetime_values_are_refused_naming_the_column(frame_kind, by):
+    frame = DATETIME_FRAMES[frame_kind](datetime_columns())
+    with pytest.raises(TypeError, match="'y'"):
+        rmse_ext.evaluate(frame, "y", "yhat", by=by)
+
+
+def test_datetime_values_are_refused_by_the_cli(tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table(datetime_columns()), tmp_path / "d.parquet")
+    code = cli_main(["eval", str(tmp_path / "d.parquet"), "--true-column", "y",
+                     "--pred-column", "yhat", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "d.parquet" in err and "'y'" in err
