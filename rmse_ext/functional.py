@@ -110,7 +110,8 @@ def _as_numbers(a: np.ndarray, name: str) -> np.ndarray:
         try:
             return np.asarray(a, dtype=np.float64)
         except np.exceptions.ComplexWarning:
-            raise ValueError(f"{name}: complex data is not supported") from None
+            # scikit-learn's own words: its tests match them (issue 18 defect 12)
+            raise ValueError(f"{name}: Complex data not supported") from None
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
         except TypeError as exc:
