@@ -221,3 +221,50 @@ def test_positions_in_text_files_are_row_and_line(tmp_path, capsys):
     code, out, err = run(capsys, path, "--true-column", "y", "--pred-column", "p",
                          "--nan-policy", "raise")
     assert code == 2 and "has a NaN at row 2 (line 4)" in err
+
+
+# -- keys read by the io/ readers, as every column -------------------------------------------
+
+@pytest.mark.parametrize("reader", ["pyarrow", "stdlib"])
+def test_csv_keys_are_text_by_either_reader(tmp_path, capsys, monkeypatch, reader):
+    """A key column of a CSV file is text ("007" and "7" are two keys, spaces
+    around a key are not part of it) whichever reader reads it, chunked."""
+    if reader == "stdlib":
+        monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    path = write_csv(tmp_path / "d.csv", ["k", "y", "p"],
+                     [["007", 1.0, 2.0], ["7", 2.0, 2.0], [" b ", 3.0, 5.0], ["007", 0.0, 0.0]])
+    code, out, err = run(capsys, path, "--true-column", "y", "--pred-column", "p",
+                         "--group-column", "k", "--json", "--chunk-rows", 3)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [(g["k"], g["count"]) for g in doc["groups"]] == [("007", 2), ("7", 1), ("b", 1)]
+
+
+def test_key_files_of_every_format(tmp_path, capsys):
+    """--groups reads .npy (1-D or one column), .npz members, .csv and .parquet
+    key columns through the same readers as the values, in the same chunks."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    keys = np.array([3, 1, 3, 2, 1, 3, 3])
+    y, p = np.arange(7.0), np.arange(7.0) ** 1.5
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "k.npy", keys)
+    np.save(tmp_path / "k2.npy", keys[:, None])
+    np.savez(tmp_path / "k.npz", series=keys, other=keys)
+    write_csv(tmp_path / "k.csv", ["series"], keys[:, None].tolist())
+    pq.write_table(pa.table({"series": keys}), tmp_path / "k.parquet", row_group_size=3)
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    m.update_state(y, p, keys)
+    for spec, extra, name in [("k.npy", [], "key"), ("k2.npy", [], "key"),
+                              ("k.npz:series", [], "series"),
+                              ("k.npz", ["--group-column", "series"], "series"),
+                              ("k.csv", [], "series"), ("k.parquet", [], "series")]:
+        code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--groups",
+                             tmp_path / spec, *extra, "--json", "--chunk-rows", 2,
+                             "--dtype", "float64")
+        assert code == 0, (spec, err)
+        doc = json.loads(out)
+        assert doc["key_column"] == name
+        got = [(str(g[name]), g["rmse"]) for g in doc["groups"]]
+        assert got == [(str(k), r) for k, r in zip(m.keys().tolist(), m.result().tolist())]

@@ -7,7 +7,7 @@ import math
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -15,7 +15,6 @@ from .. import GroupedRootMeanSquaredError, RootMeanSquaredError, _missing
 from .._rules import resolve
 from ..io import InputError, Table, open_table
 from ._format import PROG
-from .groups import KeyReader, key_notes, key_reader
 from .report import RESULT_COLUMNS, grouped_report, print_report, ungrouped_report
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
@@ -116,8 +115,10 @@ class Operand:
 
 
 def resolve_operands(args: argparse.Namespace, parser: argparse.ArgumentParser
-                     ) -> list[Operand]:
-    """The files and columns each role reads, with every table opened once."""
+                     ) -> tuple[list[Operand], Optional[Operand]]:
+    """The files and columns each role reads, with every table opened once:
+    the values' operands, and the keys' (``--group-column`` of Y_TRUE or of
+    ``--groups``), or None."""
     specific = (args.true_column, args.pred_column, args.weight_column)
     if args.column is not None and any(c is not None for c in specific):
         parser.error("--column cannot be combined with --true-column, "
@@ -137,7 +138,17 @@ def resolve_operands(args: argparse.Namespace, parser: argparse.ArgumentParser
         table = tables[spec]
         key = table.column(option if args.column is None else args.column, role)
         operands.append(Operand(role, table, key))
-    return operands
+    spec = args.groups or (args.y_true if args.group_column is not None else None)
+    if spec is None:
+        return operands, None
+    if spec not in tables:
+        tables[spec] = open_table(spec)
+    keys = Operand("groups", tables[spec], tables[spec].column(args.group_column, "groups",
+                                                               keys=True))
+    if keys.key in [op.key for op in operands if op.table is keys.table]:
+        raise InputError(keys.label, "is a column of values too; keys need a column of "
+                                     "their own")
+    return operands, keys
 
 
 def check_rows(operands: list[Operand]) -> None:
@@ -233,22 +244,21 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     start = time.perf_counter()
     if args.json and args.csv:
         parser.error("--json and --csv cannot be combined")
-    operands = resolve_operands(args, parser)
-    tables = list(dict.fromkeys(op.table for op in operands))
-    keys = key_reader(args)
-    if keys is not None and keys.name in (*RESULT_COLUMNS, "ci_low", "ci_high", "scope"):
-        raise InputError(keys.label, f"the key column is named {keys.name!r}, like a column "
-                                     f"of the result; rename it")
+    operands, keys = resolve_operands(args, parser)
+    every = operands + ([keys] if keys is not None else [])
+    tables = list(dict.fromkeys(op.table for op in every))
+    key_name = None if keys is None else keys.table.name_of(keys.key) or "key"
+    if key_name in (*RESULT_COLUMNS, "ci_low", "ci_high", "scope"):
+        raise InputError(keys.label if keys else "", f"the key column is named {key_name!r}, "
+                                                     f"like a column of the result; rename it")
     try:
-        check_rows(operands)
-        if keys is not None:
-            check_key_rows(keys, operands)
+        check_rows(every)
         per_row = row_elements(operands)
-        chunk_rows = args.chunk_rows or default_chunk_rows(operands)
+        chunk_rows = args.chunk_rows or default_chunk_rows(every)
         for table in tables:
             table.nulls = "nan" if args.nan_policy == "omit" else "reject"
             # one column in two roles is read once (issue 18, defect 7)
-            table.start(list(dict.fromkeys(op.key for op in operands if op.table is table)),
+            table.start(list(dict.fromkeys(op.key for op in every if op.table is table)),
                         chunk_rows)
         metric: Any = (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
             dtype=args.dtype, nan_policy=args.nan_policy,
@@ -272,11 +282,11 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                     if keys is None:
                         metric.update_state(*arrays)
                     else:
-                        metric.update_state(arrays[0], arrays[1], next_keys(keys, n, rows),
+                        metric.update_state(arrays[0], arrays[1],
+                                            chunks[tables.index(keys.table)][keys.key],
                                             arrays[2] if len(arrays) == 3 else None)
                 except (TypeError, ValueError) as exc:
-                    labels = [op.label for op in operands] + ([keys.label] if keys else [])
-                    raise InputError(" and ".join(labels),
+                    raise InputError(" and ".join(op.label for op in every),
                                      f"rows {rows + 1}-{rows + n}: {exc}") from None
                 rows += n
                 progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
@@ -290,40 +300,22 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         what = "no rows" if rows == 0 else f"{rows} rows of 0 elements each"
         raise InputError(" and ".join(t.path for t in tables),
                          f"{what} to evaluate (--allow-empty accepts an empty input)")
-    if keys is not None and len(keys.read(1)):
-        raise InputError(keys.label, f"has more rows than the values ({rows})")
-    notes = {t.path: t.notes for t in tables}
-    if keys is not None:
-        notes[keys.path] = key_notes(keys, metric.keys())
+    notes = {t.path: list(t.notes) for t in tables}
+    if keys is not None and key_name in set(metric.keys().tolist()) and \
+            getattr(keys.table, "has_header", False):
+        notes[keys.table.path].append(
+            f"line 1 is read as the header (its key column is named {key_name!r}), but "
+            f"{key_name!r} is also a key in the rows below it: if line 1 is data, add a "
+            f"header line")
     for path, lines in notes.items():
         for line in lines:
             print(f"{PROG}: warning: {path}: {line}", file=sys.stderr)
     ci = args.ci
-    report = (ungrouped_report(metric, rows * per_row, ci) if keys is None else
-              grouped_report(metric, keys.name, ci))
+    report = (ungrouped_report(metric, rows * per_row, ci) if key_name is None else
+              grouped_report(metric, key_name, ci))
     report["extra"] = {"ci_level": ci, "ci_method": args.ci_method} if ci is not None else {}
     report["extra"]["seconds"] = round(time.perf_counter() - start, 6)
     return report
-
-
-def check_key_rows(keys: KeyReader, operands: list[Operand]) -> None:
-    """The keys file has as many rows as the values (when both are known)."""
-    known = [(op.table.rows, op.label) for op in operands if op.table.rows is not None]
-    if keys.rows is not None and known and keys.rows != known[0][0]:
-        raise InputError(keys.label, f"has {keys.rows} rows, but {known[0][1]} has "
-                                     f"{known[0][0]}")
-
-
-def next_keys(keys: KeyReader, n: int, rows: int) -> np.ndarray:
-    """The keys of the next ``n`` rows (InputError when the keys run out)."""
-    chunk = keys.read(n)
-    if len(chunk) != n:
-        header = ("" if keys.header_key is None else
-                  f" (line 1, {keys.header_key!r}, is read as its header: a first line "
-                  f"that is not all numbers is one)")
-        raise InputError(keys.label, f"ends after {rows + len(chunk)} rows{header}, but "
-                                     f"the values have more")
-    return chunk
 
 
 def unequal_lengths(tables: list[Table], chunks: list[dict[Any, np.ndarray]],

@@ -1,8 +1,13 @@
-"""Reading y_true / y_pred / weights from files, in row chunks, in bounded memory.
+"""Reading y_true / y_pred / weights (and grouping keys) from files, in row
+chunks, in bounded memory.
 
 A *table* is one input file; a *column* is one array in it, read in row chunks
 along axis 0 (semantics 2 and 3 then apply inside each chunk; the metric treats a
-chunked stream exactly as one update of the whole file).
+chunked stream exactly as one update of the whole file).  A column of keys
+(``column(option, "groups", keys=True)``) is read by the same readers in the
+same chunks: CSV keys as text (``007`` and ``7`` are two keys), ``.npy`` /
+``.npz`` / Parquet keys in their own type, checked by the key codec
+(``rmse_ext._keys``), which the grouped metric then reads them with.
 
 One module per format (``npy``, ``npz``, ``csv``, ``parquet``); what they
 share is in ``common``.

@@ -32,7 +32,11 @@ class Table:
     """One input file.  ``column(option, role)`` picks a column (raising
     InputError), ``describe(key)`` gives its per-row shape and dtype,
     ``start(keys, chunk_rows)`` begins reading and each ``read(k)`` returns
-    ``{key: array}`` with ``k`` rows (fewer only at the end, 0 when done)."""
+    ``{key: array}`` with ``k`` rows (fewer only at the end, 0 when done).
+
+    ``column(option, "groups", keys=True)`` picks a column of grouping keys
+    instead: read as the file holds it (CSV as text, Parquet and ``.npy`` in
+    their own type), its kind checked by the key codec (rmse_ext._keys)."""
 
     kind = "file"
     #: rows in the file, when the format knows it before reading
@@ -49,8 +53,12 @@ class Table:
         self.notes: list[str] = []
         self.bytes_total = os.path.getsize(path) if os.path.isfile(path) else 0
 
-    def column(self, option: str | None, role: str) -> Any:
+    def column(self, option: str | None, role: str, keys: bool = False) -> Any:
         raise NotImplementedError
+
+    def name_of(self, key: Any) -> str | None:
+        """The column's name in the file (None: the format has no names)."""
+        return None
 
     def describe(self, key: Any) -> tuple[tuple[int, ...], np.dtype]:
         return (), np.dtype(np.float64)
@@ -75,6 +83,20 @@ class Table:
         pass
 
 
+def check_keys(path: str, label: str, kind_of: Any, of: Any) -> None:
+    """InputError unless the key codec reads ``of`` (a dtype or Arrow type,
+    through ``kind_of``) as keys."""
+    try:
+        kind_of(of, label)
+    except TypeError as exc:
+        raise InputError(path, str(exc)) from None
+
+
+def option_name(role: str) -> str:
+    """The command-line option that picks the column of ``role``."""
+    return "--group-column" if role == "groups" else f"--{role.split('_')[-1]}-column"
+
+
 def pick_named(path: str, names: list[str], option: str | None, role: str,
                what: str = "column") -> int:
     """Index of the column ``option`` names (a name, else a 0-based index);
@@ -85,7 +107,7 @@ def pick_named(path: str, names: list[str], option: str | None, role: str,
             return 0
         raise InputError(
             path, f"has {len(names)} {what}s ({shown}); choose the {role} one "
-                  f"with --column or --{role.split('_')[-1]}-column")
+                  f"with {'--column or ' * (role != 'groups')}{option_name(role)}")
     if option in names:
         return names.index(option)
     if option.isdigit() and int(option) < len(names):

@@ -81,18 +81,30 @@ class CsvTable(Table):
         else:
             self.names = [str(i) for i in range(len(first))]
         self.empty = not first
+        self.text: set[int] = set()       # the key columns (read as text)
         self.raw: io.BufferedReader | None = None
         self.pa_file: Any = None
         self.pa = None if self.empty else import_pyarrow(path, "csv", needed=False)
         if self.pa is None:  # the standard library reads ~1M rows/s: small chunks
             self.chunk_rows_hint = STDLIB_CHUNK_ROWS
 
-    def column(self, option: str | None, role: str) -> int:
+    def column(self, option: str | None, role: str, keys: bool = False) -> int:
         if self.empty:
             if option is not None:
                 raise InputError(self.path, f"no column {option!r} (the file is empty)")
             return 0
-        return pick_named(self.path, self.names, option, role)
+        j = pick_named(self.path, self.names, option, role)
+        if keys:            # keys are text: "007" and "7" are two keys
+            self.text.add(j)
+        return j
+
+    def name_of(self, key: int) -> str | None:
+        return self.names[key] if self.has_header else None
+
+    def arrays(self, columns: list[Any]) -> dict[int, np.ndarray]:
+        """One batch: numbers as float64 arrays, key columns as arrays of str."""
+        return {j: np.array(v, dtype=object) if j in self.text else np.frombuffer(v, np.float64)
+                for j, v in zip(self.keys, columns)}
 
     def label(self, key: int) -> str:
         return f"{self.path} column {self.names[key]!r}" if self.names else self.path
@@ -115,7 +127,7 @@ class CsvTable(Table):
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         reader = csv.reader(text, delimiter=self.delimiter)
         width = len(self.names)
-        columns = [array("d") for _ in self.keys]
+        columns = self.new_columns()
         skip_header = self.has_header
         done = 0        # data rows read: positions are "row R (line L)", both from 1
         try:
@@ -130,6 +142,9 @@ class CsvTable(Table):
                     raise InputError(self.path, f"row {done} (line {reader.line_num}): "
                                                 f"expected {width} fields, found {len(row)}")
                 for values, j in zip(columns, self.keys):
+                    if j in self.text:
+                        values.append(row[j].strip())
+                        continue
                     try:
                         values.append(parse_number(row[j]) if row[j].strip() or self.nulls != "nan"
                                       else math.nan)
@@ -139,33 +154,42 @@ class CsvTable(Table):
                                        f"{self.names[j]!r}: not a number: {row[j]!r}"
                         ) from None
                 if len(columns[0]) >= chunk_rows:
-                    yield {j: np.frombuffer(v, np.float64) for j, v in zip(self.keys, columns)}
-                    columns = [array("d") for _ in self.keys]
+                    yield self.arrays(columns)
+                    columns = self.new_columns()
         except (csv.Error, UnicodeDecodeError) as exc:
             raise InputError(self.path, f"row {done + 1} (line {reader.line_num}): {exc}"
                              ) from None
         finally:
             if scan_only:
                 raw.close()
-        yield {j: np.frombuffer(v, np.float64) for j, v in zip(self.keys, columns)}
+        yield self.arrays(columns)
+
+    def new_columns(self) -> list[Any]:
+        return [[] if j in self.text else array("d") for j in self.keys]
 
     def arrow_batches(self, pa: Any) -> Iterator[dict[int, np.ndarray]]:
         internal = [f"c{i}" for i in range(len(self.names))]
         wanted = sorted(set(self.keys))
+        numbers = [internal[j] for j in wanted if j not in self.text]
         read = pa.csv.ReadOptions(column_names=internal,
                                   skip_rows=1 if self.has_header else 0)
         parse = pa.csv.ParseOptions(delimiter=self.delimiter)
         convert = pa.csv.ConvertOptions(
             include_columns=[internal[j] for j in wanted],
-            column_types={internal[j]: pa.float64() for j in wanted},
+            column_types={internal[j]: pa.string() if j in self.text else pa.float64()
+                          for j in wanted},
             null_values=[""] if self.nulls == "nan" else [], strings_can_be_null=False,
             quoted_strings_can_be_null=False)
         self.pa_file = pa.input_stream(self.path)
         try:
             reader = pa.csv.open_csv(self.pa_file, read_options=read,
                                      parse_options=parse, convert_options=convert)
-            for batch in record_batches(reader, [internal[j] for j in wanted], self.path,
-                                        self.nulls):
+            for raw in reader:
+                batch = next(record_batches(raw.select(numbers), numbers, self.path,
+                                            self.nulls)) if numbers else {}
+                for j in self.text & set(wanted):
+                    batch[internal[j]] = np.array(
+                        [x.strip() for x in raw.column(internal[j]).to_pylist()], dtype=object)
                 yield {j: batch[internal[j]] for j in self.keys}
         except (pa.ArrowInvalid, ValueError) as exc:   # ValueError: a failed batch
             located = self.first_bad_line()

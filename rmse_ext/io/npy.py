@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import InputError, Table, check_numeric, rows_of
+from .._keys import kind_of_dtype
+from .common import InputError, Table, check_keys, check_numeric, rows_of
 
 MAGIC = b"\x93NUMPY"
 BUFFER_BYTES = 1 << 20
@@ -48,8 +49,8 @@ class NpyTable(Table):
             self.shape, self.fortran, self.dtype = read_header(path, file)
             self.offset = file.tell()
         if self.dtype.hasobject:
-            raise InputError(path, "holds Python objects (dtype object); expected numbers")
-        check_numeric(path, "the array", self.dtype)
+            raise InputError(path, "holds Python objects (dtype object); expected numbers "
+                                   "or keys")
         self.rows = self.total_rows = rows_of(path, self.shape)
         self.fortran = self.fortran and len(self.shape) > 1
         self.row_items = int(np.prod(self.shape[1:]))
@@ -70,7 +71,16 @@ class NpyTable(Table):
                                         f"{self.offset + self.bytes_total} bytes, the "
                                         f"file has {size}")
 
-    def column(self, option: str | None, role: str) -> int | None:
+    def column(self, option: str | None, role: str, keys: bool = False) -> int | None:
+        if keys:
+            check_keys(self.path, "the array", kind_of_dtype, self.dtype)
+            if option is None and len(self.shape) == 2 and self.shape[1] == 1:
+                return 0
+            if option is None and len(self.shape) != 1:
+                raise InputError(self.path, f"keys must be one column; the array has shape "
+                                            f"{self.shape}")
+        else:
+            check_numeric(self.path, "the array", self.dtype)
         if option is None:
             return None
         if len(self.shape) != 2:

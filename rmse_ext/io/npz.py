@@ -6,7 +6,8 @@ import zlib
 
 import numpy as np
 
-from .common import InputError, Table, check_numeric, pick_named, rows_of
+from .._keys import kind_of_dtype
+from .common import InputError, Table, check_keys, check_numeric, pick_named, rows_of
 from .npy import read_header
 
 #: what a damaged archive raises while a member is read
@@ -24,7 +25,6 @@ class NpzMember:
             self.shape, fortran, self.dtype = read_header(self.label, self.stream)
         except DAMAGED as exc:
             raise InputError(self.label, f"damaged archive member ({exc})") from None
-        check_numeric(self.label, "the array", self.dtype)
         self.rows = rows_of(self.label, self.shape)
         self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:]))
         self.whole = None
@@ -67,12 +67,26 @@ class NpzTable(Table):
         self.names = [n[:-4] for n in self.zip.namelist() if n.endswith(".npy")]
         self.members: dict[str, NpzMember] = {}
 
-    def column(self, option: str | None, role: str) -> str:
+    def column(self, option: str | None, role: str, keys: bool = False) -> str:
         name = self.names[pick_named(self.path, self.names, option or self.key, role,
                                      "array")]
         if name not in self.members:
             self.members[name] = NpzMember(self, name)
+        member = self.members[name]
+        if member.dtype.hasobject:
+            raise InputError(member.label, "holds Python objects (dtype object); expected "
+                                           "numbers or keys")
+        if keys:
+            check_keys(member.label, "the array", kind_of_dtype, member.dtype)
+            if len(member.shape) != 1:
+                raise InputError(member.label, f"keys must be one column; the array has "
+                                               f"shape {member.shape}")
+        else:
+            check_numeric(member.label, "the array", member.dtype)
         return name
+
+    def name_of(self, key: str) -> str | None:
+        return key
 
     @property
     def rows(self) -> int | None:  # type: ignore[override]

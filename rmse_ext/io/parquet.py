@@ -7,7 +7,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._inputs import record_batches
-from .common import InputError, Rechunker, Table, import_pyarrow, numpy_dtype, pick_named
+from .._keys import kind_of_arrow
+from .common import (InputError, Rechunker, Table, check_keys, import_pyarrow, numpy_dtype,
+                     pick_named)
 
 
 def holds_parquet(path: str) -> bool:
@@ -56,18 +58,28 @@ class ParquetTable(Table):
         except (pa.ArrowException, OSError) as exc:
             raise InputError(path, f"not a readable Parquet file ({exc})") from None
         self.names = list(self.schema.names)
+        self.key_names: set[str] = set()      # columns of keys, read in their own type
         self.done = 0
 
-    def column(self, option: str | None, role: str) -> str:
+    def column(self, option: str | None, role: str, keys: bool = False) -> str:
         name = self.names[pick_named(self.path, self.names, option, role)]
         kind = self.schema.field(name).type
+        if keys:            # any type the key codec reads, in its own type
+            check_keys(self.path, f"column {name!r}", kind_of_arrow, kind)
+            self.key_names.add(name)
+            return str(name)
         types = self.pa.types
         if not (types.is_integer(kind) or types.is_floating(kind) or types.is_boolean(kind)):
             raise InputError(self.path, f"column {name!r} holds {kind}, not numbers")
         return str(name)
 
     def describe(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
+        if key in self.key_names:
+            return (), np.dtype(object)
         return (), numpy_dtype(self.schema.field(key).type)
+
+    def name_of(self, key: str) -> str | None:
+        return key
 
     def start(self, keys: list[str], chunk_rows: int) -> None:
         self.keys = keys
@@ -90,17 +102,21 @@ class ParquetTable(Table):
         (``rmse_ext._inputs.record_batches``: numbers in place)."""
         for key in sorted(set(self.keys)):
             values = batch.column(key)
-            if values.null_count and self.nulls != "nan":   # nan_policy="omit" reads them
+            # nan_policy="omit" reads a null value as NaN; a null key is always an error
+            if values.null_count and (self.nulls != "nan" or key in self.key_names):
                 nulls = values.is_null().to_numpy(zero_copy_only=False)
                 first = self.done + int(np.flatnonzero(nulls)[0]) + 1
                 raise InputError(self.path, f"column {key!r} has missing values (null), "
                                             f"the first in row {first} (rows counted from "
                                             f"1, in file order)")
+        numbers = sorted(set(self.keys) - self.key_names)
         try:
-            (out,) = record_batches(batch, sorted(set(self.keys)), f"rows {self.done + 1}-",
-                                    self.nulls)
+            (out,) = (record_batches(batch.select(numbers), numbers, f"rows {self.done + 1}-",
+                                     self.nulls) if numbers else [{}])
         except (TypeError, ValueError) as exc:
             raise InputError(self.path, str(exc)) from None
+        for name in self.key_names & set(self.keys):
+            out[name] = batch.column(name).to_numpy(zero_copy_only=False)
         self.done += batch.num_rows
         return out
 
