@@ -110,7 +110,8 @@ def test_overall_weight_sum_is_the_metrics_whatever_the_reader(tmp_path, capsys)
 # -- defect 13 -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [["eval"], ["frobnicate"], ["eval", "a.npy", "b.npy",
-                                  "--chunk-rows", "0"], ["eval", "a.npy", "--json", "--csv"]])
+                                  "--chunk-rows", "0"], ["eval", "a.npy", "--json", "--csv"],
+                                  ["bench", "--size", "x"]])
 def test_usage_errors_are_one_stderr_line(capsys, argv):
     assert main(argv) == 2
     out = capsys.readouterr()

@@ -15,7 +15,6 @@ threadpoolctl when it is installed (else pinned to one, and the two-thread
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -29,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import RootMeanSquaredError, __version__, _backend, _parallel
-from ._format import THREADS, Column, aligned, columns, fmt_seconds
+from ._format import THREADS, Column, Parser, aligned, columns, fmt_seconds
 
 PINNED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -444,8 +443,7 @@ def format_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rmse-ext bench",
-                                     description=(__doc__ or "").split("\n\n")[0])
+    parser = Parser(prog="rmse-ext bench", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--size", type=int, default=10_000_000,
                         help="elements in the large-array cases (default 1e7)")
@@ -487,5 +485,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":     # through rmse-ext's main: its exit codes and one-line errors
+    from . import main as cli_main
+    sys.exit(cli_main(["bench", *sys.argv[1:]]))
