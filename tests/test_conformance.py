@@ -250,7 +250,7 @@ def pandas_frame(cols, key_dtype=None, value_dtype=None):
 
 
 def arrow_table(cols, batches=1, dictionary=False):
-    table = pa.table({c: pa.array(v.tolist()) for c, v in cols.items()})
+    table = pa.table({c: pa.array(v) for c, v in cols.items()})
     if dictionary:
         table = table.set_column(0, "k", table["k"].dictionary_encode())
     return pa.Table.from_batches(
@@ -599,7 +599,7 @@ def interval_cells():
                 yield pytest.param(door, method, kind, marks=marks)
 
 
-@pytest.mark.parametrize("door, method, kind", interval_cells())
+@pytest.mark.parametrize("door, method, kind", list(interval_cells()))
 def test_overall_interval_across_splits(door, method, kind):
     """The interval of every element pooled: the same bits in 1, 2 and 7
     batches, through RootMeanSquaredError and the grouped metric's overall
@@ -620,3 +620,72 @@ def test_overall_interval_across_splits(door, method, kind):
                 m.update_state(t[rows], p[rows], None if w is None else w[rows])
             got = m.confidence_interval(0.9)
         assert tuple(map(bits, got)) == expected, splits
+
+
+# -- integer keys past 2**63 beside small ones (issue 18 defect 1) ----------------------------
+
+WIDE = np.array([5, 2**64 - 1, 6, 2**63 + 1, 5, 6, 2**64 - 1], dtype=np.uint64)
+
+
+def wide_data():
+    t, p, _, w, _ = DATA["weighted"]
+    return t, p, WIDE[np.arange(N) % len(WIDE)], w
+
+
+def wide_reference():
+    t, p, keys, w = wide_data()
+    out = {}
+    for key in sorted(set(keys.tolist())):
+        rows = keys == key
+        m = RootMeanSquaredError(dtype="float64")
+        m.update_state(t[rows], p[rows], w[rows])
+        out[str(key)] = (bits(m.result()), int(rows.sum()), bits(m.count), 0)
+    return out
+
+
+WIDE_FORMS = {
+    "numpy": lambda k: k,
+    "list": lambda k: k.tolist(),
+    "pandas-UInt64": lambda k: pd.Series(k, dtype="UInt64"),
+    "arrow": lambda k: pa.array(k),
+    "polars": lambda k: pl.Series(k),
+}
+
+
+@pytest.mark.parametrize("splits", [1, 7])
+@pytest.mark.parametrize("form", WIDE_FORMS)
+def test_wide_int_keys_grouped_metric(form, splits):
+    """Batches whose keys all fit int64 and batches with keys past 2**63."""
+    t, p, keys, w = wide_data()
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    for rows in pieces(N, splits):
+        m.update_state(t[rows], p[rows], WIDE_FORMS[form](keys[rows]), w[rows])
+    assert {str(k): row for k, row in zip(m.keys().tolist(), table_of_raw(m))} == \
+        wide_reference()
+
+
+@pytest.mark.parametrize("frame_kind", ["pandas", "polars", "pyarrow", "dict-numpy", "dask-7"])
+def test_wide_int_keys_evaluate(frame_kind):
+    t, p, keys, w = wide_data()
+    frame = FRAMES[frame_kind]({"k": keys, "y": t, "yhat": p, "w": w})
+    out = rmse_ext.evaluate(frame, "y", "yhat", by="k", weight="w")
+    assert evaluated_table(out, "k") == wide_reference()
+
+
+@pytest.mark.parametrize("fmt", ["npy", "parquet"])
+def test_wide_int_keys_cli(tmp_path, capsys, fmt):
+    """rmse-ext eval --groups with --chunk-rows 2: chunks of small keys, then
+    keys past 2**63 (the case defect 1 names)."""
+    t, p, keys, w = wide_data()
+    np.save(tmp_path / "y.npy", t)
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "w.npy", w)
+    if fmt == "npy":
+        np.save(tmp_path / "k.npy", keys)
+    else:
+        pq = pytest.importorskip("pyarrow.parquet")
+        pq.write_table(pa.table({"k": keys}), tmp_path / "k.parquet", row_group_size=3)
+    doc = run_cli(capsys, tmp_path / "y.npy", tmp_path / "p.npy", "--weights", tmp_path / "w.npy",
+                  "--groups", tmp_path / f"k.{fmt}", "--chunk-rows", 2)
+    name = doc["key_column"]
+    assert {str(g[name]): row_bits(g) for g in doc["groups"]} == wide_reference()
