@@ -15,7 +15,9 @@ from .. import GroupedRootMeanSquaredError, RootMeanSquaredError, _missing
 from .._rules import resolve
 from ..io import InputError, Table, open_table
 from ._format import PROG
-from .report import RESULT_COLUMNS, grouped_report, print_report, ungrouped_report
+from .report import (
+    RESULT_COLUMNS, combined_report, grouped_report, print_report, ungrouped_report,
+)
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
 CHUNK_BYTES = 8 << 20
@@ -36,6 +38,13 @@ examples:
   rmse-ext eval val.csv --true-column y --pred-column yhat --weight-column w
   rmse-ext eval val.parquet --true-column y --pred-column yhat --group-column store
   rmse-ext eval y.npy p.npy --groups series.npy --json
+  rmse-ext eval val.csv --true-column y --pred-column a --pred-column b --group-column store
+  rmse-ext eval val.csv --true-column y1 --pred-column p1 --true-column y2 --pred-column p2
+
+--pred-column may repeat: one result per prediction column (a 'prediction'
+column names it), the targets, weights and keys read once.  With
+--true-column repeated as often, the columns pair up as outputs (an 'output'
+column names the --true-column).
 """
 
 
@@ -47,9 +56,12 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--weights", metavar="W", help="sample weights file")
     ev.add_argument("--column", metavar="NAME",
                     help="the column (name or 0-based index) to read from every file")
-    ev.add_argument("--true-column", metavar="A", help="the column of Y_TRUE")
-    ev.add_argument("--pred-column", metavar="B",
-                    help="the column of Y_PRED (of Y_TRUE when Y_PRED is not given)")
+    ev.add_argument("--true-column", metavar="A", action="append",
+                    help="the column of Y_TRUE (repeated: one per output, paired with "
+                         "--pred-column in order)")
+    ev.add_argument("--pred-column", metavar="B", action="append",
+                    help="the column of Y_PRED (of Y_TRUE when Y_PRED is not given); "
+                         "repeated: several models, one result per column")
     ev.add_argument("--weight-column", metavar="C",
                     help="the column of W (of Y_TRUE when --weights is not given)")
     ev.add_argument("--chunk-rows", metavar="N", type=positive_int,
@@ -114,41 +126,85 @@ class Operand:
         self.row_shape, self.dtype = table.describe(key)
 
 
+class Pairs:
+    """What ``rmse-ext eval`` reads: (y_true, y_pred) operand pairs -- one,
+    one per --pred-column (``label`` 'prediction'), or one per paired
+    --true-column/--pred-column (``label`` 'output') -- and the weights."""
+
+    def __init__(self, pairs: list[tuple[Operand, Operand]], weight: Optional[Operand],
+                 label: Optional[str], names: list[str]) -> None:
+        self.pairs, self.weight, self.label, self.names = pairs, weight, label, names
+
+    @property
+    def operands(self) -> list[Operand]:
+        """Every operand once (y_true first, then y_pred, then weights)."""
+        ops = [t for t, _ in self.pairs] + [p for _, p in self.pairs]
+        ops += [] if self.weight is None else [self.weight]
+        return list({id(op): op for op in ops}.values())
+
+    def roles(self, j: int) -> list[Operand]:
+        """Pair ``j``'s operands in the metric's order."""
+        t, p = self.pairs[j]
+        return [t, p] + ([] if self.weight is None else [self.weight])
+
+
 def resolve_operands(args: argparse.Namespace, parser: argparse.ArgumentParser
-                     ) -> tuple[list[Operand], Optional[Operand]]:
+                     ) -> tuple[Pairs, Optional[Operand]]:
     """The files and columns each role reads, with every table opened once:
-    the values' operands, and the keys' (``--group-column`` of Y_TRUE or of
-    ``--groups``), or None."""
-    specific = (args.true_column, args.pred_column, args.weight_column)
-    if args.column is not None and any(c is not None for c in specific):
+    the values' operand pairs, and the keys' (``--group-column`` of Y_TRUE
+    or of ``--groups``), or None."""
+    trues, preds = args.true_column or [None], args.pred_column or [None]
+    if args.column is not None and (args.true_column or args.pred_column
+                                    or args.weight_column is not None):
         parser.error("--column cannot be combined with --true-column, "
                      "--pred-column or --weight-column")
     if args.y_pred is None and args.pred_column is None:
         parser.error("give Y_PRED, or --true-column and --pred-column to read both "
                      "from Y_TRUE")
-    specs = (args.y_true, args.y_pred or args.y_true,
-             args.weights or (args.y_true if args.weight_column else None))
+    if len(trues) > 1 and len(trues) != len(preds):
+        parser.error(f"--true-column is given {len(trues)} times, so --pred-column must be "
+                     f"too (one per output, paired in order); it is given {len(preds)} "
+                     f"time(s)")
     tables: dict[str, Table] = {}
-    operands = []
-    for role, spec, option in zip(ROLES, specs, specific):
-        if spec is None:
-            continue
+    made: dict[tuple[str, Any, str], Operand] = {}
+
+    def operand(role: str, spec: str, option: Any) -> Operand:
         if spec not in tables:
             tables[spec] = open_table(spec)
         table = tables[spec]
         key = table.column(option if args.column is None else args.column, role)
-        operands.append(Operand(role, table, key))
+        if (spec, key, role) not in made:
+            made[(spec, key, role)] = Operand(role, table, key)
+        return made[(spec, key, role)]
+
+    true_ops = [operand("y_true", args.y_true, c) for c in trues]
+    pred_ops = [operand("y_pred", args.y_pred or args.y_true, c) for c in preds]
+    weight_spec = args.weights or (args.y_true if args.weight_column else None)
+    weight = (None if weight_spec is None else
+              operand("sample_weight", weight_spec, args.weight_column))
+    if len(trues) > 1:
+        label: Optional[str] = "output"
+        names = [str(c) for c in trues]
+        pairs = list(zip(true_ops, pred_ops))
+    else:
+        label = "prediction" if len(preds) > 1 else None
+        names = [str(c) for c in preds]
+        pairs = [(true_ops[0], p) for p in pred_ops]
+    if len(set(names)) != len(names):
+        parser.error(f"--{'true' if label == 'output' else 'pred'}-column names a column "
+                     f"twice: {names}")
+    values = Pairs(pairs, weight, label, names)
     spec = args.groups or (args.y_true if args.group_column is not None else None)
     if spec is None:
-        return operands, None
+        return values, None
     if spec not in tables:
         tables[spec] = open_table(spec)
     keys = Operand("groups", tables[spec], tables[spec].column(args.group_column, "groups",
                                                                keys=True))
-    if keys.key in [op.key for op in operands if op.table is keys.table]:
+    if keys.key in [op.key for op in values.operands if op.table is keys.table]:
         raise InputError(keys.label, "is a column of values too; keys need a column of "
                                      "their own")
-    return operands, keys
+    return values, keys
 
 
 def check_rows(operands: list[Operand]) -> None:
@@ -244,25 +300,29 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     start = time.perf_counter()
     if args.json and args.csv:
         parser.error("--json and --csv cannot be combined")
-    operands, keys = resolve_operands(args, parser)
+    pairs, keys = resolve_operands(args, parser)
+    operands = pairs.operands
     every = operands + ([keys] if keys is not None else [])
     tables = list(dict.fromkeys(op.table for op in every))
     key_name = None if keys is None else keys.table.name_of(keys.key) or "key"
-    if key_name in (*RESULT_COLUMNS, "ci_low", "ci_high", "scope"):
+    if key_name in (*RESULT_COLUMNS, "ci_low", "ci_high", "scope", pairs.label or "scope"):
         raise InputError(keys.label if keys else "", f"the key column is named {key_name!r}, "
                                                      f"like a column of the result; rename it")
     try:
         check_rows(every)
-        per_row = row_elements(operands)
+        per_rows = [row_elements(pairs.roles(j)) for j in range(len(pairs.pairs))]
+        per_row = sum(per_rows)
         chunk_rows = args.chunk_rows or default_chunk_rows(every)
         for table in tables:
             table.nulls = "nan" if args.nan_policy == "omit" else "reject"
             # one column in two roles is read once (issue 18, defect 7)
             table.start(list(dict.fromkeys(op.key for op in every if op.table is table)),
                         chunk_rows)
-        metric: Any = (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
-            dtype=args.dtype, nan_policy=args.nan_policy,
-            interval=None if args.ci is None else args.ci_method)
+        metrics: list[Any] = [
+            (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
+                dtype=args.dtype, nan_policy=args.nan_policy,
+                interval=None if args.ci is None else args.ci_method)
+            for _ in pairs.pairs]
         show = not args.no_progress and sys.stderr.isatty()
         progress = Progress(show, sum(t.bytes_total for t in tables))
         rows = 0
@@ -278,16 +338,20 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                 arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
                 if args.nan_policy == "raise":
                     raise_on_nan_row(operands, arrays, rows)
-                try:
-                    if keys is None:
-                        metric.update_state(*arrays)
-                    else:
-                        metric.update_state(arrays[0], arrays[1],
-                                            chunks[tables.index(keys.table)][keys.key],
-                                            arrays[2] if len(arrays) == 3 else None)
-                except (TypeError, ValueError) as exc:
-                    raise InputError(" and ".join(op.label for op in every),
-                                     f"rows {rows + 1}-{rows + n}: {exc}") from None
+                for j, metric in enumerate(metrics):
+                    got = [chunks[tables.index(op.table)][op.key] for op in pairs.roles(j)]
+                    try:
+                        if keys is None:
+                            metric.update_state(*got)
+                        else:
+                            metric.update_state(got[0], got[1],
+                                                chunks[tables.index(keys.table)][keys.key],
+                                                got[2] if len(got) == 3 else None)
+                    except (TypeError, ValueError) as exc:
+                        labels = [op.label for op in pairs.roles(j)] + (
+                            [keys.label] if keys is not None else [])
+                        raise InputError(" and ".join(labels),
+                                         f"rows {rows + 1}-{rows + n}: {exc}") from None
                 rows += n
                 progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
                                 time.perf_counter() - start)
@@ -301,7 +365,7 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         raise InputError(" and ".join(t.path for t in tables),
                          f"{what} to evaluate (--allow-empty accepts an empty input)")
     notes = {t.path: list(t.notes) for t in tables}
-    if keys is not None and key_name in set(metric.keys().tolist()) and \
+    if keys is not None and key_name in set(metrics[0].keys().tolist()) and \
             getattr(keys.table, "has_header", False):
         notes[keys.table.path].append(
             f"line 1 is read as the header (its key column is named {key_name!r}), but "
@@ -311,8 +375,11 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         for line in lines:
             print(f"{PROG}: warning: {path}: {line}", file=sys.stderr)
     ci = args.ci
-    report = (ungrouped_report(metric, rows * per_row, ci) if key_name is None else
-              grouped_report(metric, key_name, ci))
+    reports = [ungrouped_report(metric, rows * elements, ci) if key_name is None else
+               grouped_report(metric, key_name, ci)
+               for metric, elements in zip(metrics, per_rows)]
+    report = (reports[0] if pairs.label is None else
+              combined_report(reports, pairs.label, pairs.names))
     report["extra"] = {"ci_level": ci, "ci_method": args.ci_method} if ci is not None else {}
     report["extra"]["seconds"] = round(time.perf_counter() - start, 6)
     return report

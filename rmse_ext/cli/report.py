@@ -31,6 +31,8 @@ import io
 import json
 from typing import Any, Optional
 
+import numpy as np
+
 from .._keys import keys_to_json
 from ._format import json_number, key_cells, shortest, text_table
 
@@ -63,6 +65,29 @@ def grouped_report(metric: Any, name: str, ci: Optional[float]) -> Report:
         overall["ci_low"], overall["ci_high"] = metric.overall_confidence_interval(ci)
     return {"overall": overall, "groups": columns, "key_column": name,
             "key_kind": metric.get_state()["kind"], "dtype": metric.dtype}
+
+
+def combined_report(reports: list[Report], label: str, names: list[str]) -> Report:
+    """Several results in one table (issue 20): a ``label`` column
+    ('prediction' or 'output') after the key column, holding ``names[j]``
+    on the rows of ``reports[j]``; one row per (group, name), the names in
+    the order given; one overall row per name."""
+    overall = [{label: name, **r["overall"]} for name, r in zip(names, reports)]
+    combined: Report = {"overall": overall, "label": label, "dtype": reports[0]["dtype"],
+                        "groups": None}
+    if reports[0]["groups"] is None:
+        return combined
+    key = reports[0]["key_column"]
+    groups = [r["groups"] for r in reports]
+    width = len(groups[0][key])
+    columns: dict[str, Any] = {key: np.repeat(np.asarray(groups[0][key]), len(names)),
+                               label: np.array(names * width, dtype=object)}
+    for column in groups[0]:
+        if column != key:
+            columns[column] = np.stack([np.asarray(g[column]) for g in groups],
+                                       axis=-1).reshape(-1)
+    combined.update(groups=columns, key_column=key, key_kind=reports[0]["key_kind"])
+    return combined
 
 
 # -- values as each output shows them ------------------------------------------------------
@@ -108,6 +133,9 @@ def group_rows(report: Report, as_json: bool) -> list[dict[str, Any]]:
 def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = None) -> None:
     """Print ``report`` as ``style`` ('text', 'json' or 'csv'); ``extra``:
     more fields of the JSON document (ci_level, ci_method, seconds)."""
+    if "label" in report:
+        print_combined(report, style, extra)
+        return
     overall, groups = report["overall"], report["groups"]
     names = list(overall)
     if style == "json":
@@ -149,3 +177,47 @@ def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = N
         print(line)
     print()
     print("overall: " + "  ".join(f"{n} {text_cell(n, overall[n])}" for n in names))
+
+
+def print_combined(report: Report, style: str, extra: Optional[dict[str, Any]]) -> None:
+    """``print_report`` for a combined report: every row (and every overall
+    row) carries the ``prediction`` / ``output`` field."""
+    overall, groups, label = report["overall"], report["groups"], report["label"]
+    names = list(overall[0])
+    if style == "json":
+        doc: dict[str, Any] = {"overall": [json_row(r) for r in overall], "label_column": label}
+        if groups is not None:
+            name = report["key_column"]
+            doc.update(groups=[json_row(r) for r in group_rows(report, as_json=True)],
+                       key_column=name, key_kind=report["key_kind"])
+        doc.update(extra or {}, dtype=report["dtype"])
+        print(json.dumps(doc))
+        return
+    if style == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if groups is None:
+            writer.writerow(names)
+            for row in overall:
+                writer.writerow([text_cell(n, row[n]) for n in names])
+        else:
+            name = report["key_column"]
+            writer.writerow(["scope", name, *names])
+            for row in group_rows(report, as_json=False):
+                writer.writerow(["group", text_cell(name, row[name]),
+                                 *(text_cell(n, row[n]) for n in names)])
+            for row in overall:
+                writer.writerow(["overall", "", *(text_cell(n, row[n]) for n in names)])
+        print(buffer.getvalue(), end="")
+        return
+    if groups is not None:
+        header = list(groups)
+        for line in text_table(header, [[text_cell(n, row[n]) for n in header]
+                                        for row in group_rows(report, as_json=False)]):
+            print(line)
+        print()
+        print("overall:")
+    for line in text_table(names, [[text_cell(n, row[n]) for n in names] for row in overall]):
+        print(line)
+    if "ci_low" in names and extra:
+        print(f"({extra['ci_level']:g} confidence intervals, {extra['ci_method']})")
