@@ -203,8 +203,34 @@ def decimal_to_float64(words: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
+def _decoded(owner: Any, schema: Any, array: Any, name: str) -> Leaf:
+    """A dictionary-encoded chunk: its dictionary's values taken by its
+    indices (a copy).  The numbers are the values, never the indices; a
+    null index, or an index to a null value, is a null."""
+    fmt = schema.format.decode()
+    if fmt not in PRIMITIVES or fmt in ("e", "f", "g"):
+        raise TypeError(f"{name}: an Arrow dictionary with {type_name(fmt)} indices")
+    start, n = array.offset, array.length
+    valid = _validity(owner, array, start, n)
+    indices = _view(owner, _buffer(array, 1), np.dtype(PRIMITIVES[fmt]), start, n)
+    words = _leaf(owner, schema.dictionary.contents, array.dictionary.contents, name)
+    if valid is not None:
+        indices = np.where(valid, indices, 0)      # a null's index may be anything
+    if not len(words.values):                      # every row is null
+        return Leaf(np.zeros((n,) + words.values.shape[1:], words.values.dtype), valid)
+    values = words.values[indices]
+    if words.valid is not None:
+        taken = words.valid[indices]
+        valid = taken if valid is None else (
+            valid.reshape(valid.shape + (1,) * (taken.ndim - valid.ndim)) & taken)
+    return Leaf(values, None if valid is None or valid.all() else valid)
+
+
 def _leaf(owner: Any, schema: Any, array: Any, name: str) -> Leaf:
-    """A primitive or fixed-size-list chunk starting at ``array.offset``."""
+    """A primitive or fixed-size-list chunk starting at ``array.offset``
+    (a dictionary-encoded one decoded)."""
+    if schema.dictionary:
+        return _decoded(owner, schema, array, name)
     fmt = schema.format.decode()
     start, n = array.offset, array.length
     valid = _validity(owner, array, start, n)

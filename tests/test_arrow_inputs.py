@@ -260,3 +260,31 @@ def test_sliced_record_batches_start_at_their_offset():
     batch = pa.record_batch({"y": np.arange(10.0), "yhat": np.arange(10.0) * 2})
     (got,) = record_batches(batch.slice(4, 3), ["y", "yhat"], "batch")
     assert got["y"].tolist() == [4.0, 5.0, 6.0] and got["yhat"].tolist() == [8.0, 10.0, 12.0]
+
+
+# -- dictionary-encoded columns (issue 18, defect 2) -------------------------------------
+
+def test_dictionary_encoded_numbers_are_read_as_their_values_not_their_indices():
+    values = [10.0, 20.0, 10.0, 30.0]
+    encoded = pa.array(values).dictionary_encode()
+    assert root_mean_squared_error(encoded, values) == 0.0
+    assert state_of(encoded, np.zeros(4)) == state_of(np.array(values), np.zeros(4))
+    # sliced, chunked, integer dictionaries, nulls (through a null index) and
+    # narrow index types read the same values as the decoded column
+    holey = pa.DictionaryArray.from_arrays(pa.array([2, None, 0, 1, 2], pa.int8()),
+                                           pa.array([1.5, -2.0, 7.0]))
+    m = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+    m.update_state(holey.slice(1), np.zeros(4))
+    want = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+    want.update_state(np.array([np.nan, 1.5, -2.0, 7.0]), np.zeros(4))
+    assert snapshot(m) == snapshot(want) and m.omitted == 1
+    ints = pa.chunked_array([pa.array([3, 3, 5]).dictionary_encode(),
+                             pa.array([5, 8]).dictionary_encode()])
+    assert state_of(ints, np.zeros(5)) == state_of(np.array([3, 3, 5, 5, 8.0]), np.zeros(5))
+    with pytest.raises(ValueError, match="null"):
+        root_mean_squared_error(holey, np.zeros(5))
+
+
+def test_dictionary_encoded_strings_are_not_numbers():
+    with pytest.raises(TypeError, match="y_true holds string values, not numbers"):
+        RootMeanSquaredError().update_state(pa.array(["1", "2"]).dictionary_encode(), [1, 2])
