@@ -6,7 +6,7 @@
 >>> print(m.result())
 2.4494898
 """
-from .frames import evaluate
+from .evaluate import evaluate
 from .functional import (
     grouped_root_mean_squared_error, root_mean_squared_error, root_mean_squared_error_interval,
 )

@@ -147,6 +147,13 @@ TYPE_NAMES = {
 }
 
 
+def not_numbers(name: str, what: str) -> TypeError:
+    """The one refusal of values that are not real numbers, at every door
+    (arguments, Arrow columns, frame columns): it names ``name``."""
+    return TypeError(f"{name} must hold real numbers (bool, int, float or decimal); "
+                     f"got {what}")
+
+
 def type_name(fmt: str) -> str:
     for prefix, name in (("tt", "time"), ("ts", "timestamp"), ("tD", "duration"),
                          ("tiM", "interval"), ("w:", "fixed-size binary"),
@@ -261,7 +268,7 @@ def _leaf(owner: Any, schema: Any, array: Any, name: str) -> Leaf:
             valid = child.valid[start * width:(start + n) * width].reshape(n, width) & (
                 True if valid is None else valid[:, None])
         return Leaf(values.reshape(n, width), valid)
-    raise TypeError(f"{name} holds {type_name(fmt)} values, not numbers")
+    raise not_numbers(name, f"{type_name(fmt)} values")
 
 
 def _chunk(owner: Any, schema: Any, array: Any, name: str) -> Chunk:

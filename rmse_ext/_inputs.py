@@ -18,7 +18,7 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
-from ._arrow import Chunk, Leaf, is_arrow, read_batches, read_column
+from ._arrow import Chunk, Leaf, is_arrow, not_numbers, read_batches, read_column
 
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
@@ -58,10 +58,7 @@ def _kernel_dtype(dtype: np.dtype[Any], name: str) -> np.dtype[Any]:
     if kind in "biu":
         return FLOAT64
     what = _REJECTED_KINDS.get(kind, f"dtype {dtype}")
-    raise TypeError(
-        f"{name} must hold real numbers (bool, int or float); got {what} "
-        f"(dtype {dtype})"
-    )
+    raise not_numbers(name, f"{what} (dtype {dtype})")
 
 
 class Chunks:

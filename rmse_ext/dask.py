@@ -30,18 +30,21 @@ from dask import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
 from . import _backend
+from ._columns import library, resolved
 from ._grouped_intervals import GroupedBootstrap
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._intervals import BootstrapInterval
+from ._missing import check_policy
 from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast, weighted_rows_plan
+from ._results import ResultTable
 from ._rules import Layout, resolve
-from .frames import Part, as_part, grouped_columns, merged_parts, result_columns
+from ._tabular import By, Part, as_part, by_columns, grouped_columns, merged_parts, refuse_empty
 from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
 Raw = tuple[float, float, float, float, int, int]
 
-__all__ = ["update_state", "partial_states", "merged_state"]
+__all__ = ["update_state", "partial_states", "merged_state", "evaluate"]
 
 
 # -- on the workers: one block -> one raw state; raw states -> one ------------------
@@ -464,8 +467,8 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     return metric
 
 
-def _frame_partial(part: Any, y_true: str, y_pred: str, by: list[str],
-                   weight: str | None, nan_policy: str, number: int) -> Part | ValueError:
+def _frame_partial(part: Any, y_true: Any, y_pred: Any, by: list[Any],
+                   weight: Any, nan_policy: str, number: int) -> Part | ValueError:
     """One partition's key columns and per-key raw state; under 'raise' the
     error of a missing value is returned, so that the client raises the
     first partition's (which task fails first is not deterministic)."""
@@ -478,22 +481,27 @@ def _frame_partial(part: Any, y_true: str, y_pred: str, by: list[str],
         raise
 
 
-def evaluate_frame(frame: Any, y_true: str, y_pred: str, *, by: list[str],
-                   weight: str | None = None, nan_policy: str = "propagate") -> Any:
+def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,
+             weight: Any = None, nan_policy: str = "raise") -> Any:
     """``rmse_ext.evaluate`` on a dask DataFrame: one grouped state per
-    partition (on the workers), merged in partition order on the client;
-    returns a pandas DataFrame (the per-group table is small)."""
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-
-    wanted = [y_true, y_pred, *by, *([weight] if weight else [])]
-    names = [str(c) for c in frame.columns]
-    for name in wanted:
-        if name not in names:
-            raise ValueError(f"the frame has no column {name!r}; its columns are {names}")
+    partition (on the workers, columns read by rmse_ext._columns), merged in
+    partition order on the client; the result table as a pandas DataFrame
+    (it is small).  Column labels are checked before anything is computed;
+    a frame without rows is a ValueError, as in ``rmse_ext.evaluate``."""
+    if library(frame) != "dask":
+        raise TypeError(f"frame must be a dask DataFrame; got {type(frame).__name__}")
+    names = by_columns(by)
+    check_policy(nan_policy)
+    names = resolved(frame, names, "by")
+    columns = list(dict.fromkeys(
+        resolved(frame, [y_true], "y_true") + resolved(frame, [y_pred], "y_pred")
+        + names + ([] if weight is None else resolved(frame, [weight], "weight"))))
     partial = delayed(_frame_partial, pure=True)
-    parts = dask_compute(*[partial(part, y_true, y_pred, by, weight, nan_policy, number)
-                           for number, part in enumerate(frame[wanted].to_delayed())])
+    parts = dask_compute(*[partial(part, y_true, y_pred, names, weight, nan_policy, number)
+                           for number, part in enumerate(frame[columns].to_delayed())])
     errors = [part for part in parts if isinstance(part, ValueError)]
     if errors:
         raise errors[0]
-    return pd.DataFrame(result_columns(*merged_parts(parts, by), omitted=nan_policy == "omit"))
+    metric, keys = merged_parts(parts, names)
+    refuse_empty(metric)
+    return ResultTable.of(metric, keys if names else None).to_frame(frame)

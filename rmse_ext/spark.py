@@ -1,36 +1,39 @@
 """RMSE of Spark DataFrame columns where the data lives (optional extra ``[spark]``).
 
-``evaluate(df, y_true, y_pred, weight=None, by=None, nan_policy='propagate')``
-selects the named columns, and every partition folds its Arrow record
-batches (``mapInArrow``) into one metric state, read by the same Arrow path
-as every other input (``rmse_ext._inputs``: numbers in place, decimals as
-the nearest float64).
-A partition emits only that small state (the JSON of ``get_state()``); the
-driver merges the states in partition order, so the result is deterministic
-for a given partitioning.  No row-level data reaches the driver.
+``evaluate(df, y_true, y_pred, *, by=None, weight=None, nan_policy='raise')``
+answers as ``rmse_ext.evaluate`` does (it is what ``rmse_ext.evaluate``
+calls for a Spark DataFrame): the result table of docs/semantics.md ("One
+contract") as a pandas DataFrame -- the ``by`` columns, ``rmse``,
+``count``, ``weight_sum``, ``omitted`` -- one row per group, or one row for
+the whole frame with ``by=None``.
+
+It selects the named columns, and every partition folds its Arrow record
+batches (``mapInArrow``) into one ``GroupedRootMeanSquaredError``, read by
+the same Arrow path as every other input (``rmse_ext._inputs``: numbers in
+place, decimals as the nearest float64), and emits one row per group it
+holds: the key values (in the columns' Spark types) and the group's raw
+sums.  The driver merges them in partition order by key *value* (composite
+keys are coded over every partition's keys together), so the result is
+deterministic for a given partitioning.  No row-level data reaches the
+driver.  ``partial_states`` / ``merged`` are the same two stages without
+groups, for a ``RootMeanSquaredError``.
 
 Column types: numbers (byte, short, int, long, float, double, decimal,
 boolean) give one element per row; an array column gives one sample per
 row, following the Keras rules per row (semantics 2-3): a number against
 an array broadcasts, arrays of one length pair element by element, a
 per-row weight applies to every element of its row.  Nulls are missing
-values, read as NaN and handled by ``nan_policy`` as ``rmse_ext.evaluate``
-handles a frame's (docs/missing-values.md): 'propagate' (the default),
-'omit' (each partition's omitted count travels in its state) or 'raise'
-(the first missing value named by column, partition and row within it).
-
-With ``by=`` (a column name or a list of them, as ``rmse_ext.evaluate``
-takes it) every partition folds a ``GroupedRootMeanSquaredError`` and emits
-one row per group it holds: the key values (in the columns' Spark types)
-and the group's raw sums.  The driver merges them in partition order by key
-*value* (composite keys are coded over every partition's keys together)
-and returns ``rmse_ext.evaluate``'s table as a pandas DataFrame.  A null
-key is a ValueError naming its column, as in ``rmse_ext._keys``.
+values exactly like NaN, handled by ``nan_policy`` as ``rmse_ext.evaluate``
+handles a frame's (docs/missing-values.md): 'raise' (the default: the
+first missing value named by column, partition and row within it), 'omit'
+(each partition's omitted count travels in its state) or 'propagate'.  A
+null key is a ValueError naming its column, as in ``rmse_ext._keys``; a
+frame without rows is a ValueError.
 
 >>> spark = local_session()                                  # doctest: +SKIP
 >>> df = spark.createDataFrame([(2.0, 1.0), (4.0, 3.0), (6.0, 2.0)], ["y", "yhat"])  # doctest: +SKIP
->>> evaluate(df, "y", "yhat")                                # doctest: +SKIP
-2.449489742783178
+>>> evaluate(df, "y", "yhat")["rmse"].tolist()               # doctest: +SKIP
+[2.449489742783178]
 """
 from __future__ import annotations
 
@@ -41,17 +44,20 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ._arrow import Chunk, Leaf, read_batches
+from ._arrow import Chunk, Leaf, not_numbers, read_batches
+from ._columns import column_names, find_column, missing_value_error
 from ._inputs import arrow_values, read_nulls
 from ._keys import missing_error
 from ._missing import check_policy
-from .frames import (
-    Part, as_part, by_columns, composite_keys, merged_parts, result_columns, split_composite,
+from ._results import ResultTable
+from ._tabular import (
+    RAW_FIELDS, Part, as_part, by_columns, composite_keys, fold_policy, merged_parts,
+    refuse_empty, split_composite,
 )
 from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
-__all__ = ["evaluate", "evaluate_frame", "partial_states", "merged", "grouped_partial_states",
+__all__ = ["evaluate", "partial_states", "merged", "grouped_partial_states",
            "merged_grouped", "collect_arrow", "local_session"]
 
 NUMBER_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType",
@@ -230,8 +236,8 @@ class _FirstMissing:
         name = next(name for name in self.names if name in self.found)
         row, element, what = self.found[name]
         within = "" if element is None else f", element {element} of its array"
-        return ValueError(f"column {name!r} has a missing value ({what}) at row {row} of "
-                          f"partition {_partition_id()}{within} (nan_policy='raise')")
+        return missing_value_error(name, row, what, f" of partition {_partition_id()}",
+                                   within)
 
 
 def _batches(names: list[str], batches: Iterator[Any], nan_policy: str
@@ -253,12 +259,6 @@ def _batches(names: list[str], batches: Iterator[Any], nan_policy: str
         raise scanner.error()
 
 
-def _fold_policy(nan_policy: str) -> str:
-    """The policy a partition's metric folds under ('raise' has checked
-    every batch before it is folded)."""
-    return "omit" if nan_policy == "omit" else "propagate"
-
-
 def _partition_state(names: list[str], nan_policy: str, batches: Iterator[Any]
                      ) -> Iterator[Any]:
     """mapInArrow's function: the partition's batches -> one row holding the
@@ -266,7 +266,7 @@ def _partition_state(names: list[str], nan_policy: str, batches: Iterator[Any]
     raised on the driver)."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
-    metric = RootMeanSquaredError(dtype="float64", nan_policy=_fold_policy(nan_policy))
+    metric = RootMeanSquaredError(dtype="float64", nan_policy=fold_policy(nan_policy))
     state, omitted, error = None, None, None
     try:
         for _, operands, _ in _batches(names, batches, nan_policy):
@@ -280,11 +280,6 @@ def _partition_state(names: list[str], nan_policy: str, batches: Iterator[Any]
         "omitted": pa.array([omitted], pa.int64()),
         "error": pa.array([error], pa.string()),
     })
-
-
-RAW_COLUMNS = (("total_hi", "double"), ("total_lo", "double"), ("weight_hi", "double"),
-               ("weight_lo", "double"), ("unweighted", "long"), ("weighted", "long"),
-               ("omitted", "long"))
 
 
 def _batch_keys(batch: Any, by: list[str], length: np.ndarray | None) -> list[Any]:
@@ -345,7 +340,7 @@ def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
     batches."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
-    metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=_fold_policy(nan_policy))
+    metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=fold_policy(nan_policy))
     coder = _StableCodes(by)
     part: Part | None = None
     types: list[Any] = []                       # the key columns' Arrow types
@@ -380,7 +375,7 @@ def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
     for i, name in enumerate(by):
         columns[f"key_{i}"] = pa.nulls(size, types[i]) if part is None else \
             pa.array(part[0][name]).cast(types[i])
-    for column, kind in RAW_COLUMNS:
+    for column, kind in RAW_FIELDS:
         arrow = pa.float64() if kind == "double" else pa.int64()
         columns[column] = pa.nulls(size, arrow) if part is None else \
             pa.array(part[1][column], arrow)
@@ -391,18 +386,18 @@ def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
 # -- on the driver ------------------------------------------------------------------------
 
 def _check_column(df: Any, column: Any, role: str) -> str:
+    """The name of column ``column`` (found by rmse_ext._columns), which must
+    hold numbers or arrays of numbers (TypeError naming it)."""
     if not isinstance(column, str):
         raise TypeError(f"{role} must be a column name (str); got {type(column).__name__}")
-    fields = {field.name: field for field in df.schema.fields}
-    if column not in fields:
-        raise ValueError(f"{role}: the DataFrame has no column {column!r} "
-                         f"(columns: {list(fields)})")
-    data_type = fields[column].dataType
+    position = find_column(df, column, role)
+    column = column_names(df)[position]
+    data_type = df.schema.fields[position].dataType
     inner = getattr(data_type, "elementType", None)
     kind = type(inner if type(data_type).__name__ == "ArrayType" else data_type).__name__
     if kind not in NUMBER_TYPES or (inner is not None and hasattr(inner, "elementType")):
-        raise TypeError(f"{role}: column {column!r} holds {data_type.simpleString()}, not "
-                        f"numbers (or arrays of numbers)")
+        raise not_numbers(f"column {column!r}",
+                          f"{data_type.simpleString()} values (arrays of numbers are read too)")
     return column
 
 
@@ -415,7 +410,7 @@ def _value_columns(df: Any, y_true: str, y_pred: str, weight: str | None) -> lis
 
 
 def partial_states(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
-                   nan_policy: str = "propagate") -> Any:
+                   nan_policy: str = "raise") -> Any:
     """The lazy DataFrame of partial states: one row per partition of ``df``
     (``partition``, ``state``: the JSON of its metric's ``get_state()``,
     ``omitted``: the elements nan_policy='omit' left out, as in the state,
@@ -437,41 +432,19 @@ def merged(rows: list[Any]) -> RootMeanSquaredError:
     return metric
 
 
-def evaluate(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
-             by: Any = None, nan_policy: str = "propagate") -> Any:
-    """The RMSE of column ``y_pred`` against ``y_true`` of the Spark
-    DataFrame ``df`` (with ``weight``: per-row weights), as a Python float,
-    folded where the partitions are (see the module docstring).  With
-    ``by`` (a column name or a list of them): the RMSE per group, as the
-    pandas DataFrame ``evaluate_frame`` returns.  ``nan_policy`` is
-    ``rmse_ext.evaluate``'s (docs/missing-values.md), nulls read as NaN:
-    'propagate' (a NaN or null makes the result NaN), 'omit' (an element
-    whose value or weight is NaN or null is left out and counted; all left
-    out: NaN), 'raise' (ValueError naming the column, the partition and
-    the row within it).  Bad column names or types, or a bad
-    ``nan_policy``, raise TypeError/ValueError before any job runs; a null
-    key raises ValueError naming the column."""
-    if by is not None:
-        return evaluate_frame(df, y_true, y_pred, by=by, weight=weight, nan_policy=nan_policy)
-    states = partial_states(df, y_true, y_pred, weight=weight, nan_policy=nan_policy).collect()
-    return float(merged(states).result())
-
-
 def _by_names(by: Any) -> list[str]:
     """``by`` as a list of names: one name or a list, as ``rmse_ext.evaluate``
     takes them; None or [] for the whole frame as one group."""
-    return by_columns(None if isinstance(by, list) and not by else by)
+    return by_columns(by)
 
 
 def _checked_by(df: Any, by: Any) -> list[str]:
     """The ``by`` column names, each a column of key type."""
     names = _by_names(by)
-    fields = {field.name: field for field in df.schema.fields}
     for name in names:
-        if name not in fields:
-            raise ValueError(f"by: the DataFrame has no column {name!r} "
-                             f"(columns: {list(fields)})")
-        data_type = fields[name].dataType
+        if not isinstance(name, str):
+            raise TypeError(f"by must name columns by str; got {name!r}")
+        data_type = df.schema.fields[find_column(df, name, "by")].dataType
         if type(data_type).__name__ not in KEY_TYPES:
             raise TypeError(f"by: column {name!r} holds {data_type.simpleString()}, not keys "
                             f"(strings, integers, booleans, dates, timestamps or binary)")
@@ -479,7 +452,7 @@ def _checked_by(df: Any, by: Any) -> list[str]:
 
 
 def grouped_partial_states(df: Any, y_true: str, y_pred: str, *, by: Any,
-                           weight: str | None = None, nan_policy: str = "propagate") -> Any:
+                           weight: str | None = None, nan_policy: str = "raise") -> Any:
     """The lazy DataFrame of grouped partial states: one row per group of
     each partition of ``df`` (``partition``, the key columns ``key_0``,
     ``key_1``, ... of the ``by`` columns' types, the raw sums ``total_hi``,
@@ -498,7 +471,7 @@ def grouped_partial_states(df: Any, y_true: str, y_pred: str, *, by: Any,
         [T.StructField("partition", T.IntegerType())]
         + [T.StructField(f"key_{i}", fields[name].dataType) for i, name in enumerate(keys)]
         + [T.StructField(column, T.DoubleType() if kind == "double" else T.LongType())
-           for column, kind in RAW_COLUMNS]
+           for column, kind in RAW_FIELDS]
         + [T.StructField("error", T.StringType())])
     selected = df.select(*dict.fromkeys(names + keys))
     return selected.mapInArrow(partial(_grouped_partition, names, keys, policy), schema)
@@ -530,7 +503,7 @@ def merged_grouped(table: Any, by: Any) -> tuple[GroupedRootMeanSquaredError,
     keys = [np.asarray(table.column(f"key_{i}").to_numpy(zero_copy_only=False))[order]
             for i in range(len(names))]
     raws = {column: np.asarray(table.column(column).to_numpy(zero_copy_only=False))[order]
-            for column, _ in RAW_COLUMNS}
+            for column, _ in RAW_FIELDS}
     edges = [0, *(np.flatnonzero(np.diff(partition[order])) + 1).tolist(), len(order)]
     parts = [({name: k[a:b] for name, k in zip(names, keys)},
               {column: r[a:b] for column, r in raws.items()})
@@ -538,18 +511,25 @@ def merged_grouped(table: Any, by: Any) -> tuple[GroupedRootMeanSquaredError,
     return merged_parts(parts, names)
 
 
-def evaluate_frame(df: Any, y_true: str, y_pred: str, *, by: Any,
-                   weight: str | None = None, nan_policy: str = "propagate") -> Any:
-    """RMSE per group of a Spark DataFrame as a pandas DataFrame shaped like
-    ``rmse_ext.evaluate``'s: the ``by`` columns, ``rmse``, ``count``,
-    ``weight_sum`` (and under nan_policy='omit' ``omitted``), one row per
-    group in sorted key order (``by=[]``: one row for the whole frame)."""
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-
+def evaluate(df: Any, y_true: str, y_pred: str, *, by: Any = None,
+             weight: str | None = None, nan_policy: str = "raise") -> Any:
+    """``rmse_ext.evaluate`` on a Spark DataFrame, folded where the
+    partitions are (see the module docstring): the result table as a pandas
+    DataFrame -- the ``by`` columns, ``rmse``, ``count``, ``weight_sum``,
+    ``omitted``, one row per group in sorted key order (``by=None``: one row
+    for the whole frame).  ``nan_policy`` is ``rmse_ext.evaluate``'s
+    (docs/missing-values.md), nulls read as NaN: 'raise' (the default:
+    ValueError naming the column, the partition and the row within it),
+    'omit' or 'propagate'.  Bad column names or types, or a bad
+    ``nan_policy``, raise TypeError/ValueError before any job runs; a null
+    key raises ValueError naming its column; a frame without rows is a
+    ValueError."""
     table = collect_arrow(grouped_partial_states(df, y_true, y_pred, by=by, weight=weight,
                                                  nan_policy=nan_policy))
-    return pd.DataFrame(result_columns(*merged_grouped(table, by),
-                                       omitted=nan_policy == "omit"))
+    names = _by_names(by)
+    metric, keys = merged_grouped(table, names)
+    refuse_empty(metric, "the DataFrame")
+    return ResultTable.of(metric, keys if names else None).to_frame(df)
 
 
 def local_session(cores: int = 2) -> Any:

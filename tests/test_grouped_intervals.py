@@ -440,7 +440,7 @@ def test_evaluate_ci_not_on_dask_frames():
 @pytest.mark.parametrize("method", ["normal", "bootstrap"])
 def test_no_keys_give_empty_intervals(method):
     """A metric with no keys yet (or only empty updates) reads two empty
-    arrays, and an empty frame evaluated by key an empty table."""
+    arrays; an empty frame is refused by evaluate (semantics, One contract)."""
     m = Grouped(interval=method)
     for _ in range(2):
         low, high = m.confidence_interval(0.9)
@@ -449,6 +449,6 @@ def test_no_keys_give_empty_intervals(method):
         m.update_state([], [], [])
     pd = pytest.importorskip("pandas")
     import rmse_ext
-    out = rmse_ext.evaluate(pd.DataFrame({"g": [], "t": [], "p": []}), "t", "p", by="g",
-                            ci=0.9, ci_method=method)
-    assert len(out) == 0 and list(out.columns)[-2:] == ["ci_low", "ci_high"]
+    with pytest.raises(ValueError, match="no rows"):
+        rmse_ext.evaluate(pd.DataFrame({"g": [], "t": [], "p": []}), "t", "p", by="g",
+                          ci=0.9, ci_method=method)

@@ -29,6 +29,14 @@ import rmse_ext.spark  # noqa: E402
 from rmse_ext.spark import evaluate  # noqa: E402
 
 
+def rmse_of(df, *args, **kwargs):
+    """rmse_ext.spark.evaluate's table for the whole frame (one row, the
+    schema of rmse_ext.evaluate), its rmse as a float."""
+    out = evaluate(df, *args, **kwargs)
+    assert list(out.columns) == ["rmse", "count", "weight_sum", "omitted"] and len(out) == 1
+    return float(out["rmse"].iloc[0])
+
+
 def in_memory(y_true, y_pred, weight=None):
     m = RootMeanSquaredError(dtype="float64")
     m.update_state(y_true, y_pred, weight)
@@ -52,13 +60,13 @@ def table(spark):
 
 def test_agrees_with_regression_evaluator_and_the_in_memory_metric(table):
     df, y, yhat, w = table
-    ours = evaluate(df, "y", "yhat")
+    ours = rmse_of(df, "y", "yhat")
     spark_value = RegressionEvaluator(metricName="rmse", labelCol="y",
                                       predictionCol="yhat").evaluate(df)
     assert abs(ours - spark_value) <= 1e-12 * spark_value
     assert ulps(ours, in_memory(y, yhat)) <= 4
 
-    ours_w = evaluate(df, "y", "yhat", weight="w")
+    ours_w = rmse_of(df, "y", "yhat", weight="w")
     spark_w = RegressionEvaluator(metricName="rmse", labelCol="y", predictionCol="yhat",
                                   weightCol="w").evaluate(df)
     assert abs(ours_w - spark_w) <= 1e-12 * spark_w
@@ -75,19 +83,21 @@ def test_only_one_small_state_per_partition_reaches_the_driver(table):
     assert all(r["error"] is None and r["omitted"] == 0 and len(r["state"]) < 400 for r in rows)
     merged = rmse_ext.spark.merged(rows)
     assert merged.count == pytest.approx(w.sum(), rel=1e-12)
-    assert float(merged.result()) == evaluate(df, "y", "yhat", weight="w")
+    assert float(merged.result()) == rmse_of(df, "y", "yhat", weight="w")
 
 
 def test_deterministic_for_a_partitioning(table):
     df = table[0]
-    first = evaluate(df, "y", "yhat", weight="w")
-    assert all(evaluate(df, "y", "yhat", weight="w") == first for _ in range(2))
+    first = rmse_of(df, "y", "yhat", weight="w")
+    assert all(rmse_of(df, "y", "yhat", weight="w") == first for _ in range(2))
 
 
 def test_empty_frame_and_one_partition(spark, table):
     df, y, yhat, _ = table
-    assert evaluate(df.where("y > 1e9"), "y", "yhat") == 0.0       # no rows: Keras's 0
-    assert ulps(evaluate(df.coalesce(1), "y", "yhat"), in_memory(y, yhat)) <= 4
+    for by in (None, "part"):              # no rows: refused, as scikit-learn does
+        with pytest.raises(ValueError, match="the DataFrame has no rows"):
+            evaluate(df.where("y > 1e9"), "y", "yhat", by=by)
+    assert ulps(rmse_of(df.coalesce(1), "y", "yhat"), in_memory(y, yhat)) <= 4
 
 
 def test_integer_long_float_and_decimal_columns_are_read_exactly(spark):
@@ -102,11 +112,11 @@ def test_integer_long_float_and_decimal_columns_are_read_exactly(spark):
     rows = [(big, big - 3, 1, 0.1, decimals[0], True), (big, big + 4, 2, 0.2, decimals[1], False),
             (-5, -5, 3, 0.3, decimals[2], True)]
     df = spark.createDataFrame(rows, schema).repartition(2)
-    assert evaluate(df.coalesce(1), "a", "b") == in_memory(np.array([big, big, -5]),
+    assert rmse_of(df.coalesce(1), "a", "b") == in_memory(np.array([big, big, -5]),
                                                            np.array([big - 3, big + 4, -5]))
     floats = np.array([0.1, 0.2, 0.3], np.float32)
-    assert ulps(evaluate(df, "i", "f"), in_memory(np.array([1, 2, 3]), floats)) <= 4
-    assert ulps(evaluate(df, "i", "d", weight="flag"),
+    assert ulps(rmse_of(df, "i", "f"), in_memory(np.array([1, 2, 3]), floats)) <= 4
+    assert ulps(rmse_of(df, "i", "d", weight="flag"),
                 in_memory([1, 2, 3], [float(x) for x in decimals], [1, 0, 1])) <= 4
 
 
@@ -118,8 +128,8 @@ def test_array_columns_follow_the_keras_rules_per_row(spark):
     p = np.array([r[1] for r in rows])
     w = np.array([r[2] for r in rows])
     s = np.array([r[3] for r in rows])
-    assert ulps(evaluate(df, "t", "p", weight="w"), in_memory(t, p, w)) <= 4   # (n,) -> (n, 1)
-    assert ulps(evaluate(df, "s", "p"), in_memory(s[:, None], p)) <= 4         # a number per row
+    assert ulps(rmse_of(df, "t", "p", weight="w"), in_memory(t, p, w)) <= 4   # (n,) -> (n, 1)
+    assert ulps(rmse_of(df, "s", "p"), in_memory(s[:, None], p)) <= 4         # a number per row
 
 
 def test_ragged_array_rows_are_folded_row_by_row(spark):
@@ -129,7 +139,7 @@ def test_ragged_array_rows_are_folded_row_by_row(spark):
     m = RootMeanSquaredError(dtype="float64")
     for t, p, w in rows:                       # the Keras rules on each row
         m.update_state(t, p, w)
-    assert ulps(evaluate(df, "t", "p", weight="w"), float(m.result())) <= 4
+    assert ulps(rmse_of(df, "t", "p", weight="w"), float(m.result())) <= 4
 
     bad = spark.createDataFrame([([1.0, 2.0], [1.0, 2.0, 3.0])], "t array<double>, p array<double>")
     bad = bad.union(spark.createDataFrame([([1.0], [2.0])], "t array<double>, p array<double>"))
@@ -138,27 +148,33 @@ def test_ragged_array_rows_are_folded_row_by_row(spark):
         evaluate(bad.coalesce(1), "t", "p")
 
 
-def test_nulls_propagate_as_nan_by_default(spark):
+def test_nulls_are_missing_values_like_nan(spark):
     """As ``rmse_ext.evaluate`` reads a frame's nulls: as NaN, which
-    propagates (nan_policy='propagate', the default)."""
+    propagates under nan_policy='propagate' and is refused by default."""
     df = spark.createDataFrame([(1.0, 2.0, 1.0), (2.0, None, 1.0), (3.0, 3.0, None)],
                                "y double, yhat double, w double")
-    assert np.isnan(evaluate(df, "y", "yhat"))
-    assert np.isnan(evaluate(df.where("yhat is not null"), "y", "yhat", weight="w"))
-    assert evaluate(df.where("yhat is not null"), "y", "yhat") == in_memory([1, 3], [2, 3])
+    propagate = {"nan_policy": "propagate"}
+    assert np.isnan(rmse_of(df, "y", "yhat", **propagate))
+    assert np.isnan(rmse_of(df.where("yhat is not null"), "y", "yhat", weight="w",
+                            **propagate))
+    assert rmse_of(df.where("yhat is not null"), "y", "yhat") == in_memory([1, 3], [2, 3])
     nested = spark.createDataFrame([([1.0, None],)], "p array<double>")
-    assert np.isnan(evaluate(nested.selectExpr("1.0 as y", "p"), "y", "p"))
+    assert np.isnan(rmse_of(nested.selectExpr("1.0 as y", "p"), "y", "p", **propagate))
+    with pytest.raises(ValueError, match=r"column 'yhat' has a missing value \(null\) at row 1 "
+                                         r"of partition \d+ \(nan_policy='raise'\); pass "
+                                         r"nan_policy='omit'"):
+        evaluate(df.coalesce(1), "y", "yhat")
 
 
 def test_bad_columns_raise_before_any_job(spark):
     df = spark.createDataFrame([(1.0, "a", [[1.0]], 1)], "y double, s string, "
                                                           "nested array<array<double>>, k int")
-    with pytest.raises(TypeError, match=r"y_pred: column 's' holds string, not numbers"):
+    with pytest.raises(TypeError, match=r"column 's' must hold real numbers .*; got string"):
         evaluate(df, "y", "s")
-    with pytest.raises(TypeError, match=r"weight: column 'nested' holds array<array<double>>"):
+    with pytest.raises(TypeError, match=r"column 'nested' must hold .*; got array<array<double>>"):
         evaluate(df, "y", "k", weight="nested")
-    with pytest.raises(ValueError, match=r"y_true: the DataFrame has no column 'z' "
-                                         r"\(columns: \['y', 's', 'nested', 'k'\]\)"):
+    with pytest.raises(ValueError, match=r"y_true: the frame has no column 'z'; "
+                                         r"its columns are \['y', 's', 'nested', 'k'\]"):
         evaluate(df, "z", "y")
     with pytest.raises(TypeError, match="y_true must be a column name"):
         evaluate(df, 1, "y")
@@ -268,7 +284,7 @@ def test_the_pooled_overall_is_exact_and_equals_the_ungrouped_value(spark):
     assert keys["store"].tolist() == sorted(set(pdf["store"]))
     exact = fsum_rmse([(pdf["y"].to_numpy(), pdf["yhat"].to_numpy(), pdf["w"].to_numpy())])
     assert ulps(float(metric.overall()), exact) <= 4
-    assert ulps(float(metric.overall()), evaluate(df, "y", "yhat", weight="w")) <= 4
+    assert ulps(float(metric.overall()), rmse_of(df, "y", "yhat", weight="w")) <= 4
 
 
 def test_rmse_ext_evaluate_takes_a_spark_dataframe(spark):
@@ -277,9 +293,8 @@ def test_rmse_ext_evaluate_takes_a_spark_dataframe(spark):
     for by in (None, "store"):
         assert_frames_agree(rmse_ext.evaluate(df, "y", "yhat", by=by, weight="w"),
                             rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight="w"))
-    empty = rmse_ext.evaluate(df.where("y > 1e9"), "y", "yhat")
-    assert empty["rmse"].tolist() == [0.0] and empty["count"].tolist() == [0]
-    assert len(evaluate(df.where("y > 1e9"), "y", "yhat", by="store")) == 0
+    with pytest.raises(ValueError, match="no rows"):
+        rmse_ext.evaluate(df.where("y > 1e9"), "y", "yhat")
 
 
 def test_grouped_array_columns_follow_the_keras_rules_per_row(spark):
@@ -321,10 +336,10 @@ def test_date_and_boolean_keys(spark):
 def test_grouped_bad_input_names_the_column(spark):
     df = spark.createDataFrame([(1.0, 2.0, "a", 0.5), (2.0, 3.0, None, 1.5)],
                                "y double, yhat double, s string, x double")
-    with pytest.raises(ValueError, match=r"by: the DataFrame has no column 'store' "
-                                         r"\(columns: \['y', 'yhat', 's', 'x'\]\)"):
+    with pytest.raises(ValueError, match=r"by: the frame has no column 'store'; "
+                                         r"its columns are \['y', 'yhat', 's', 'x'\]"):
         evaluate(df, "y", "yhat", by=["s", "store"])
-    with pytest.raises(ValueError, match=r"y_pred: the DataFrame has no column 'p'"):
+    with pytest.raises(ValueError, match=r"y_pred: the frame has no column 'p'"):
         evaluate(df, "y", "p", by="s")
     with pytest.raises(TypeError, match=r"by: column 'x' holds double, not keys"):
         evaluate(df, "y", "yhat", by="x")
@@ -332,11 +347,12 @@ def test_grouped_bad_input_names_the_column(spark):
         evaluate(df, "y", "yhat", by="s")
     with pytest.raises(ValueError, match=r"clash with the result columns"):
         evaluate(df.withColumnRenamed("s", "rmse"), "y", "yhat", by="rmse")
-    with pytest.raises(TypeError, match=r"by must be a column name or a list"):
-        evaluate(df, "y", "yhat", by=3)
+    for by in (3, 3.5):
+        with pytest.raises(TypeError, match=r"by must "):
+            evaluate(df, "y", "yhat", by=by)
     nulls = spark.createDataFrame([(1.0, None, "a"), (1.0, 2.0, "b")],
                                   "y double, yhat double, s string")
-    got = evaluate(nulls, "y", "yhat", by="s")        # a null value is NaN in its group
+    got = evaluate(nulls, "y", "yhat", by="s", nan_policy="propagate")  # NaN in its group
     assert np.isnan(got["rmse"][0]) and got["rmse"][1] == 1.0
     with pytest.raises(ValueError, match=r"by column 's' has a missing key"):
         evaluate(df, "y", "yhat", by="s", nan_policy="omit")
@@ -391,7 +407,7 @@ def test_omit_leaves_out_nan_and_null_elements_with_their_weights(holey):
         want = RootMeanSquaredError(dtype="float64", nan_policy="omit")
         want.update_state(y, yhat, sample_weight)
         assert 0 < want.omitted < len(y)
-        assert ulps(evaluate(df, "y", "yhat", weight=weight, nan_policy="omit"),
+        assert ulps(rmse_of(df, "y", "yhat", weight=weight, nan_policy="omit"),
                     float(want.result())) <= 4
         rows = rmse_ext.spark.partial_states(df, "y", "yhat", weight=weight,
                                              nan_policy="omit").collect()
@@ -401,7 +417,7 @@ def test_omit_leaves_out_nan_and_null_elements_with_their_weights(holey):
         assert merged.omitted == want.omitted
         assert ulps(merged.count, want.count) <= 4
     everything_missing = df.where("k = 'gone'")
-    assert np.isnan(evaluate(everything_missing, "y", "yhat", nan_policy="omit"))
+    assert np.isnan(rmse_of(everything_missing, "y", "yhat", nan_policy="omit"))
 
 
 @pytest.mark.parametrize("by", ["k", []])
@@ -433,7 +449,7 @@ def test_evaluate_on_spark_matches_evaluate_on_the_pandas_frame(holey, policy):
         got = rmse_ext.evaluate(df, "y", "yhat", by=by, weight="w", nan_policy=policy)
         want = rmse_ext.evaluate(pdf, "y", "yhat", by=by, weight="w", nan_policy=policy)
         assert list(got.columns) == list(want.columns)
-        assert ("omitted" in want.columns) == (policy == "omit")
+        assert list(want.columns)[-4:] == ["rmse", "count", "weight_sum", "omitted"]
         for column in want.columns:
             if column in ("rmse", "weight_sum"):
                 assert all(same(a, b) for a, b in zip(got[column], want[column])), column
@@ -461,7 +477,9 @@ def test_raise_names_the_column_the_partition_and_the_row(spark, small_batches):
     later_y = partitioned(spark, parts, schema)
     for by in (None, "k"):
         with pytest.raises(ValueError, match=r"^column 'w' has a missing value \(null\) at "
-                                             r"row 130 of partition 2 \(nan_policy='raise'\)$"):
+                                             r"row 130 of partition 2 \(nan_policy='raise'\); "
+                                             r"pass nan_policy='omit' to leave such "
+                                             r"elements out$"):
             evaluate(df, "y", "yhat", weight="w", by=by, nan_policy="raise")
         with pytest.raises(ValueError, match=r"^column 'yhat' has a missing value \(NaN\) at "
                                              r"row 20 of partition 3 "):
@@ -472,7 +490,7 @@ def test_raise_names_the_column_the_partition_and_the_row(spark, small_batches):
                                              r"row 140 of partition 3 "):
             evaluate(later_y, "y", "yhat", by=by, nan_policy="raise")
     fine = partitioned(spark, [clean[0], [], clean[1]], schema)
-    assert evaluate(fine, "y", "yhat", nan_policy="raise") == evaluate(fine, "y", "yhat") == 0.5
+    assert rmse_of(fine, "y", "yhat", nan_policy="raise") == rmse_of(fine, "y", "yhat") == 0.5
     arrays = spark.createDataFrame([([1.0, 2.0], 1.0), ([3.0, None], 2.0)],
                                    "t array<double>, p double")
     with pytest.raises(ValueError, match=r"column 't' has a missing value \(null\) at row 1 "
@@ -499,7 +517,7 @@ def test_array_columns_omit_per_element(spark):
         ungrouped.update_state(t, p, weights)
         grouped.update_state(t, p, [k] * length, weights)
     assert ungrouped.omitted == 6                # 1 + 2 (the null row) + 2 (weight) + 1
-    assert ulps(evaluate(df, "t", "p", weight="w", nan_policy="omit"),
+    assert ulps(rmse_of(df, "t", "p", weight="w", nan_policy="omit"),
                 float(ungrouped.result())) <= 4
     got = evaluate(df, "t", "p", weight="w", by="k", nan_policy="omit")
     assert got["omitted"].tolist() == grouped.omitted().tolist()
