@@ -197,7 +197,7 @@ def _pandas(col: Any, name: str) -> np.ndarray:
         if not isinstance(categories.dtype, np.dtype) or categories.dtype.kind not in "biuf":
             raise not_numbers(name, f"categories of {categories.dtype}")
         codes = np.asarray(col.array.codes)
-        out = np.asarray(categories.to_numpy(dtype=FLOAT64))[np.maximum(codes, 0)]
+        out: np.ndarray = np.asarray(categories.to_numpy(dtype=FLOAT64))[np.maximum(codes, 0)]
         out[codes < 0] = np.nan
         return out
     if isinstance(dtype, pd.ArrowDtype):

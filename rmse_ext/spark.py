@@ -391,14 +391,14 @@ def _check_column(df: Any, column: Any, role: str) -> str:
     if not isinstance(column, str):
         raise TypeError(f"{role} must be a column name (str); got {type(column).__name__}")
     position = find_column(df, column, role)
-    column = column_names(df)[position]
+    name: str = column_names(df)[position]
     data_type = df.schema.fields[position].dataType
     inner = getattr(data_type, "elementType", None)
     kind = type(inner if type(data_type).__name__ == "ArrayType" else data_type).__name__
     if kind not in NUMBER_TYPES or (inner is not None and hasattr(inner, "elementType")):
-        raise not_numbers(f"column {column!r}",
+        raise not_numbers(f"column {name!r}",
                           f"{data_type.simpleString()} values (arrays of numbers are read too)")
-    return column
+    return name
 
 
 def _value_columns(df: Any, y_true: str, y_pred: str, weight: str | None) -> list[str]:
