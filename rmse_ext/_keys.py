@@ -52,6 +52,7 @@ Each library is imported only when the caller passes its objects.
 """
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any, NamedTuple, Optional
 
@@ -185,6 +186,9 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
     if all(isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_))
            for key in keys):
         return _python_ints(keys)
+    dates = _dates(keys)
+    if dates is not None:
+        return _from_numpy(dates, name)
     try:
         converted = np.array(a.tolist())
     except (ValueError, TypeError):
@@ -210,6 +214,19 @@ def _python_ints(keys: list[Any]) -> KeyBatch:
     index: dict[int, int] = {}
     codes = np.array([index.setdefault(int(key), len(index)) for key in keys], np.int64)
     return KeyBatch("int", codes=codes, uniques=list(index))
+
+
+def _dates(keys: list[Any]) -> Optional[np.ndarray]:
+    """``datetime.date`` objects as datetime64[D] (naive ``datetime.datetime``
+    ones as datetime64[us]), as NumPy, pandas and Arrow date columns are
+    read; None for anything else."""
+    if not all(isinstance(key, datetime.date) for key in keys):
+        return None
+    if not any(isinstance(key, datetime.datetime) for key in keys):
+        return np.array(keys, dtype="datetime64[D]")
+    if all(isinstance(key, datetime.datetime) and key.tzinfo is None for key in keys):
+        return np.array(keys, dtype="datetime64[us]")
+    return None
 
 
 def _is_missing(key: Any) -> bool:
@@ -397,6 +414,9 @@ def _from_pandas(x: Any, name: str) -> tuple[KeyBatch, int]:
     if isinstance(x, pd.Categorical) or isinstance(dtype, pd.CategoricalDtype):
         cat = x if isinstance(x, pd.Categorical) else x.array
         return _with_uniques(cat.codes, cat.categories.to_numpy(), name), len(x)
+    if isinstance(dtype, pd.PeriodDtype):       # a period is keyed by its start
+        x = pd.Series(x).dt.start_time
+        dtype = x.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "biuMm":
         return _from_numpy(np.asarray(x), name), len(x)
     codes, uniques = pd.factorize(x, use_na_sentinel=True)

@@ -361,3 +361,28 @@ def test_the_result_table_api():
         {"rmse": 2.0, "count": 1, "weight_sum": 3.0, "omitted": 1}]
     pd = pytest.importorskip("pandas")
     assert list(table.to_frame(pd.DataFrame()).columns) == table.names
+
+
+def test_period_keys_and_date_object_keys_are_read_as_dates():
+    """pandas Period keys (their start) and datetime.date objects group as
+    the same dates do through the other doors (issue 18, defect 10)."""
+    import datetime
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    days = [datetime.date(2026, 1, 2), datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)]
+    months = pd.PeriodIndex(["2026-02", "2026-01", "2026-02"], freq="M")
+    data = {"y": VALUES, "p": [0.0, 0.0, 1.0]}
+    want = as_columns(rmse_ext.evaluate(pl.DataFrame({**data, "k": days}), "y", "p", by="k"))
+    for keys in (days, pd.Series(days, dtype=object), pd.to_datetime(days).to_period("D")):
+        got = as_columns(rmse_ext.evaluate(pd.DataFrame({**data, "k": keys}), "y", "p", by="k"))
+        assert got["k"] == [pd.Timestamp(d) for d in want["k"]]
+        assert {n: got[n] for n in RESULT_NAMES} == {n: want[n] for n in RESULT_NAMES}
+    got = as_columns(rmse_ext.evaluate(pd.DataFrame({**data, "k": months}), "y", "p", by="k"))
+    assert got["k"] == [pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-01")]
+    assert got["rmse"] == want["rmse"]
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    m.update_state(VALUES, [0.0, 0.0, 1.0], days)
+    assert m.keys().tolist() == sorted(set(days))
+
+
+RESULT_NAMES = ["rmse", "count", "weight_sum", "omitted"]
