@@ -231,8 +231,9 @@ def first_missing_row(a: np.ndarray) -> Optional[int]:
     """The row (index along the first axis) of ``a``'s first NaN, or None."""
     if a.dtype.kind != "f" or not a.size:
         return None
-    rows = np.isnan(a).reshape(len(a) if a.ndim else 1, -1).any(axis=1)
-    return int(np.argmax(rows)) if rows.any() else None
+    nan = np.isnan(a).reshape(-1)
+    first = int(np.argmax(nan))
+    return first // (a.size // (len(a) if a.ndim else 1)) if nan[first] else None
 
 
 def missing_value_error(label: Any, row: int, what: str = "null or NaN", where: str = "",

@@ -86,7 +86,10 @@ def read_keys(groups: Any, samples: int, name: str = "groups") -> KeyBatch:
     """``groups`` (one key per sample) as a KeyBatch; TypeError/ValueError
     name ``name`` and the lengths."""
     library = _library(groups)
-    if library == "pandas":
+    if isinstance(groups, KeyBatch):          # read already (a frame's key column)
+        batch = groups
+        length = len(groups.ints if groups.ints is not None else groups.codes)
+    elif library == "pandas":
         batch, length = _from_pandas(groups, name)
     elif library == "pyarrow":
         batch, length = _from_arrow(groups, name)

@@ -51,6 +51,11 @@ def by_columns(by: By) -> list[Any]:
     return names
 
 
+def by_name(label: Any) -> str:
+    """How key errors name a ``by`` column."""
+    return f"by column {label_text(label)}"
+
+
 def composite_keys(cols: list[Any], names: list[Any], rows: int
                    ) -> tuple[np.ndarray, list[np.ndarray]]:
     """One int64 code per row for key columns (lexicographic in the
@@ -59,7 +64,7 @@ def composite_keys(cols: list[Any], names: list[Any], rows: int
     code = np.zeros(rows, dtype=np.int64)
     sorted_keys = []
     for col, name in zip(cols, names):
-        batch = read_keys(col, rows, f"by column {label_text(name)}")
+        batch = read_keys(col, rows, by_name(name))
         if batch.ints is not None:
             codes, first = _backend.kernel.factorize_records(batch.ints)
             distinct = key_array(batch.kind, batch.ints[first])
@@ -113,6 +118,9 @@ def grouped_columns(frame: Any, y_true: Any, y_pred: Any, names: list[Any],
         metric.update_state(t, p, np.zeros(rows, np.int8), w)
         return metric, {}
     key_cols = [column(frame, find_column(frame, name, "by")) for name in names]
+    if len(names) == 1:                 # the keys themselves, read once, named by column
+        metric.update_state(t, p, read_keys(key_cols[0], rows, by_name(names[0])), w)
+        return metric, {names[0]: metric.keys()}
     codes, sorted_keys = composite_keys(key_cols, names, rows)
     metric.update_state(t, p, codes, w)
     return metric, dict(zip(names, split_composite(metric.keys(), sorted_keys)))
