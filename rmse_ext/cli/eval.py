@@ -13,11 +13,10 @@ import numpy as np
 
 from .. import GroupedRootMeanSquaredError, RootMeanSquaredError, _missing
 from .._rules import resolve
+from .._results import RESULT_COLUMNS
 from ..io import InputError, Table, open_table
 from ._format import PROG
-from .report import (
-    RESULT_COLUMNS, combined_report, grouped_report, print_report, ungrouped_report,
-)
+from .report import combined_report, grouped_report, print_report, ungrouped_report
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
 CHUNK_BYTES = 8 << 20
@@ -305,7 +304,7 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     every = operands + ([keys] if keys is not None else [])
     tables = list(dict.fromkeys(op.table for op in every))
     key_name = None if keys is None else keys.table.name_of(keys.key) or "key"
-    if key_name in (*RESULT_COLUMNS, "ci_low", "ci_high", "scope", pairs.label or "scope"):
+    if key_name in (*RESULT_COLUMNS, "scope", pairs.label or "scope"):
         raise InputError(keys.label if keys else "", f"the key column is named {key_name!r}, "
                                                      f"like a column of the result; rename it")
     try:

@@ -1,5 +1,6 @@
 """``rmse-ext eval``'s answer in the one table schema (docs/semantics.md,
-issue 18): the key column under its own name, then ``rmse``, ``count``
+issue 18; the table is ``rmse_ext._results.ResultTable``'s, as for every
+door): the key column under its own name, then ``rmse``, ``count``
 (elements counted, an integer), ``weight_sum`` (the weights as they applied;
 the element count when unweighted), ``omitted`` (always) and, with
 ``--ci``, ``ci_low`` / ``ci_high`` -- per group, and for the overall row
@@ -34,10 +35,9 @@ from typing import Any, Optional
 import numpy as np
 
 from .._keys import keys_to_json
+from .._results import ResultTable
 from ._format import json_number, key_cells, shortest, text_table
 
-#: the columns after the keys, in order; ci_low / ci_high only with --ci
-RESULT_COLUMNS = ("rmse", "count", "weight_sum", "omitted")
 CI_COLUMNS = ("ci_low", "ci_high")
 
 Report = dict[str, Any]
@@ -46,25 +46,23 @@ Report = dict[str, Any]
 def ungrouped_report(metric: Any, elements: int, ci: Optional[float]) -> Report:
     """The overall row of a RootMeanSquaredError that has read ``elements``
     squared-error elements (omitted ones included)."""
-    overall = {"rmse": metric.result(), "count": elements - metric.omitted,
-               "weight_sum": metric.count, "omitted": metric.omitted}
-    if ci is not None:
-        overall["ci_low"], overall["ci_high"] = metric.confidence_interval(ci)
-    return {"overall": overall, "groups": None, "dtype": metric.dtype}
+    (overall,) = ResultTable.of(metric, ci=ci, count=elements - metric.omitted).records()
+    return {"overall": in_dtype(overall, metric.dtype), "groups": None, "dtype": metric.dtype}
 
 
 def grouped_report(metric: Any, name: str, ci: Optional[float]) -> Report:
     """The per-group columns and the overall row of a GroupedRootMeanSquaredError."""
-    elements = metric.elements()
-    columns = {name: metric.keys(), "rmse": metric.result(), "count": elements,
-               "weight_sum": metric.counts(), "omitted": metric.omitted()}
-    overall = {"rmse": metric.overall(), "count": int(sum(elements.tolist())),
-               "weight_sum": metric.overall_count(), "omitted": metric.overall_omitted()}
-    if ci is not None:
-        columns["ci_low"], columns["ci_high"] = metric.confidence_interval(ci)
-        overall["ci_low"], overall["ci_high"] = metric.overall_confidence_interval(ci)
-    return {"overall": overall, "groups": columns, "key_column": name,
+    columns = dict(ResultTable.of(metric, {name: metric.keys()}, ci=ci).columns)
+    columns["rmse"] = columns["rmse"].astype(metric.dtype)
+    (overall,) = ResultTable.of(metric, ci=ci).records()
+    return {"overall": in_dtype(overall, metric.dtype), "groups": columns, "key_column": name,
             "key_kind": metric.get_state()["kind"], "dtype": metric.dtype}
+
+
+def in_dtype(row: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """The row with its rmse back in the metric's dtype (the table holds
+    float64; a float32 result prints as float32's shortest decimal)."""
+    return dict(row, rmse=np.dtype(dtype).type(row["rmse"]))
 
 
 def combined_report(reports: list[Report], label: str, names: list[str]) -> Report:
