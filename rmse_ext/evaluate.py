@@ -35,6 +35,13 @@ interval for its RMSE, as ``GroupedRootMeanSquaredError.confidence_interval``
 gives it (with ``by=None``: the whole table's).  Not yet for dask or Spark
 frames (ValueError).
 
+Several models (issue 20): ``y_pred`` a list of prediction columns gives
+one row per (group, prediction), a ``prediction`` column after the keys
+naming the column, the predictions in the order given; ``y_true`` and
+``y_pred`` lists of equal length pair the columns as outputs (an ``output``
+column naming the ``y_true`` column).  The targets, weights and keys are
+read once; ``nan_policy`` applies to each pair on its own (rmse_ext._compare).
+
 >>> table = {"store": ["b", "a", "b"], "y": [1.0, 2.0, 3.0], "yhat": [1.0, 2.5, 5.0]}
 >>> out = evaluate(table, "y", "yhat", by="store")
 >>> out["store"].tolist(), out["rmse"].tolist(), out["count"].tolist()
@@ -45,12 +52,16 @@ frames (ValueError).
 >>> out = evaluate(table, "y", "yhat", by="store", nan_policy="omit")
 >>> out["rmse"].tolist(), out["count"].tolist(), out["omitted"].tolist()
 ([0.5, 0.0], [1, 1], [0, 1])
+>>> table = {"y": [1.0, 2.0, 3.0], "a": [1.0, 2.0, 4.0], "b": [2.0, 2.0, float("nan")]}
+>>> out = evaluate(table, "y", ["a", "b"], nan_policy="omit")
+>>> out["prediction"].tolist(), out["rmse"].tolist(), out["omitted"].tolist()
+(['a', 'b'], [0.5773502691896257, 0.7071067811865476], [0, 1])
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import _intervals
+from . import _compare, _intervals
 from ._columns import library
 from ._missing import check_policy
 from ._tabular import By, by_columns
@@ -66,6 +77,14 @@ def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,
     Spark); see the module docstring."""
     names = by_columns(by)
     check_policy(nan_policy)
+    if _compare.is_several(y_true, y_pred):
+        pairs, label, labels = _compare.pairs_of(y_true, y_pred)
+        if label in map(str, names):
+            raise ValueError(f"by column {label!r} clashes with the result column {label!r}")
+        if library(frame) in ("dask", "pyspark"):
+            return _compare.one_by_one(evaluate, frame, pairs, label, labels, by=by,
+                                       weight=weight, nan_policy=nan_policy, ci=ci,
+                                       ci_method=ci_method, n_boot=n_boot, seed=seed)
     interval = None
     if ci is not None:                      # docs/grouped.md: intervals per group
         _intervals.check_level(ci)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from . import _compare
 from ._columns import library, narrowed, resolved
 from ._results import ResultTable
 from ._tabular import grouped_columns, refuse_empty
@@ -31,6 +32,9 @@ def evaluate_frame(frame: Any, y_true: Any, y_pred: Any, *, by: list[Any],
         raise TypeError(
             f"frame must be a pandas, polars (eager or lazy), dask or Spark DataFrame, a "
             f"pyarrow Table or a dict of arrays; got {type(frame).__name__}")
+    if _compare.is_several(y_true, y_pred):
+        return compare_frame(frame, y_true, y_pred, by=by, weight=weight,
+                             nan_policy=nan_policy, interval=interval, ci=ci)
     wanted = [y_true, y_pred, *([] if weight is None else [weight]), *by]
     data = narrowed(frame, wanted)
     by = resolved(data, by, "by")
@@ -38,3 +42,20 @@ def evaluate_frame(frame: Any, y_true: Any, y_pred: Any, *, by: list[Any],
                                    interval=interval)
     refuse_empty(metric)
     return ResultTable.of(metric, keys if by else None, ci=ci).to_frame(frame)
+
+
+def compare_frame(frame: Any, y_true: Any, y_pred: Any, *, by: list[Any],
+                  weight: Optional[Any] = None, nan_policy: str = "raise",
+                  interval: Optional[dict[str, Any]] = None,
+                  ci: Optional[float] = None) -> Any:
+    """``evaluate_frame`` for lists of columns (rmse_ext._compare): one row
+    per (group, prediction) -- or (group, output) -- in one pass."""
+    pairs, label, names = _compare.pairs_of(y_true, y_pred)
+    wanted = [*(x for pair in pairs for x in pair), *([] if weight is None else [weight]), *by]
+    data = narrowed(frame, wanted)
+    by = resolved(data, by, "by")
+    metrics, keys = _compare.grouped_pairs(data, pairs, by, weight, nan_policy,
+                                           interval=interval)
+    refuse_empty(metrics[0])
+    tables = [ResultTable.of(metric, keys if by else None, ci=ci).columns for metric in metrics]
+    return ResultTable(_compare.long_table(tables, by, label, names)).to_frame(frame)

@@ -221,7 +221,15 @@ class GroupedRootMeanSquaredError(MetricSettings):
         t, p, w = _missing.read_operands(self._nan_policy, read_numbers, y_true, y_pred,
                                          sample_weight)
         layout = resolve(t.shape, p.shape, None if w is None else w.shape)
-        keys = read_keys(groups, layout.samples)
+        self._update_read(t, p, read_keys(groups, layout.samples), w, layout)
+
+    def _update_read(self, t: np.ndarray, p: np.ndarray, keys: KeyBatch,
+                     w: Optional[np.ndarray], layout: Optional[Layout] = None) -> None:
+        """``update_state`` of operands and keys already read (``read_numbers``,
+        ``read_keys``): several metrics over the same rows -- one per model
+        in ``rmse_ext.evaluate`` -- share one read of the keys."""
+        if layout is None:
+            layout = resolve(t.shape, p.shape, None if w is None else w.shape)
         self._table.check(keys)
         if self._multioutput is not None:
             self._fold_outputs(layout, t, p, w, keys)
