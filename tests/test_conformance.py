@@ -315,8 +315,10 @@ def check_frame(frame, kind, policy, weighted):
     table, overall = reference(kind)
     kwargs = {"weight": "w"} if weighted else {}
     grouped = rmse_ext.evaluate(frame, "y", "yhat", by="k", nan_policy=policy, **kwargs)
+    assert list(rows_of(grouped)) == ["k", *SCHEMA]
     assert evaluated_table(grouped, "k") == table
     whole = rmse_ext.evaluate(frame, "y", "yhat", nan_policy=policy, **kwargs)
+    assert list(rows_of(whole)) == SCHEMA
     assert evaluated_table(whole, None) == {None: overall}
 
 
@@ -329,14 +331,28 @@ def test_evaluate_on_frames(kind, frame_kind):
     check_frame(FRAMES[frame_kind](cols), kind, policy, "w" in cols)
 
 
-@pytest.mark.parametrize("frame_kind", ["pandas", "polars", "pyarrow", "dict-numpy", "dask-2"])
+@pytest.mark.parametrize("frame_kind", FRAMES)
 def test_evaluate_answers_in_the_one_schema(frame_kind):
-    """The key column, then rmse, count (int), weight_sum, omitted: always."""
+    """The key column, then rmse, count (int), weight_sum, omitted: always,
+    with ci_low / ci_high when asked; with by=None the same columns."""
     cols, _ = frame_columns("weighted")
-    out = rows_of(rmse_ext.evaluate(FRAMES[frame_kind](cols), "y", "yhat", by="k",
-                                    weight="w"))
+    frame = FRAMES[frame_kind](cols)
+    out = rows_of(rmse_ext.evaluate(frame, "y", "yhat", by="k", weight="w"))
     assert list(out) == ["k", *SCHEMA]
-    assert all(type(c) is int for c in out["count"])
+    assert all(type(c) is int for c in out["count"] + out["omitted"])
+    assert list(rows_of(rmse_ext.evaluate(frame, "y", "yhat", weight="w"))) == SCHEMA
+    if not frame_kind.startswith("dask"):
+        out = rows_of(rmse_ext.evaluate(frame, "y", "yhat", by="k", weight="w", ci=0.9))
+        assert list(out) == ["k", *SCHEMA, "ci_low", "ci_high"]
+
+
+def test_cli_answers_in_the_one_schema(tmp_path, capsys):
+    """rmse-ext eval's JSON groups and overall object: the same names."""
+    values, keys = write_files(tmp_path, "weighted", "parquet")
+    doc = run_cli(capsys, *values, *keys, "--ci", 0.9)
+    assert [list(g) for g in doc["groups"]] == [["k", *SCHEMA, "ci_low", "ci_high"]] * 4
+    assert list(doc["overall"]) == [*SCHEMA, "ci_low", "ci_high"]
+    assert list(run_cli(capsys, *values))[:4] == SCHEMA
 
 
 @pytest.mark.parametrize("kind", ["weighted", "omit"])
