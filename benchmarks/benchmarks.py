@@ -174,3 +174,45 @@ class GroupedUpdate:
             import polars as pl
             pl.DataFrame({"k": self.keys, "t": self.t, "p": self.p}).group_by("k").agg(
                 ((pl.col("p") - pl.col("t")) ** 2).mean().sqrt())
+
+
+class MultiOutput:
+    """multioutput='raw_values' on a (10^6, 8) float64 batch against the
+    pooled update of the same batch (issue 20 target: <= 1.5x its time)."""
+    params = ([None, "raw_values"],)
+    param_names = ["multioutput"]
+    timeout = 120
+
+    def setup(self, multioutput):
+        rng = np.random.default_rng(0)
+        self.t, self.p = rng.normal(size=(10**6, 8)), rng.normal(size=(10**6, 8))
+        self.multioutput = multioutput
+
+    def time_update(self, multioutput):
+        RootMeanSquaredError(multioutput=multioutput).update_state(self.t, self.p)
+
+
+class CompareModels:
+    """rmse_ext.evaluate with three prediction columns on 5*10^6 rows by
+    10^4 string keys, against three single-model calls (issue 20 target:
+    one call <= 0.6x the three)."""
+    params = (["one call", "three calls"],)
+    param_names = ["how"]
+    timeout = 600
+
+    def setup_cache(self):
+        import pandas as pd
+        rng = np.random.default_rng(2)
+        n = 5 * 10**6
+        names = np.array([f"store-{i:05d}" for i in range(10_000)], dtype=object)
+        y = rng.normal(size=n)
+        return pd.DataFrame({"key": names[rng.integers(0, 10_000, n)], "y": y,
+                             **{c: y + rng.normal(size=n) for c in "abc"}})
+
+    def time_evaluate(self, frame, how):
+        from rmse_ext import evaluate
+        if how == "one call":
+            evaluate(frame, "y", ["a", "b", "c"], by="key")
+        else:
+            for c in "abc":
+                evaluate(frame, "y", c, by="key")

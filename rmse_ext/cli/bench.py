@@ -401,6 +401,39 @@ def grouped_rows(n: int, rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
+def compare_rows(n: int, rounds: int) -> list[dict[str, Any]]:
+    """Issue 20: multioutput='raw_values' on an (n/8, 8) float64 batch
+    against the pooled update (target <= 1.5x its time), and one
+    ``evaluate`` of three prediction columns on n/2 rows by 10^4 string keys
+    against three single-model calls (target <= 0.6x their time)."""
+    import pandas as pd
+    from .. import evaluate
+    rng = np.random.default_rng(2)
+    t, p = rng.normal(size=(n // 8, 8)), rng.normal(size=(n // 8, 8))
+    cases: dict[str, Callable[[], Any]] = {
+        "raw_values": lambda: RootMeanSquaredError(multioutput="raw_values").update_state(t, p),
+        "pooled": lambda: RootMeanSquaredError().update_state(t, p)}
+    med = interleaved(cases, rounds)
+    rows = [{"section": "compare", "case": f"multioutput='raw_values', ({n // 8:.0e}, 8) float64 "
+             f"vs the pooled update", "rmse_ext": med["raw_values"], "baseline": med["pooled"],
+             "speedup": med["pooled"] / med["raw_values"], "target": "<= 1.5x pooled",
+             "ok": med["raw_values"] <= 1.5 * med["pooled"]}]
+    del t, p
+    m = n // 2
+    names = np.array([f"store-{i:05d}" for i in range(10_000)], dtype=object)
+    y = rng.normal(size=m)
+    frame = pd.DataFrame({"key": names[rng.integers(0, 10_000, m)], "y": y,
+                          **{c: y + rng.normal(size=m) for c in "abc"}})
+    cases = {"one": lambda: evaluate(frame, "y", ["a", "b", "c"], by="key"),
+             "three": lambda: [evaluate(frame, "y", c, by="key") for c in "abc"]}
+    med = interleaved(cases, min(rounds, 3))
+    rows.append({"section": "compare", "case": f"evaluate, 3 prediction columns, {m:.0e} rows "
+                 f"x 1e4 string keys vs 3 calls", "rmse_ext": med["one"],
+                 "baseline": med["three"], "speedup": med["three"] / med["one"],
+                 "target": "<= 0.6x 3 calls", "ok": med["one"] <= 0.6 * med["three"]})
+    return rows
+
+
 TABLES: list[tuple[str, str, list[Column]]] = [
     ("limit", "Large updates against the memory-bandwidth limit (floor = bytes read / "
               "np.dot's bandwidth; 100 % = at the limit)",
@@ -414,6 +447,8 @@ TABLES: list[tuple[str, str, list[Column]]] = [
     ("memory", "Memory beyond the inputs (tracemalloc peak of one update)",
      columns("long case", "bytes", "NumPy bytes", "target", "")),
     ("grouped", "Grouped (docs/grouped.md), one thread (ratio = the baseline's time / ours)",
+     columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
+    ("compare", "Models and outputs (issue 20; ratio = the baseline's time / ours)",
      columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
     ("numpy", "Secondary: against NumPy one-liners (ratio = their time / ours)",
      columns("long case", "rmse_ext", "baseline", "ratio")),
@@ -451,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="interleaved rounds per median (default 21)")
     parser.add_argument("--grouped", action="store_true",
                         help="only the grouped cases (docs/grouped.md)")
+    parser.add_argument("--compare", action="store_true",
+                        help="only the issue-20 cases: multioutput and several models")
     parser.add_argument("--spark", action="store_true",
                         help="only rmse_ext.spark against Spark's RegressionEvaluator "
                              "(local[2], a cached DataFrame of --size rows, at most 5 rounds)")
@@ -469,14 +506,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"machine": info, "rows": rows}, indent=2) if args.json
               else spark_table(info, rows))
         return 0
-    info["large"], rows = large_rows(args.size, max(3, args.repeat // 4) if args.grouped
-                                     else args.repeat)
-    if args.grouped:
+    info["large"], rows = large_rows(args.size, max(3, args.repeat // 4)
+                                     if args.grouped or args.compare else args.repeat)
+    if args.compare:
+        rows = [r for r in rows if r["section"] == "limit"] + compare_rows(args.size, args.repeat)
+    elif args.grouped:
         rows = [r for r in rows if r["section"] == "limit"] + grouped_rows(args.size, args.repeat)
     else:
         rows += (interval_rows(args.size, args.repeat) + small_rows(args.repeat)
                  + memory_rows(args.size) + foreign_rows(args.size, args.repeat)
-                 + grouped_rows(args.size, args.repeat))
+                 + grouped_rows(args.size, args.repeat) + compare_rows(args.size, args.repeat))
     info["load_after"] = load_average()
     if args.json:
         print(json.dumps({"machine": info, "rows": rows}, indent=2))
