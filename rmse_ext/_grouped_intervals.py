@@ -8,9 +8,14 @@ ungrouped metric would fold (``rmse_ext._intervals.units_of``):
 
 - ``GroupedNormal``: per key the six moment sums of ``NormalInterval``
   (12 words: the six sums, then their compensations); a key's interval is
-  ``NormalInterval``'s, read from its sums.  The pooled stream has a
-  ``NormalInterval`` of its own, folded as ``RootMeanSquaredError`` folds
-  it, so the overall interval is that metric's, bit for bit.
+  ``NormalInterval``'s, read from its sums.  The units are the batch's
+  squared errors but under semantics 3.3 (row means), so the grouped fold
+  sums them in its own pass (``route``: IN_FOLD); row means go through
+  ``group_units_fold``.  The pooled stream has a ``NormalInterval`` of its
+  own, folded as ``RootMeanSquaredError`` folds it, so the overall interval
+  is that metric's, bit for bit -- and while the metric has seen one key
+  only, that key's sums are the pooled update's (SINGLE_KEY), so its
+  interval is the ungrouped metric's bit for bit too.
 - ``GroupedBootstrap``: per key the sums of ``n_boot`` replicates
   (4 * n_boot words: replicate totals, their compensations, replicate
   weight sums, theirs), each unit's Poisson weights drawn on (seed, stream,
@@ -37,10 +42,15 @@ from ._intervals import (
     float_list, fold_update, parse_draws, units_of,
 )
 from ._plan import plan_update
-from ._table import GroupTable
+from ._table import GroupTable, row_seen
 
 # units * (words touched per unit) below this stay on one thread
 PARALLEL_MIN_WORK = 1 << 21
+
+# How an update's per-key "normal" sums are folded (``route``).
+IN_FOLD = "in fold"          # by the grouped fold, unit by unit, in its pass
+SINGLE_KEY = "single key"    # the only key so far: the pooled update's sums
+UNITS = "units"              # group_units_fold (row means; the bootstrap)
 
 
 class Prepared(NamedTuple):
@@ -89,10 +99,18 @@ class GroupedNormal:
         return 2 * self.half
 
     def fold(self, table: GroupTable, update: Prepared, keys: np.ndarray, base: int,
-             num_threads: int) -> None:
-        _fold_units(table, update, keys, base, _threads(num_threads, table, update, self.words))
-        fold_update(_backend.kernel.Accumulator(), update.plan, self.pooled, update.omit,
+             num_threads: int, route: Optional[str] = UNITS) -> None:
+        part = NormalInterval()
+        fold_update(_backend.kernel.Accumulator(), update.plan, part, update.omit,
                     num_threads, lambda: update.units)
+        self.pooled.merge(part)            # bitwise folding into it (from zero sums)
+        if route == SINGLE_KEY:
+            raw = np.array(part._moments.get_raw()).reshape(self.half, 2).T.reshape(1, -1)
+            _backend.kernel.group_merge_pairs(table.extra, np.array([int(keys[0]) - base]),
+                                              raw, self.half)
+        elif route == UNITS:
+            _fold_units(table, update, keys, base,
+                        _threads(num_threads, table, update, self.words))
 
     def state_of(self, row: np.ndarray) -> NormalInterval:
         """One key's interval state (row: cleaned)."""
@@ -145,7 +163,7 @@ class GroupedBootstrap:
         return 4 * self.n_boot
 
     def fold(self, table: GroupTable, update: Prepared, keys: np.ndarray, base: int,
-             num_threads: int) -> None:
+             num_threads: int, route: Optional[str] = UNITS) -> None:
         if update.units.size:
             threads = _threads(num_threads, table, update, self.words)
             _fold_units(table, update, keys, base, threads, self.n_boot, self.seed,
@@ -209,6 +227,22 @@ def grouped_from_dict(state: Any, keys: int) -> tuple[GroupedInterval, np.ndarra
         return GroupedBootstrap.from_dict(state, keys)
     raise ValueError(f"state['interval']['method'] must be 'normal' or 'bootstrap'; "
                      f"got {state.get('method')!r}")
+
+
+def route(interval: GroupedInterval, table: GroupTable, keys: np.ndarray, base: int,
+          units_are_elements: bool) -> str:
+    """How an update's per-key sums are folded (IN_FOLD, SINGLE_KEY or
+    UNITS), decided before the table changes: ``keys`` the kernel keys,
+    ``units_are_elements`` whether the units are the batch's squared errors
+    (every layout but semantics 3.3's row means)."""
+    if not isinstance(interval, GroupedNormal):
+        return UNITS
+    lo, hi = _backend.kernel.int_range(keys)
+    if lo == hi:
+        seen = np.flatnonzero(row_seen(table.rows))
+        if seen.size == 0 or (seen.size == 1 and seen[0] == lo - base):
+            return SINGLE_KEY
+    return IN_FOLD if units_are_elements else UNITS
 
 
 def key_intervals(interval: GroupedInterval, extra: np.ndarray,

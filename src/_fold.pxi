@@ -174,6 +174,58 @@ ctypedef fused moment_block:
 # Per-element work: one squared error into one lane
 # ---------------------------------------------------------------------------
 
+cdef inline Py_ssize_t weight_index(int w_mode, Py_ssize_t i, Py_ssize_t run) noexcept nogil:
+    """Where the weight of flat element i is in the weight array: i (FULL),
+    i % run (TILED), i // run (PER_ROW); 0 for NONE and SCALAR (no array).
+    The one statement of WMode: the runs, the grouped rows and the interval
+    units all read weights through it."""
+    if w_mode == FULL:
+        return i
+    if w_mode == TILED:
+        return i % run
+    if w_mode == PER_ROW:
+        return i // run
+    return 0
+
+
+cdef inline double weight_at(int w_mode, const w_real* w, double w_scalar, Py_ssize_t i,
+                             Py_ssize_t run) noexcept nogil:
+    """The weight of flat element i: 1 unweighted (NONE), w_scalar (SCALAR),
+    else w[weight_index(w_mode, i, run)]."""
+    if w_mode == NONE:
+        return 1.0
+    if w_mode == SCALAR:
+        return w_scalar
+    return <double>w[weight_index(w_mode, i, run)]
+
+
+# The interval's higher moment terms of a unit x with weight w, each ONE
+# product of two rounded factors, wx = fl(w * x): the one product order of
+# every room that sums them (this fold's block lanes, _moments' lanes, the
+# per-key sums of _grouped_intervals), so a term has the same bits in each:
+#   w*x**2 = wx*x     w**2 = w*w     w**2*x = w*wx     w**2*x**2 = wx*wx
+cdef enum:
+    MOMENT_TERMS = 4
+
+cdef struct MomentFactors:
+    double a[MOMENT_TERMS]
+    double b[MOMENT_TERMS]
+
+
+cdef inline MomentFactors moment_factors(double x, double w, double wx) noexcept nogil:
+    """Term k of the higher moments is a[k] * b[k] (wx = fl(w * x))."""
+    cdef MomentFactors f
+    f.a[0] = wx
+    f.b[0] = x
+    f.a[1] = w
+    f.b[1] = w
+    f.a[2] = w
+    f.b[2] = wx
+    f.a[3] = wx
+    f.b[3] = wx
+    return f
+
+
 cdef inline void add_lane(double x, double ex, double* s, double* c) noexcept nogil:
     """Lane (s, c) += x + ex, x entering the compensated sum error-free
     (Knuth's branch-free TwoSum, for terms of either sign)."""
@@ -242,6 +294,7 @@ cdef inline void sq_into(policy* how, moment_block* A, Py_ssize_t j, double p, d
     block lane j."""
     cdef double sq, e, d
     cdef bint ok
+    cdef MomentFactors f
     if policy is Omit or policy is ExactOmit:
         ok = (p == p) & (t == t)
         om[0] += not ok
@@ -254,8 +307,9 @@ cdef inline void sq_into(policy* how, moment_block* A, Py_ssize_t j, double p, d
     else:
         add_product_lane(d, d, s, c)
         sq = d * d
-    if moment_block is MomentBlock:
-        A.xx[j] = mul_add(sq, sq, A.xx[j])
+    if moment_block is MomentBlock:      # w = 1: only w*x**2 = x*x is summed
+        f = moment_factors(sq, 1.0, sq)
+        A.xx[j] = mul_add(f.a[0], f.b[0], A.xx[j])
 
 
 cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, double* c,
@@ -268,34 +322,46 @@ cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, d
     wsq_into(how, <NoInterval*>NULL, 0, p, t, w, s, c, ws, wc, om)
 
 
+cdef inline double weighted_square(policy* how, double p, double t, double* w, double* sq,
+                                   int64_t* om) noexcept nogil:
+    """The element rule, stated once: sq = fl((p - t)**2) and its error (the
+    return value, square_err), w its weight -- all three 0 for a removed
+    element: a zero weight (every policy but Propagate, semantics 5), or
+    under Omit a NaN in p, t or w (counted in om)."""
+    cdef double e
+    cdef bint ok
+    if policy is Omit or policy is ExactOmit:
+        ok = (p == p) & (t == t) & (w[0] == w[0])
+        om[0] += not ok
+        p = p if ok else 0.0
+        t = t if ok else 0.0
+        w[0] = w[0] if ok else 0.0
+    e = square_err(how, p, t, sq)
+    if policy is not Propagate:
+        sq[0] = sq[0] if w[0] != 0.0 else 0.0
+        e = e if w[0] != 0.0 else 0.0
+    return e
+
+
 cdef inline void wsq_into(policy* how, moment_block* A, Py_ssize_t j, double p, double t,
                           double w, double* s, double* c, double* ws, double* wc,
                           int64_t* om) noexcept nogil:
     """add_wsq; for an interval batch also A's lane j of the four moment
-    sums, each term a product of x = fl(w * sq) (the product the main lane
-    formed), sq and w multiply-added into block lane j: w*x**2 =
-    x*sq, w**2, w**2*x = w*x, w**2*x**2 = x*x.  A removed element (zero
-    weight, omitted) has sq = w = 0 here, so it adds zeros."""
-    cdef double sq, e, x
-    cdef bint ok
-    if policy is Omit or policy is ExactOmit:
-        ok = (p == p) & (t == t) & (w == w)
-        om[0] += not ok
-        p = p if ok else 0.0
-        t = t if ok else 0.0
-        w = w if ok else 0.0
-    e = square_err(how, p, t, &sq)
-    if policy is not Propagate:
-        sq = sq if w != 0.0 else 0.0
-        e = e if w != 0.0 else 0.0
+    sums (moment_factors of the unit sq with weight w, x = fl(w * sq) the
+    product the main lane formed), multiply-added into block lane j.  A
+    removed element (zero weight, omitted) has sq = w = 0 here, so it adds
+    zeros."""
+    cdef double sq, e
+    cdef MomentFactors f
+    e = weighted_square(how, p, t, &w, &sq, om)
     add_scaled_lane(w, sq, e, s, c)
     add_exact_lane(w, ws, wc)
     if moment_block is MomentBlock:
-        x = w * sq
-        A.xx[j] = mul_add(x, sq, A.xx[j])
-        A.ww[j] = mul_add(w, w, A.ww[j])
-        A.wwx[j] = mul_add(w, x, A.wwx[j])
-        A.wwxx[j] = mul_add(x, x, A.wwxx[j])
+        f = moment_factors(sq, w, w * sq)
+        A.xx[j] = mul_add(f.a[0], f.b[0], A.xx[j])
+        A.ww[j] = mul_add(f.a[1], f.b[1], A.ww[j])
+        A.wwx[j] = mul_add(f.a[2], f.b[2], A.wwx[j])
+        A.wwxx[j] = mul_add(f.a[3], f.b[3], A.wwxx[j])
 
 
 cdef inline void flush_lanes(double* a, double* s, double* c) noexcept nogil:
@@ -459,12 +525,10 @@ cdef inline void sum_runs(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
         t_at = t + i if B.t_mode == FULL_T else t + j
         if B.w_mode == NONE or B.w_mode == SCALAR:
             run_unweighted(how, A, t_at, p + i, m, L)
-        elif B.w_mode == FULL:
-            run_weighted(how, A, t_at, p + i, w + i, 1, m, L)
-        elif B.w_mode == TILED:
-            run_weighted(how, A, t_at, p + i, w + j, 1, m, L)
-        else:  # PER_ROW
-            run_weighted(how, A, t_at, p + i, w + r, 0, m, L)
+        elif B.w_mode == PER_ROW:           # one weight for the run
+            run_weighted(how, A, t_at, p + i, w + weight_index(PER_ROW, i, run), 0, m, L)
+        else:                               # FULL, TILED: one weight per element
+            run_weighted(how, A, t_at, p + i, w + weight_index(B.w_mode, i, run), 1, m, L)
         i += m
 
 

@@ -15,9 +15,17 @@
 # 'omit'), one spare word.  Elements go straight into their group's row
 # (TwoSum, so either sign is exact), in stream order.
 #
-# Runs.  Consecutive samples with one key (data sorted by series) form a run;
-# a run of GROUP_RUN_MIN elements or more is reduced by the ungrouped kernel's
-# lanes (memory-bandwidth speed) and enters its row once.
+# Runs.  Consecutive samples with one key (data sorted by series) form a run
+# (found 8 keys at a time, run_end); a run of GROUP_RUN_MIN elements or more
+# is reduced by the ungrouped kernel's lanes (memory-bandwidth speed) and
+# enters its row once.
+#
+# Per-key interval moments (interval='normal': GROUP_MOMENT_WORDS per key,
+# six sums, then their compensations) ride the same pass when the batch's
+# units are its squared errors: each element's unit enters its key's moment
+# row on its own, in stream order (moments_into, the units' own rule), runs
+# included, so a row's bits depend on neither the batch split nor the
+# thread count.
 #
 # Determinism.  Threads split the rows, not the elements: thread j folds
 # only the runs whose row lies in its range [lo, hi), scanning every key.
@@ -67,30 +75,69 @@ cdef struct GBatch:
     Py_ssize_t inner    # elements per sample (>= 1)
     int64_t base        # row = key - base
     bint k64
+    double* moments     # per-key moment rows (NULL: none), GROUP_MOMENT_WORDS each
+
+
+cdef enum:
+    GROUP_MOMENT_WORDS = 12     # a key's six moment sums, then their compensations
+
+
+cdef inline void key_moments_into(double x, double w, double* m) noexcept nogil:
+    """One unit into a key's moment row m (moments_into: six sums, then
+    their compensations).  A unit of weight 1 has the terms 1, x, x*x, then
+    1, x, x*x again: while a row's last three pairs equal its first three
+    (a row of unweighted units), only the first three are summed and
+    copied -- bitwise what summing all six gives, at half the cost."""
+    cdef double* c = m + GROUP_MOMENT_WORDS // 2
+    if (w == 1.0 and m[3] == m[0] and m[4] == m[1] and m[5] == m[2]
+            and c[3] == c[0] and c[4] == c[1] and c[5] == c[2]):
+        add_exact_lane(1.0, &m[0], &c[0])
+        add_exact_lane(x, &m[1], &c[1])
+        add_exact_lane(x * x, &m[2], &c[2])
+        m[3], m[4], m[5] = m[0], m[1], m[2]
+        c[3], c[4], c[5] = c[0], c[1], c[2]
+        return
+    moments_into(x, w, m, c, 1)
+
+
+cdef inline double* moment_row(const GBatch* G, int64_t s) noexcept nogil:
+    """Row s's moment sums, NULL when the batch carries none."""
+    return NULL if G.moments == NULL else G.moments + s * GROUP_MOMENT_WORDS
+
+
+cdef inline Py_ssize_t run_end(const g_key* keys, Py_ssize_t r, Py_ssize_t n, g_key k) noexcept nogil:
+    """The first index from r on whose key is not k (n if none): 8 keys
+    compared at a time (branch-free, vectorised) while they all match."""
+    cdef Py_ssize_t j
+    cdef g_key diff
+    while r + 8 <= n:
+        diff = 0
+        for j in range(8):
+            diff |= keys[r + j] ^ k
+        if diff != 0:
+            break
+        r += 8
+    while r < n and keys[r] == k:
+        r += 1
+    return r
 
 
 cdef inline void element_into(policy* how, const BatchSpec* B, Py_ssize_t i,
                               const g_real* t, const g_real* p, const g_real* w,
-                              GRow* g) noexcept nogil:
-    """Row g += element i of the batch (squared error; weight when weighted)."""
+                              GRow* g, double* m) noexcept nogil:
+    """Row g += element i of the batch (the fold's element rule: squared
+    error in TwoSum form -- the row's total may be negative after negatively
+    weighted updates -- and the weight when weighted); its unit into the
+    moment row m unless m is NULL."""
     cdef double tv = <double>t[i] if B.t_mode == FULL_T else <double>t[i % B.run]
-    cdef double wv, unused_s = 0.0, unused_c = 0.0
-    if B.w_mode == NONE:
-        # add_wsq with a weight of 1 is add_sq in TwoSum form (the row's total
-        # may be negative after negatively weighted updates)
-        add_wsq(how, <double>p[i], tv, 1.0, &g.total.hi, &g.total.lo,
-                &unused_s, &unused_c, &g.omitted)
-        return
-    if B.w_mode == SCALAR:
-        wv = B.w_scalar
-    elif B.w_mode == FULL:
-        wv = <double>w[i]
-    elif B.w_mode == PER_ROW:
-        wv = <double>w[i // B.run]
-    else:  # TILED
-        wv = <double>w[i % B.run]
-    add_wsq(how, <double>p[i], tv, wv, &g.total.hi, &g.total.lo,
-            &g.weight.hi, &g.weight.lo, &g.omitted)
+    cdef double wv = weight_at(B.w_mode, w, B.w_scalar, i, B.run)
+    cdef double sq
+    cdef double e = weighted_square(how, <double>p[i], tv, &wv, &sq, &g.omitted)
+    add_scaled_lane(wv, sq, e, &g.total.hi, &g.total.lo)
+    if B.w_mode != NONE:
+        add_exact_lane(wv, &g.weight.hi, &g.weight.lo)
+    if m != NULL:
+        key_moments_into(sq, wv, m)
 
 
 cdef inline void segment_into(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
@@ -107,6 +154,22 @@ cdef inline void segment_into(const BatchSpec* B, Py_ssize_t start, Py_ssize_t s
     g.omitted += part.omitted
 
 
+cdef inline void run_moments(policy* how, const BatchSpec* B, Py_ssize_t start,
+                             Py_ssize_t stop, const g_real* t, const g_real* p,
+                             const g_real* w, double* m) noexcept nogil:
+    """The units of elements [start, stop) into the moment row m, one by
+    one (the run's sums went into its row by lanes; its omitted elements
+    were counted there)."""
+    cdef Py_ssize_t j
+    cdef double tv, wv, sq
+    cdef int64_t counted_already = 0
+    for j in range(start, stop):
+        tv = <double>t[j] if B.t_mode == FULL_T else <double>t[j % B.run]
+        wv = weight_at(B.w_mode, w, B.w_scalar, j, B.run)
+        weighted_square(how, <double>p[j], tv, &wv, &sq, &counted_already)
+        key_moments_into(sq, wv, m)
+
+
 cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real* p,
                     const g_real* w, const g_key* keys, GRow* rows, int64_t lo,
                     int64_t hi, bint ranged, bint prefetch) noexcept nogil:
@@ -119,28 +182,29 @@ cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real*
     cdef int64_t s, omitted
     cdef g_key k
     cdef GRow* g
+    cdef double* m
     cdef bint weighted = B.w_mode != NONE
     while i < size:
         r = i if inner == 1 else i // inner
         if prefetch and r + PREFETCH_AHEAD < samples:
             prefetch_write(rows + (<int64_t>keys[r + PREFETCH_AHEAD] - G.base))
         k = keys[r]
-        e = (r + 1) * inner
-        r += 1
-        while e < size and keys[r] == k:      # extend the run of equal keys
-            e += inner
-            r += 1
+        e = run_end(keys, r + 1, samples, k) * inner     # the run of equal keys
+        e = e if e < size else size
         s = <int64_t>k - G.base
         if ranged and (s < lo or s >= hi):
             i = e
             continue
         g = rows + s
+        m = moment_row(G, s)
         omitted = g.omitted
         if e - i >= GROUP_RUN_MIN:
             segment_into(B, i, e, g)
+            if m != NULL:
+                run_moments(how, B, i, e, t, p, w, m)
         else:
             for j in range(i, e):
-                element_into(how, B, j, t, p, w, g)
+                element_into(how, B, j, t, p, w, g, m)
         if weighted:
             g.weighted += (e - i) - (g.omitted - omitted)
         else:
@@ -158,19 +222,23 @@ cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_
     cdef double sq, err
     cdef g_key k
     cdef GRow* g
+    cdef double* m
     while i < size:
         k = keys[i]
         g = rows + (<int64_t>k - G.base)
+        m = moment_row(G, <int64_t>k - G.base)
         if i + 1 < size and keys[i + 1] == k:            # a run of equal keys
-            e = i + 2
-            while e < size and keys[e] == k:
-                e += 1
+            e = run_end(keys, i + 2, size, k)
             if e - i >= GROUP_RUN_MIN:
                 segment_into(B, i, e, g)
+                if m != NULL:
+                    run_moments(<Propagate*>NULL, B, i, e, t, p, t, m)
             else:
                 for j in range(i, e):
                     err = square_err(<Propagate*>NULL, <double>p[j], <double>t[j], &sq)
                     add_lane(sq, err, &g.total.hi, &g.total.lo)
+                    if m != NULL:
+                        key_moments_into(sq, 1.0, m)
             g.unweighted += e - i
             i = e
             continue
@@ -178,6 +246,8 @@ cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_
             prefetch_write(rows + (<int64_t>keys[i + PREFETCH_AHEAD] - G.base))
         err = square_err(<Propagate*>NULL, <double>p[i], <double>t[i], &sq)
         add_lane(sq, err, &g.total.hi, &g.total.lo)
+        if m != NULL:
+            key_moments_into(sq, 1.0, m)
         g.unweighted += 1
         i += 1
 
@@ -256,17 +326,22 @@ cdef class GroupedBatch:
     no repeat, divisor or fixed count) and ``keys`` (int32/int64, one per
     sample of ``inner`` elements); the row of key k is k - base.
     ``fold(state, lo, hi)`` folds the runs whose row is in [lo, hi) into the
-    (rows, 8) float64 state, without the GIL."""
+    (rows, 8) float64 state, without the GIL.  With ``moments`` (a C-contiguous
+    (rows, 12) float64 array, rows as the state's) each element's unit --
+    its squared error and weight -- also goes into its key's "normal"
+    interval sums, in the same pass."""
     cdef GBatch G
     cdef object refs
 
-    def __cinit__(self, Batch batch, cnp.ndarray keys, Py_ssize_t inner, int64_t base):
+    def __cinit__(self, Batch batch, cnp.ndarray keys, Py_ssize_t inner, int64_t base,
+                  cnp.ndarray moments=None):
         self.G.b = batch.spec
         self.G.keys = cnp.PyArray_DATA(keys)
         self.G.k64 = cnp.PyArray_ITEMSIZE(keys) == 8
         self.G.inner = inner if inner > 0 else 1
         self.G.base = base
-        self.refs = (batch, keys)
+        self.G.moments = NULL if moments is None else <double*>cnp.PyArray_DATA(moments)
+        self.refs = (batch, keys, moments)
 
     def fold(self, double[:, ::1] state, int64_t lo=0, int64_t hi=-1):
         """Rows [lo, hi) of the state += this batch's runs that belong there

@@ -1,8 +1,11 @@
 # Per-group confidence-interval sums (docs/grouped.md, docs/intervals.md).
 # Included after _grouped.pxi; reuses the interval rooms' per-unit pieces
-# (missing, data_or_null from _moments.pxi; stream_key, unit_hash and the
-# per-unit generator boot_unit from _bootstrap.pxi), the fold's
-# branch-free TwoSum (add_exact_lane) and the grouped room's clean().
+# (missing, data_or_null, unit_at from _moments.pxi; stream_key, unit_hash
+# and the per-unit generator boot_unit from _bootstrap.pxi), the fold's
+# branch-free TwoSum (add_exact_lane) and the grouped room's clean() and
+# key_moments_into (GROUP_MOMENT_WORDS rows).  The grouped fold sums the
+# "normal" moments itself when the units are the batch's squared errors
+# (_grouped.pxi); this room folds the others (semantics 3.3's row means).
 #
 # The units are those of the ungrouped metric (rmse_ext._intervals.units_of):
 # x = (p - t)**2, or x = p when t is absent, with weights per w_mode; unit i
@@ -23,10 +26,6 @@
 # Pairs are TwoSum lanes: once a sum is inf or NaN its compensation is
 # meaningless, and readers drop it (rmse_ext._grouped_intervals.cleaned).
 
-cdef enum:
-    GROUP_MOMENT_WORDS = 12
-
-
 cdef struct GUnits:
     const void* t          # NULL: p holds the units
     const void* p
@@ -45,17 +44,6 @@ cdef struct GUnits:
     int n_boot
     uint64_t stream_key
     uint64_t first         # stream index of unit 0
-
-
-cdef inline void moments_into(double x, double w, double* m) noexcept nogil:
-    """One unit into a group's six moment pairs."""
-    cdef double wx = w * x, ww = w * w
-    add_exact_lane(w, &m[0], &m[6])
-    add_exact_lane(wx, &m[1], &m[7])
-    add_exact_lane(wx * x, &m[2], &m[8])
-    add_exact_lane(ww, &m[3], &m[9])
-    add_exact_lane(ww * x, &m[4], &m[10])
-    add_exact_lane(ww * x * x, &m[5], &m[11])
 
 
 cdef inline void replicates_into(double* g, const double* draws, int n_boot) noexcept nogil:
@@ -84,7 +72,7 @@ cdef void units_rows(const GUnits* U, const p_real* t, const p_real* p, const g_
         if not unit_at(t, p, U.w, i, U.cols, U.w_mode, U.w_scalar, U.omit, &x, &w):
             continue
         if U.n_boot == 0:
-            moments_into(x, w, rows + s * words)
+            key_moments_into(x, w, rows + s * words)
         else:   # boot_unit's loop over the replicates vectorises; it adds to 0
             memset(draws, 0, 2 * U.n_boot * sizeof(double))
             boot_unit(unit_hash(U.stream_key, U.first + <uint64_t>i), w * x, w, U.n_boot,

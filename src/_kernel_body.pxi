@@ -41,7 +41,10 @@
 # (k + 16) * u * sum|terms| of its exact value, hi + lo read exactly, for
 # any n below 2**40 -- no product underflowing (a term or factor below
 # 2**-1022 adds up to 2**-1074 times the factors after it).  Sum w*x is the
-# main total, sum w the main weight sum (or the exact count).
+# main total, sum w the main weight sum (or the exact count).  The rooms
+# that sum units one at a time (Moments.fold, the per-key sums) form the
+# same products (moment_factors, _fold.pxi) and add each, rounded once,
+# by TwoSum into a compensated pair: k as above, O(n u**2) for the sum.
 
 cimport numpy as cnp
 import numpy as np

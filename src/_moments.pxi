@@ -34,13 +34,6 @@ cdef struct MomentLanes:
     int64_t used               # units that counted (the unweighted w-sums)
 
 
-cdef inline void lane_add(double x, double* s, double* c) noexcept nogil:
-    """(s, c) += x: Knuth's TwoSum error into the compensation."""
-    cdef double sn = s[0] + x
-    c[0] += two_sum_err(s[0], x, sn)
-    s[0] = sn
-
-
 cdef inline const void* data_or_null(object a):
     """The data of an ndarray operand, NULL for None (an absent y_true or
     weight)."""
@@ -56,44 +49,48 @@ cdef inline bint unit_at(const p_real* t, const p_real* p, const double* w, Py_s
                          Py_ssize_t cols, int w_mode, double w_scalar, bint omit,
                          double* x, double* wv) noexcept nogil:
     """Unit i of spelled-out units: x = (p - t)**2, or x = p when t is NULL,
-    and its weight (1, w_scalar, w[i] or w[i // cols] per w_mode NONE,
-    SCALAR, FULL, PER_ROW).  False when the unit does not count: a zero
-    weight, or under omit a NaN operand."""
+    and its weight (weight_at: cols is the run of TILED and PER_ROW).  False
+    when the unit does not count: a zero weight, or under omit a NaN
+    operand."""
     cdef double tv = <double>t[i] if t != NULL else 0.0
     cdef double pv = <double>p[i]
     cdef double d = pv - tv
-    if w_mode == FULL:
-        wv[0] = w[i]
-    elif w_mode == PER_ROW:
-        wv[0] = w[i // cols]
-    elif w_mode == SCALAR:
-        wv[0] = w_scalar
-    else:
-        wv[0] = 1.0
+    wv[0] = weight_at(w_mode, w, w_scalar, i, cols)
     if (omit and missing(tv, pv, wv[0])) or wv[0] == 0.0:
         return False
     x[0] = d * d if t != NULL else pv
     return True
 
 
+cdef inline void moments_into(double x, double w, double* s, double* c,
+                              Py_ssize_t stride) noexcept nogil:
+    """One unit x with weight w into the six sums, sum k a TwoSum pair
+    (s[k * stride], c[k * stride]): w, wx = fl(w * x), then the four
+    moment_factors products.  Every room that sums units one by one (these
+    lanes, the per-key sums of _grouped_intervals, the grouped fold) calls
+    it."""
+    cdef double wx = w * x
+    cdef MomentFactors f = moment_factors(x, w, wx)
+    cdef Py_ssize_t k
+    add_exact_lane(w, &s[0], &c[0])
+    add_exact_lane(wx, &s[stride], &c[stride])
+    for k in range(MOMENT_TERMS):
+        add_exact_lane(f.a[k] * f.b[k], &s[(2 + k) * stride], &c[(2 + k) * stride])
+
+
 cdef inline void moments_unit(double x, double w, bint weighted, Py_ssize_t lane,
                               MomentLanes* L) noexcept nogil:
-    """One unit x with weight w into lane ``lane`` of every sum."""
-    cdef double* s = L.s
-    cdef double* c = L.c
-    cdef double wx, ww
+    """One unit x with weight w into lane ``lane`` of every sum (unweighted:
+    sums 1 and 2 only, x and x*x = moment_factors' w*x**2 for w = 1; the
+    others follow from them in add_lanes)."""
+    cdef MomentFactors f
     if weighted:
-        wx = w * x
-        ww = w * w
-        lane_add(w, &s[lane], &c[lane])
-        lane_add(wx, &s[MOMENT_LANES + lane], &c[MOMENT_LANES + lane])
-        lane_add(wx * x, &s[2 * MOMENT_LANES + lane], &c[2 * MOMENT_LANES + lane])
-        lane_add(ww, &s[3 * MOMENT_LANES + lane], &c[3 * MOMENT_LANES + lane])
-        lane_add(w * wx, &s[4 * MOMENT_LANES + lane], &c[4 * MOMENT_LANES + lane])
-        lane_add(wx * wx, &s[5 * MOMENT_LANES + lane], &c[5 * MOMENT_LANES + lane])
+        moments_into(x, w, &L.s[lane], &L.c[lane], MOMENT_LANES)
     else:
-        lane_add(x, &s[MOMENT_LANES + lane], &c[MOMENT_LANES + lane])
-        lane_add(x * x, &s[2 * MOMENT_LANES + lane], &c[2 * MOMENT_LANES + lane])
+        f = moment_factors(x, 1.0, x)
+        add_exact_lane(x, &L.s[MOMENT_LANES + lane], &L.c[MOMENT_LANES + lane])
+        add_exact_lane(f.a[0] * f.b[0], &L.s[2 * MOMENT_LANES + lane],
+                       &L.c[2 * MOMENT_LANES + lane])
     L.used += 1
 
 

@@ -25,9 +25,11 @@ cdef inline void output_piece(policy* how, const BatchSpec* B, Py_ssize_t i, Py_
     if B.w_mode == NONE or B.w_mode == SCALAR:
         run_unweighted(how, <NoInterval*>NULL, t + i, p + i, n, L)
     elif B.w_mode == FULL:
-        run_weighted(how, <NoInterval*>NULL, t + i, p + i, w + i, 1, n, L)
+        run_weighted(how, <NoInterval*>NULL, t + i, p + i, w + weight_index(FULL, i, B.run),
+                     1, n, L)
     else:  # PER_ROW: one weight per row of B.run == d elements
-        run_weighted(how, <NoInterval*>NULL, t + i, p + i, w + i // B.run, 0, n, L)
+        run_weighted(how, <NoInterval*>NULL, t + i, p + i, w + weight_index(PER_ROW, i, B.run),
+                     0, n, L)
 
 
 cdef inline void lane_into(Partial* out, const Lanes* L, Py_ssize_t l) noexcept nogil:

@@ -70,6 +70,59 @@ def test_normal_per_key_is_the_ungrouped_interval_of_its_elements(weighted, dtyp
 
 
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
+def test_normal_single_key_is_the_ungrouped_interval_bitwise(weighted, dtype, nan_policy):
+    """Issue 18: the per-key interval of a single key is the ungrouped
+    metric's bit for bit (it was only within 1e-12), over several batches,
+    big ones (chunked) included, and for semantics 3.3's row means."""
+    n = _backend.kernel.CHUNK_SIZE + 3001
+    t, p, _, w = stream_of(8, n=n, weighted=weighted, dtype=dtype)
+    if nan_policy == "omit":
+        p[::89] = np.nan
+    for split in (n, 7001):
+        m = Grouped(interval="normal", nan_policy=nan_policy)
+        ref = RootMeanSquaredError(interval="normal", nan_policy=nan_policy)
+        for lo in range(0, n, split):
+            part = slice(lo, lo + split)
+            m.update_state(t[part], p[part], ["k"] * len(t[part]), None if w is None else w[part])
+            ref.update_state(t[part], p[part], None if w is None else w[part])
+        low, high = m.confidence_interval(0.9)
+        assert same_bits((low[0], high[0]), ref.confidence_interval(0.9))
+        assert same_bits(m.overall_confidence_interval(0.9), ref.confidence_interval(0.9))
+        # the key's six sums are the ungrouped metric's, compensations included
+        assert same_bits(m._extra_rows()[0].reshape(2, 6).T.ravel(),
+                         ref._interval._moments.get_raw())
+    rng = np.random.default_rng(9)
+    t3, p3, w3 = rng.standard_normal((40, 3, 2)), rng.standard_normal((40, 3, 2)), rng.uniform(0, 2, 40)
+    m = Grouped(interval="normal")
+    m.update_state(t3, p3, np.full(40, 5), w3)
+    ref = RootMeanSquaredError(interval="normal")
+    ref.update_state(t3, p3, w3)
+    assert same_bits(np.ravel(m.confidence_interval()), ref.confidence_interval())
+    assert same_bits(m._extra_rows()[0].reshape(2, 6).T.ravel(), ref._interval._moments.get_raw())
+
+
+def test_normal_moment_terms_have_one_product_order():
+    """Issue 18: a unit's terms w**2*x and w**2*x**2 are formed as the
+    ungrouped interval forms them (w*(w*x), (w*x)*(w*x)); the per-key sums
+    formed (w*w)*x and ((w*w)*x)*x, other bits.  One unit per key: each
+    key's sums are its terms, as the ungrouped sums of that one unit are."""
+    rng = np.random.default_rng(10)
+    t, p, w = rng.standard_normal(64), rng.standard_normal(64), rng.uniform(0.1, 3.0, 64)
+    x = (p - t) ** 2
+    assert np.any((w * w) * x != w * (w * x))        # the two orders differ here
+    m = Grouped(interval="normal")
+    m.update_state(t, p, np.arange(64), w)
+    for k in range(64):
+        ref = RootMeanSquaredError(interval="normal")   # a zero weight: per-element weights
+        ref.update_state(t[[k, k]], p[[k, k]], [w[k], 0.0])
+        hi = np.array(ref._interval._moments.get_raw()[0::2])
+        # sum w*x aside (the ungrouped one is the main total, exact squares)
+        assert same_bits(m._extra_rows()[k, [0, 2, 3, 4, 5]], hi[[0, 2, 3, 4, 5]])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("nan_policy", ["propagate", "omit"])
 def test_normal_overall_is_the_ungrouped_metric_bitwise(weighted, nan_policy):
     """The pooled stream folds as RootMeanSquaredError folds it, big batches

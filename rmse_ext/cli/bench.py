@@ -398,6 +398,16 @@ def grouped_rows(n: int, rounds: int) -> list[dict[str, Any]]:
             rows.append({"section": "grouped", "case": f"{n:.0e} float64, {label} vs {name}",
                          "rmse_ext": med["ours"], "baseline": med[name], "speedup": ratio,
                          "target": target, "ok": None if least is None else ratio >= least})
+    keys = layouts[0][0]                   # issue 21 part 5: the per-key "normal" interval
+    plain_g, normal_g = GroupedRootMeanSquaredError(), GroupedRootMeanSquaredError(
+        interval="normal")
+    med = interleaved({"normal": lambda: normal_g.update_state(t, p, keys),
+                       "plain": lambda: plain_g.update_state(t, p, keys)}, rounds)
+    ratio = med["plain"] / med["normal"]
+    rows.append({"section": "grouped",
+                 "case": f"{n:.0e} float64, 1e3 random int keys, interval='normal' vs plain",
+                 "rmse_ext": med["normal"], "baseline": med["plain"], "speedup": ratio,
+                 "target": "<= 1.5x plain", "ok": ratio >= 1 / 1.5})
     return rows
 
 
