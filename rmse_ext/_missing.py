@@ -34,8 +34,10 @@ def check_policy(nan_policy: Any) -> str:
 
 
 def nulls_for(nan_policy: str) -> str:
-    """How Arrow nulls are read under a policy: as NaN under 'omit'."""
-    return "nan" if nan_policy == "omit" else "reject"
+    """How Arrow nulls are read under a policy: as NaN under every policy
+    (docs/semantics.md 8.2: a null is a missing value exactly like NaN), so
+    'propagate' makes the result NaN and 'raise' names its position."""
+    return "nan"
 
 
 def missing_as_nan(x: Any) -> Any:

@@ -19,8 +19,8 @@ def address(a):
     return a.__array_interface__["data"][0]
 
 
-def state_of(*args, **kwargs):
-    m = RootMeanSquaredError(dtype="float64")
+def state_of(*args, nan_policy="propagate", **kwargs):
+    m = RootMeanSquaredError(dtype="float64", nan_policy=nan_policy)
     m.update_state(*args, **kwargs)
     return snapshot(m)
 
@@ -177,17 +177,27 @@ def test_the_functional_form_and_sklearn_shapes_read_arrow_too():
 
 # -- what is not read ----------------------------------------------------------------------
 
-def test_nulls_are_rejected_by_name_and_the_state_is_unchanged():
-    m = RootMeanSquaredError()
+def test_a_null_is_a_missing_value_exactly_like_nan_under_every_policy():
+    """docs/semantics.md 8.2: an Arrow null reads as NaN at the metric's door
+    too -- 'propagate' makes the result NaN, 'raise' names the argument and
+    position with the state unchanged, 'omit' leaves the element out."""
+    holey = pa.chunked_array([[1.0, 2.0], [None]], type=pa.float64())
+    nan = np.array([1.0, 2.0, np.nan])
+    for policy in ("propagate", "omit"):
+        assert state_of(np.zeros(3), holey, nan_policy=policy) == \
+            state_of(np.zeros(3), nan, nan_policy=policy)
+    m = RootMeanSquaredError(nan_policy="raise")
     m.update_state([1.0], [2.0])
     before = snapshot(m)
-    with pytest.raises(ValueError, match=r"sample_weight has missing values \(Arrow null\): 1, the first at position 1"):
+    with pytest.raises(ValueError, match=r"sample_weight has a NaN at flat position 1 "):
         m.update_state(pa.array([1.0, 2.0]), pa.array([1.0, 2.0]),
                        sample_weight=pa.array([1.0, None]))
-    with pytest.raises(ValueError, match=r"y_pred has missing values \(Arrow null\): 1"):
-        m.update_state(pa.array([1.0, 2.0, 3.0]),
-                       pa.chunked_array([[1.0, 2.0], [None]], type=pa.float64()))
+    with pytest.raises(ValueError, match=r"y_pred has a NaN at flat position 2 "):
+        m.update_state(pa.array([1.0, 2.0, 3.0]), holey)
     assert snapshot(m) == before
+    assert np.isnan(root_mean_squared_error(np.zeros(3), holey, nan_policy="propagate"))
+    with pytest.raises(ValueError, match="NaN"):
+        root_mean_squared_error(np.zeros(3), holey)
 
 
 @pytest.mark.parametrize("values, what", [
@@ -281,7 +291,7 @@ def test_dictionary_encoded_numbers_are_read_as_their_values_not_their_indices()
     ints = pa.chunked_array([pa.array([3, 3, 5]).dictionary_encode(),
                              pa.array([5, 8]).dictionary_encode()])
     assert state_of(ints, np.zeros(5)) == state_of(np.array([3, 3, 5, 5, 8.0]), np.zeros(5))
-    with pytest.raises(ValueError, match="null"):
+    with pytest.raises(ValueError, match="NaN.* position 1"):
         root_mean_squared_error(holey, np.zeros(5))
 
 
