@@ -386,3 +386,52 @@ def test_period_keys_and_date_object_keys_are_read_as_dates():
 
 
 RESULT_NAMES = ["rmse", "count", "weight_sum", "omitted"]
+
+
+def import_graph():
+    """{module: modules of rmse_ext it imports, at module level or inside a
+    function} read from the sources (ast: nothing is imported)."""
+    import ast
+    import pathlib
+    root = pathlib.Path(rmse_ext.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - node.level + 1] \
+                    if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                found = [target, *(f"{target}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            else:
+                continue
+            deps.update(f for f in found if f in modules and f not in (name, "rmse_ext"))
+        graph[name] = deps
+    return graph
+
+
+def test_the_engines_never_import_the_frames_door():
+    """Issue 18 architecture: evaluate picks the engine, never the other way
+    round; frames, dask and Spark share private rooms (_columns, _tabular,
+    _results) and no import circle runs through any of them."""
+    graph = import_graph()
+    for engine in ("rmse_ext.dask", "rmse_ext.spark", "rmse_ext._tabular",
+                   "rmse_ext._columns", "rmse_ext._results"):
+        assert not graph[engine] & {"rmse_ext.frames", "rmse_ext.evaluate"}, engine
+    rooms = {"rmse_ext.frames", "rmse_ext.evaluate", "rmse_ext.dask", "rmse_ext.spark",
+             "rmse_ext._tabular", "rmse_ext._columns", "rmse_ext._results"}
+    for start in rooms:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        assert start not in seen, f"{start} imports itself through {sorted(seen & rooms)}"
