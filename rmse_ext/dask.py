@@ -30,7 +30,7 @@ from dask import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
 from . import _backend
-from ._columns import library, resolved
+from ._columns import library, read_columns, resolved
 from ._grouped_intervals import GroupedBootstrap
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._intervals import BootstrapInterval
@@ -496,6 +496,10 @@ def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,
     columns = list(dict.fromkeys(
         resolved(frame, [y_true], "y_true") + resolved(frame, [y_pred], "y_pred")
         + names + ([] if weight is None else resolved(frame, [weight], "weight"))))
+    # the column reader's checks on the frame's dtypes (its empty meta frame),
+    # so that a column of the wrong type fails before any partition is read
+    read_columns(frame._meta, {"y_true": y_true, "y_pred": y_pred,
+                               **({} if weight is None else {"weight": weight})})
     partial = delayed(_frame_partial, pure=True)
     parts = dask_compute(*[partial(part, y_true, y_pred, names, weight, nan_policy, number)
                            for number, part in enumerate(frame[columns].to_delayed())])

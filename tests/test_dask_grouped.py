@@ -150,3 +150,21 @@ def test_grouped_on_a_two_process_local_cluster(client):
     want = rmse_ext.evaluate(pdf, "y", "yhat", by="store")
     assert out["store"].tolist() == want["store"].tolist()
     assert max(ulps(a, b) for a, b in zip(out["rmse"], want["rmse"])) <= 4
+
+
+def test_evaluate_on_a_dask_dataframe_checks_column_types_before_computing():
+    """The column reader's TypeError (naming the column) comes from the
+    frame's dtypes, before any partition is read; an empty frame is refused."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    import dask
+
+    pdf = frame().assign(day=pd.Timestamp("2026-01-01"))
+    computed = []
+    with dask.config.set(scheduler="sync"), \
+            dask.callbacks.Callback(pretask=lambda key, dsk, state: computed.append(key)):
+        with pytest.raises(TypeError, match="^column 'day' must hold real numbers"):
+            rmse_ext.dask.evaluate(dd.from_pandas(pdf, npartitions=3), "y", "day", by="store")
+    assert computed == []
+    with pytest.raises(ValueError, match="has no rows"):
+        rmse_ext.dask.evaluate(dd.from_pandas(pdf.iloc[:0], npartitions=1), "y", "yhat")
