@@ -83,6 +83,7 @@ def kernel(name, source):
         [source],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION")],
+        depends=["src/_glibc_compat.h"],     # included by the generated C itself
     )
 
 

@@ -22,6 +22,7 @@
 cdef extern from *:
     """
     #if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+    #include "_glibc_compat.h"      /* old symbol versions: manylinux2014 */
     #include <pthread.h>
     #include <sched.h>
     #include <signal.h>

@@ -192,3 +192,45 @@ def test_multiprocessing_pool_after_threaded_update(method, tmp_path):
         print(all(r == expected for r in results))
     """ % method)
     assert out.split() == ["True"]
+
+
+# -- the wheel's glibc floor (issue 21, part 1) ------------------------------
+
+MANYLINUX2014_GLIBC = (2, 17)
+
+
+def glibc_versions_needed(path):
+    """The GLIBC_x.y symbol versions the shared object ``path`` needs
+    (``objdump -T``), as {version tuple: [symbols]}."""
+    import re
+    import shutil
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("objdump (binutils) is not installed")
+    out = subprocess.run([objdump, "-T", path], capture_output=True, text=True,
+                         check=True).stdout
+    needed = {}
+    for line in out.splitlines():
+        hit = re.search(r"\*UND\*.*\(?GLIBC_(\d+)\.(\d+)(?:\.\d+)?\)?\s+(\S+)$", line)
+        if hit:
+            version = (int(hit.group(1)), int(hit.group(2)))
+            needed.setdefault(version, []).append(hit.group(3))
+    return needed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine not in
+                    {"x86_64", "aarch64"} or "glibc" not in " ".join(
+                        __import__("platform").libc_ver()),
+                    reason="the manylinux2014 glibc floor is checked on glibc x86-64 / aarch64")
+def test_kernels_need_no_glibc_newer_than_manylinux2014():
+    """Every compiled kernel loads on glibc 2.17: the pool's pthread calls are
+    bound to their old symbol versions (src/_glibc_compat.h), so auditwheel
+    can tag the wheel manylinux2014 (it was manylinux_2_34)."""
+    import glob
+    folder = os.path.dirname(_backend.baseline.__file__)
+    paths = sorted(glob.glob(os.path.join(folder, "_kernel*.so")))
+    assert paths
+    for path in paths:
+        newer = {v: syms for v, syms in glibc_versions_needed(path).items()
+                 if v > MANYLINUX2014_GLIBC}
+        assert not newer, f"{os.path.basename(path)} needs {newer}"

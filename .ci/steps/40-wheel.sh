@@ -24,7 +24,7 @@ with tarfile.open(sdist) as tar:
     names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
 need = {"setup.py", "pyproject.toml", "src/_kernel.pyx", "src/_kernel_avx2.pyx",
         "src/_kernel_avx512.pyx", "src/_kernel_body.pxi", "src/_pool.pxi", "src/_cpu.pxi",
-        "src/_threads.pxi",
+        "src/_threads.pxi", "src/_glibc_compat.h",
         "rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi", "rmse_ext/_kernel_avx512.pyi",
         "rmse_ext/py.typed", "rmse_ext/io/__init__.py", "rmse_ext/io/npy.py",
         "rmse_ext/cli/__init__.py", "rmse_ext/cli/eval.py", "tests/conftest.py",
@@ -56,9 +56,13 @@ auditwheel show "$work"/dist/*.whl 2>&1 | tr '\n' ' ' \
     || { auditwheel show "$work"/dist/*.whl; exit 1; }
 quiet auditwheel repair -w "$work/wheelhouse" "$work"/dist/*.whl
 wheel=$(ls "$work"/wheelhouse/*.whl)
-case "$wheel" in
-    *manylinux*) echo "repaired: $(basename "$wheel")" ;;
-    *) echo "auditwheel did not give a manylinux tag: $wheel"; exit 1 ;;
+# The wheel must install on glibc 2.17 (Amazon Linux 2 / EMR, RHEL 8, Ubuntu
+# 20.04, Debian 11: where Spark and dask workers run): manylinux2014, never a
+# newer tag (src/_glibc_compat.h binds the pool's pthread calls to old versions).
+case "$(basename "$wheel")" in
+    *manylinux2014_"$(uname -m)"*) echo "repaired: $(basename "$wheel")" ;;
+    *) echo "the repaired wheel is not manylinux2014 (glibc 2.17): $(basename "$wheel")"
+       auditwheel show "$wheel"; exit 1 ;;
 esac
 
 mkdir "$work/outside"
