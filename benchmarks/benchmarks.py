@@ -4,7 +4,7 @@ memory-bandwidth limit (BandwidthLimit, ThreadSpeedup)."""
 import numpy as np
 
 from rmse_ext import RootMeanSquaredError
-from rmse_ext.cli.bench import LIMIT_TARGETS, SPEEDUP_TARGETS, large_rows
+from rmse_ext.cli.bench import LIMIT_TARGETS, THREAD_CASES, large_rows
 
 
 def make_inputs(n, dtype, weighted, seed=0):
@@ -100,7 +100,7 @@ class BandwidthLimit(LargeRows):
     bytes a case reads at the bandwidth np.dot reaches on the same arrays in
     the same run (with as many BLAS threads as ours), all cases interleaved
     in one measurement (rmse_ext.cli.bench.large_rows).  100 = at the limit;
-    the targets are in rmse_ext.cli.bench.LIMIT_TARGETS / SPEEDUP_TARGETS."""
+    the targets are in rmse_ext.cli.bench.LIMIT_TARGETS and thread_row."""
     params = [list(LIMIT_TARGETS)]
     param_names = ["case"]
     unit = "% of the limit"
@@ -116,12 +116,12 @@ class BandwidthLimit(LargeRows):
 
 class ThreadSpeedup(LargeRows):
     """num_threads=2 against 1 on 10^7 pairs (interleaved medians)."""
-    params = [list(SPEEDUP_TARGETS)]
-    param_names = ["dtype"]
+    params = [list(THREAD_CASES)]
+    param_names = ["case"]
     unit = "x"
 
-    def track_speedup(self, rows, dtype):
-        return lookup(rows, "threads", f"{dtype} unweighted", "speedup")
+    def track_speedup(self, rows, case):
+        return lookup(rows, "threads", case, "speedup")
 
 
 GROUPED_KEYS = ["1e3 random", "1e6 random", "1e3 sorted", "1e4 strings"]
