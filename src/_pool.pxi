@@ -50,6 +50,7 @@ cdef extern from *:
         int helpers;               /* workers with index < helpers join the open job */
         int active;                /* workers inside the open job */
         unsigned long gen;         /* odd while a job is open */
+        int caller_cpu;            /* the CPU the job's caller last ran on (-1: unknown) */
         rmse_chunk_fn fn;
         void *ctx;
         Py_ssize_t chunks;
@@ -62,6 +63,7 @@ cdef extern from *:
     static void rmse_pool_init(rmse_pool *P) {
         memset(P, 0, sizeof *P);
         P->spin_ns = 2000000;
+        P->caller_cpu = -1;
     #if RMSE_POOL_THREADS
         pthread_mutex_init(&P->lock, NULL);
         pthread_cond_init(&P->wake, NULL);
@@ -69,9 +71,30 @@ cdef extern from *:
     #endif
     }
 
-    /* The job's chunks, taken one at a time until none are left. */
-    static void rmse_pool_take(rmse_pool *P, rmse_chunk_fn fn, void *ctx, Py_ssize_t chunks) {
+    /* The CPU this thread runs on now, -1 where that cannot be asked
+       (sched_getcpu is a vDSO/rseq read on Linux: nanoseconds). */
+    static inline int rmse_cpu_now(void) {
+    #if RMSE_POOL_THREADS && defined(__linux__)
+        return sched_getcpu();
+    #else
+        return -1;
+    #endif
+    }
+
+    /* Whether this worker shares the caller's CPU: then it would only take
+       turns with the caller (the scheduler woke it there), so it lets the
+       caller run instead of summing or spinning beside it. */
+    static inline int rmse_on_callers_cpu(rmse_pool *P) {
+        int cpu = rmse_cpu_now();
+        return cpu >= 0 && cpu == __atomic_load_n(&P->caller_cpu, __ATOMIC_RELAXED);
+    }
+
+    /* The job's chunks, taken one at a time until none are left; the caller
+       notes its CPU before each one (it may be moved between chunks). */
+    static void rmse_pool_take(rmse_pool *P, rmse_chunk_fn fn, void *ctx, Py_ssize_t chunks,
+                               int caller) {
         for (;;) {
+            if (caller) __atomic_store_n(&P->caller_cpu, rmse_cpu_now(), __ATOMIC_RELAXED);
             Py_ssize_t k = __atomic_fetch_add(&P->next, 1, __ATOMIC_RELAXED);
             if (k >= chunks) return;
             fn(ctx, k);
@@ -99,7 +122,9 @@ cdef extern from *:
         return (g & 1UL) && g != seen;
     }
 
-    /* Spin for spin_ns, then sleep, until a job newer than `seen` opens. */
+    /* Spin for spin_ns, then sleep, until a job newer than `seen` opens.
+       A worker on the caller's CPU sleeps at once: spinning there would
+       steal the caller's time. */
     static void rmse_wait_job(rmse_pool *P, unsigned long seen) {
         long deadline = rmse_now_ns() + __atomic_load_n(&P->spin_ns, __ATOMIC_RELAXED);
         unsigned spins = 0;
@@ -107,7 +132,7 @@ cdef extern from *:
             rmse_pause();
             if ((++spins & 255u) != 0) continue;
             sched_yield();          /* a busy machine's other threads go first */
-            if (rmse_now_ns() > deadline) {
+            if (rmse_now_ns() > deadline || rmse_on_callers_cpu(P)) {
                 pthread_mutex_lock(&P->lock);
                 P->sleepers++;
                 while (!rmse_new_job(P, seen))
@@ -137,7 +162,12 @@ cdef extern from *:
             }
             pthread_mutex_unlock(&P->lock);
             if (!join) continue;
-            rmse_pool_take(P, fn, ctx, chunks);
+            /* woken on the caller's CPU: yield to the caller until the
+               scheduler moves this worker to a CPU of its own (or the caller
+               has taken every chunk); summing here would only slow it */
+            while (rmse_on_callers_cpu(P) && __atomic_load_n(&P->next, __ATOMIC_RELAXED) < chunks)
+                sched_yield();
+            rmse_pool_take(P, fn, ctx, chunks, 0);
             pthread_mutex_lock(&P->lock);
             __atomic_store_n(&P->active, P->active - 1, __ATOMIC_RELEASE);
             pthread_mutex_unlock(&P->lock);
@@ -179,6 +209,7 @@ cdef extern from *:
     #if RMSE_POOL_THREADS
         if (helpers > 0 && pthread_mutex_trylock(&P->submit) == 0) {
             rmse_pool_grow(P, helpers);
+            __atomic_store_n(&P->caller_cpu, rmse_cpu_now(), __ATOMIC_RELAXED);
             pthread_mutex_lock(&P->lock);
             P->fn = fn; P->ctx = ctx; P->chunks = chunks;
             P->helpers = helpers;
@@ -187,7 +218,7 @@ cdef extern from *:
             __atomic_store_n(&P->gen, P->gen + 1, __ATOMIC_RELEASE);     /* open */
             if (P->sleepers) pthread_cond_broadcast(&P->wake);
             pthread_mutex_unlock(&P->lock);
-            rmse_pool_take(P, fn, ctx, chunks);
+            rmse_pool_take(P, fn, ctx, chunks, 1);
             /* the last chunks a worker took: spin, then yield the core (a
                worker preempted on a busy machine may be waiting for it) */
             for (unsigned spins = 1; __atomic_load_n(&P->done, __ATOMIC_ACQUIRE) < chunks; spins++)

@@ -194,6 +194,30 @@ def test_multiprocessing_pool_after_threaded_update(method, tmp_path):
     assert out.split() == ["True"]
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+def test_a_worker_on_the_callers_cpu_leaves_it_the_chunks(tmp_path):
+    """Caller and worker forced onto one CPU (issue 21 part 4: a worker woken
+    on the caller's CPU yields to it instead of summing by turns): every job
+    still finishes, with the serial bits, and the pool stays one worker."""
+    out = run_python(tmp_path, """
+    import os
+    import numpy as np
+    from rmse_ext import _backend
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # the workers inherit it
+    for k in _backend.available():
+        t = np.random.default_rng(5).normal(size=%d)
+        b = k.Batch(t, np.zeros_like(t))
+        serial = np.empty((b.chunks, b.row_width))
+        b.chunk_partials(0, b.chunks, serial)
+        for _ in range(20):
+            out = np.full_like(serial, np.nan)
+            k.threaded_partials(b, 2, out)
+            assert out.tobytes() == serial.tobytes()
+    print(_backend.baseline.pool_workers())
+    """ % BIG)
+    assert out.split() == ["1"]
+
+
 # -- the wheel's glibc floor (issue 21, part 1) ------------------------------
 
 MANYLINUX2014_GLIBC = (2, 17)
