@@ -88,7 +88,9 @@ def read_keys(groups: Any, samples: int, name: str = "groups") -> KeyBatch:
     library = _library(groups)
     if isinstance(groups, KeyBatch):          # read already (a frame's key column)
         batch = groups
-        length = len(groups.ints if groups.ints is not None else groups.codes)
+        read = groups.ints if groups.ints is not None else groups.codes
+        assert read is not None
+        length = len(read)
     elif library == "pandas":
         batch, length = _from_pandas(groups, name)
     elif library == "pyarrow":
