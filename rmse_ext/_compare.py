@@ -18,7 +18,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ._columns import column, find_column, raise_on_missing, read_columns
-from ._keys import read_keys
+from ._keys import keys_to_json, read_keys
+from ._results import ResultTable
 from ._tabular import by_name, composite_keys, fold_policy, split_composite
 from .grouped import GroupedRootMeanSquaredError
 
@@ -57,12 +58,14 @@ def distinct(names: Sequence[Any]) -> list[Any]:
 
 def grouped_pairs(frame: Any, pairs: list[tuple[Any, Any]], names: list[Any],
                   weight: Optional[Any], nan_policy: str = "raise", where: str = "",
-                  interval: Optional[dict[str, Any]] = None
+                  interval: Optional[dict[str, Any]] = None, position: int = 0
                   ) -> tuple[list[GroupedRootMeanSquaredError], dict[Any, np.ndarray]]:
     """``rmse_ext._tabular.grouped_columns`` for several (y_true, y_pred)
     pairs: every column read once (rmse_ext._columns), the keys read and
     factorised once, one grouped metric (float64) per pair; the key columns
-    are the same for every pair."""
+    are the same for every pair.  ``position``: the frame's first row in the
+    whole table (a partition's), where a bootstrap interval's draws begin,
+    so that partitions draw what one pass over the whole table would."""
     wanted = distinct([t for t, _ in pairs] + [p for _, p in pairs])
     labels = {repr(label): label for label in wanted}
     if weight is not None:
@@ -87,6 +90,8 @@ def grouped_pairs(frame: Any, pairs: list[tuple[Any, Any]], names: list[Any],
     for t_label, p_label in pairs:
         metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=fold_policy(nan_policy),
                                              **(interval or {}))
+        if position and hasattr(metric._interval, "position"):
+            metric._interval.position = position      # type: ignore[union-attr]
         metric._update_read(values[repr(t_label)], values[repr(p_label)], batch, w)
         metrics.append(metric)
     if len(names) == 1:
@@ -113,14 +118,167 @@ def long_table(parts: list[dict[str, np.ndarray]], key_names: list[str], label: 
     return out
 
 
-def one_by_one(evaluate: Any, frame: Any, pairs: list[tuple[Any, Any]], label: str,
-               names: list[Any], **options: Any) -> Any:
-    """Several pairs on a dask or Spark frame: one ``evaluate`` per pair
-    (the engine reads the frame once per pair), the tables joined as in
-    memory (pandas)."""
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-    from ._tabular import by_columns
-    tables = [evaluate(frame, t, p, **options) for t, p in pairs]
-    keys = by_columns(options.get("by"))
-    parts = [{c: table[c].to_numpy() for c in table.columns} for table in tables]
-    return pd.DataFrame(long_table(parts, keys, label, names))
+def answer(metrics: list[GroupedRootMeanSquaredError], keys: dict[Any, np.ndarray],
+           names: list[Any], pairs: Optional[tuple[str, list[Any]]],
+           ci: Optional[float]) -> ResultTable:
+    """The result table of one metric per pair: the one schema, with the
+    ``pairs`` label column (``(label, names)``) when there are several."""
+    tables = [ResultTable.of(metric, keys if names else None, ci=ci) for metric in metrics]
+    if pairs is None:
+        return tables[0]
+    return ResultTable(long_table([t.columns for t in tables], names, *pairs))
+
+
+# -- dask and Spark frames: one state per partition and pair, merged by key value ----------
+
+State = tuple[dict[Any, np.ndarray], list[dict[str, Any]]]
+
+
+def partition_state(part: Any, pairs: list[tuple[Any, Any]], names: list[Any],
+                    weight: Optional[Any], nan_policy: str, where: str,
+                    interval: Optional[dict[str, Any]], position: int) -> State | ValueError:
+    """One partition's key columns and its pairs' whole grouped states
+    (``get_state()``: the interval sums travel too); under 'raise' the error
+    is returned, so that the first partition's is raised."""
+    try:
+        metrics, keys = grouped_pairs(part, pairs, names, weight, nan_policy, where,
+                                      interval, position)
+    except ValueError as error:
+        if nan_policy == "raise" and "(nan_policy='raise')" in str(error):
+            return error
+        raise
+    if not names:
+        keys = {}
+    elif len(names) > 1:         # the metrics' keys are local codes: ship the columns
+        keys = dict(keys)
+    return keys, [metric.get_state() for metric in metrics]
+
+
+def merged_states(parts: list[State | ValueError], names: list[Any], count: int
+                  ) -> tuple[list[GroupedRootMeanSquaredError], dict[Any, np.ndarray]]:
+    """Partition states merged in partition order, pair by pair, by key
+    value (composite keys coded over every partition's keys together)."""
+    errors = [part for part in parts if isinstance(part, ValueError)]
+    if errors:
+        raise errors[0]
+    kept = [part for part in parts if not isinstance(part, ValueError)
+            and part[1] and part[1][0]["keys"]]
+    if not kept:
+        raise ValueError("the frame has no rows: there is nothing to evaluate "
+                         "(empty input is refused, as scikit-learn refuses it)")
+    sorted_keys: list[np.ndarray] = []
+    if len(names) > 1:
+        columns = [np.concatenate([keys[name] for keys, _ in kept]) for name in names]
+        codes, sorted_keys = composite_keys(columns, names, len(columns[0]))
+        start = 0
+        for keys, states in kept:
+            stop = start + len(keys[names[0]])
+            for state in states:
+                state["keys"] = keys_to_json(state["kind"], codes[start:stop])
+            start = stop
+    for _, states in kept[1:]:
+        for state in states:
+            # a bootstrap's partitions drew from one stream at disjoint row offsets
+            # (bootstrap_offsets): no draw is shared, so the merge may add them
+            if isinstance(state.get("interval"), dict) and "position" in state["interval"]:
+                state["interval"]["position"] = 0
+    metrics = []
+    for j in range(count):
+        metric = GroupedRootMeanSquaredError.from_state(kept[0][1][j])
+        metric.merge_state([GroupedRootMeanSquaredError.from_state(states[j])
+                            for _, states in kept[1:]])
+        metrics.append(metric)
+    if len(names) == 1:
+        return metrics, {names[0]: metrics[0].keys()}
+    if names:
+        return metrics, dict(zip(names, split_composite(metrics[0].keys(), sorted_keys)))
+    return metrics, {}
+
+
+def bootstrap_offsets(lengths: list[int], interval: Optional[dict[str, Any]]) -> list[int]:
+    """Each partition's first row in the whole frame, where its bootstrap
+    draws begin (zeros without a bootstrap: nothing depends on it)."""
+    if not interval or interval.get("interval") != "bootstrap":
+        return [0] * len(lengths)
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
+
+
+def on_dask(frame: Any, pairs: list[tuple[Any, Any]], names: list[Any], weight: Optional[Any],
+            nan_policy: str, interval: Optional[dict[str, Any]]
+            ) -> tuple[list[GroupedRootMeanSquaredError], dict[Any, np.ndarray]]:
+    """Every pair on a dask DataFrame in one pass over its partitions."""
+    from dask import compute, delayed
+    from ._columns import resolved
+    labels = [*(x for pair in pairs for x in pair), *([] if weight is None else [weight])]
+    names = resolved(frame, names, "by")
+    columns = list(dict.fromkeys(resolved(frame, labels) + names))
+    blocks = frame[columns].to_delayed()
+    lengths = ([int(n) for n in compute(*[delayed(len)(b) for b in blocks])]
+               if interval and interval.get("interval") == "bootstrap" else [0] * len(blocks))
+    state = delayed(partition_state, pure=True)
+    parts = compute(*[state(block, pairs, names, weight, nan_policy,
+                            f" of partition {number}", interval, offset)
+                      for number, (block, offset)
+                      in enumerate(zip(blocks, bootstrap_offsets(lengths, interval)))])
+    return merged_states(list(parts), names, len(pairs))
+
+
+def _spark_rows(batches: Any) -> Any:
+    """mapInArrow's function of the row-count job: (partition, rows)."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    from pyspark import TaskContext
+    context = TaskContext.get()
+    rows = sum(batch.num_rows for batch in batches)
+    yield pa.RecordBatch.from_pydict({"partition": [context.partitionId() if context else 0],
+                                      "rows": [rows]},
+                                     schema=pa.schema([("partition", pa.int32()),
+                                                       ("rows", pa.int64())]))
+
+
+def _spark_states(pairs: list[tuple[Any, Any]], names: list[Any], weight: Optional[Any],
+                  nan_policy: str, interval: Optional[dict[str, Any]], offsets: dict[int, int],
+                  batches: Any) -> Any:
+    """mapInArrow's function: a partition's batches -> one row, its
+    ``partition_state`` pickled."""
+    import pickle
+
+    import pyarrow as pa
+    from pyspark import TaskContext
+    context = TaskContext.get()
+    number = context.partitionId() if context else 0
+    batches = list(batches)
+    if batches:
+        state = partition_state(pa.Table.from_batches(batches), pairs, names, weight,
+                                nan_policy, f" of partition {number}", interval,
+                                offsets.get(number, 0))
+        yield pa.RecordBatch.from_pydict({"partition": [number],
+                                          "state": [pickle.dumps(state)]},
+                                         schema=pa.schema([("partition", pa.int32()),
+                                                           ("state", pa.binary())]))
+
+
+def on_spark(df: Any, pairs: list[tuple[Any, Any]], names: list[Any], weight: Optional[Any],
+             nan_policy: str, interval: Optional[dict[str, Any]]
+             ) -> tuple[list[GroupedRootMeanSquaredError], dict[Any, np.ndarray]]:
+    """Every pair on a Spark DataFrame in one pass over its partitions (a
+    row-count pass first for a bootstrap interval); the states are pickled
+    to the driver and merged in partition order."""
+    import pickle
+    from functools import partial
+    labels = [*(x for pair in pairs for x in pair), *([] if weight is None else [weight])]
+    missing = [label for label in [*labels, *names] if label not in df.columns]
+    if missing:
+        raise ValueError(f"the DataFrame has no column(s) {missing}; its columns are "
+                         f"{df.columns}")
+    selected = df.select(*dict.fromkeys([*labels, *names]))
+    offsets: dict[int, int] = {}
+    if interval and interval.get("interval") == "bootstrap":
+        counts = sorted((row["partition"], row["rows"]) for row in selected.mapInArrow(
+            _spark_rows, "partition int, rows long").collect())
+        offsets = dict(zip([c[0] for c in counts],
+                           bootstrap_offsets([c[1] for c in counts], interval)))
+    rows = selected.mapInArrow(
+        partial(_spark_states, pairs, names, weight, nan_policy, interval, offsets),
+        "partition int, state binary").collect()
+    parts = [pickle.loads(row["state"]) for row in sorted(rows, key=lambda r: r["partition"])]
+    return merged_states(parts, names, len(pairs))

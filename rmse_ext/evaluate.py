@@ -32,8 +32,10 @@ RMSE NaN.
 ``ci=LEVEL`` (with ``ci_method='normal'`` or ``'bootstrap'``, ``n_boot``,
 ``seed``) adds ``ci_low`` and ``ci_high`` (float64): each group's confidence
 interval for its RMSE, as ``GroupedRootMeanSquaredError.confidence_interval``
-gives it (with ``by=None``: the whole table's).  Not yet for dask or Spark
-frames (ValueError).
+gives it (with ``by=None``: the whole table's); on dask and Spark frames too
+(each partition's whole grouped state, interval sums included, merged in
+partition order; a bootstrap's draws begin at each partition's first row,
+so the intervals are the in-memory ones).
 
 Several models (issue 20): ``y_pred`` a list of prediction columns gives
 one row per (group, prediction), a ``prediction`` column after the keys
@@ -77,26 +79,26 @@ def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,
     Spark); see the module docstring."""
     names = by_columns(by)
     check_policy(nan_policy)
-    if _compare.is_several(y_true, y_pred):
-        pairs, label, labels = _compare.pairs_of(y_true, y_pred)
-        if label in map(str, names):
-            raise ValueError(f"by column {label!r} clashes with the result column {label!r}")
-        if library(frame) in ("dask", "pyspark"):
-            return _compare.one_by_one(evaluate, frame, pairs, label, labels, by=by,
-                                       weight=weight, nan_policy=nan_policy, ci=ci,
-                                       ci_method=ci_method, n_boot=n_boot, seed=seed)
+    several = _compare.is_several(y_true, y_pred)
+    pairs, label, labels = _compare.pairs_of(y_true, y_pred)
+    if several and label in map(str, names):
+        raise ValueError(f"by column {label!r} clashes with the result column {label!r}")
     interval = None
     if ci is not None:                      # docs/grouped.md: intervals per group
         _intervals.check_level(ci)
         _intervals.check_settings(ci_method, n_boot, seed)
-        if library(frame) in ("dask", "pyspark"):
-            raise ValueError("ci= is available for pandas, polars and pyarrow frames and "
-                             "dicts of arrays, not yet for dask or Spark DataFrames")
         interval = {"interval": ci_method, "n_boot": n_boot, "seed": seed}
-    if library(frame) == "dask":
+    engine = library(frame)
+    if engine in ("dask", "pyspark") and (several or ci is not None):
+        # every pair in one pass, whole grouped states per partition (rmse_ext._compare)
+        on = _compare.on_dask if engine == "dask" else _compare.on_spark
+        metrics, keys = on(frame, pairs, names, weight, nan_policy, interval)
+        return _compare.answer(metrics, keys, names, (label, labels) if several else None,
+                               ci).to_frame(frame)
+    if engine == "dask":
         from .dask import evaluate as on_dask
         return on_dask(frame, y_true, y_pred, by=names, weight=weight, nan_policy=nan_policy)
-    if library(frame) == "pyspark":
+    if engine == "pyspark":
         from .spark import evaluate as on_spark
         return on_spark(frame, y_true, y_pred, by=names, weight=weight, nan_policy=nan_policy)
     return evaluate_frame(frame, y_true, y_pred, by=names, weight=weight,

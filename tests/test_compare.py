@@ -123,3 +123,60 @@ def test_bad_lists_raise_naming_the_arguments():
     clash = dict(DATA, prediction=DATA["store"])
     with pytest.raises(ValueError, match="clashes"):
         rmse_ext.evaluate(clash, "y", ["a", "b"], by="prediction")
+
+
+# -- dask (LocalCluster) and Spark (local[2]) frames, with ci= --------------------------
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def assert_same_table(got, expected):
+    got = got.reset_index(drop=True)
+    assert list(got.columns) == list(expected.columns)
+    for name in expected.columns:
+        if expected[name].dtype.kind == "f":
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=0)
+        else:
+            assert got[name].tolist() == expected[name].tolist(), name
+
+
+@pytest.mark.parametrize("by", [None, "store", ["store", "day"]])
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+def test_dask_intervals_and_lists_equal_the_in_memory_ones(dask_client, by, method):
+    dd = pytest.importorskip("dask.dataframe")
+    table = pd.DataFrame(DATA)
+    frame = dd.from_pandas(table, npartitions=4)
+    options = dict(by=by, weight="w", nan_policy="omit", ci=0.9, ci_method=method)
+    assert_same_table(rmse_ext.evaluate(frame, "y", ["a", "b"], **options),
+                      rmse_ext.evaluate(table, "y", ["a", "b"], **options))
+    assert_same_table(rmse_ext.evaluate(frame, "y", "b", **options),
+                      rmse_ext.evaluate(table, "y", "b", **options))
+
+
+def test_dask_raise_names_the_first_partition(dask_client):
+    dd = pytest.importorskip("dask.dataframe")
+    frame = dd.from_pandas(pd.DataFrame(DATA), npartitions=4)
+    with pytest.raises(ValueError, match="'b'.*row 2 of partition 0"):
+        rmse_ext.evaluate(frame, "y", ["a", "b"], ci=0.9)
+
+
+def test_spark_intervals_and_lists_equal_the_in_memory_ones(spark):
+    table = pd.DataFrame({k: (v.tolist() if k != "day" else v.astype(int).tolist())
+                          for k, v in DATA.items()})
+    df = spark.createDataFrame(table)      # partitions of consecutive rows, in order
+    memory = table
+    for options in (dict(by="store", nan_policy="omit", ci=0.9),
+                    dict(by=["store", "day"], nan_policy="omit", ci=0.9, ci_method="bootstrap",
+                         weight="w")):
+        got = rmse_ext.evaluate(df, "y", ["a", "b"], **options)
+        assert_same_table(got, rmse_ext.evaluate(memory, "y", ["a", "b"], **options))
+    got = rmse_ext.evaluate(df, "y", "a", ci=0.95)
+    assert_same_table(got, rmse_ext.evaluate(memory, "y", "a", ci=0.95))
