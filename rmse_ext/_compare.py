@@ -200,7 +200,8 @@ def bootstrap_offsets(lengths: list[int], interval: Optional[dict[str, Any]]) ->
     draws begin (zeros without a bootstrap: nothing depends on it)."""
     if not interval or interval.get("interval") != "bootstrap":
         return [0] * len(lengths)
-    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
+    offsets: list[int] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist()
+    return offsets
 
 
 def on_dask(frame: Any, pairs: list[tuple[Any, Any]], names: list[Any], weight: Optional[Any],

@@ -153,7 +153,7 @@ def slice_plans(layout: Any, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarra
 
 
 def policy_of(nan_policy: str) -> int:
-    return Policy.OMIT if nan_policy == "omit" else Policy.PROPAGATE
+    return int(Policy.OMIT if nan_policy == "omit" else Policy.PROPAGATE)
 
 
 # -- state that travels (merge, get_state, pickle) ---------------------------------------
@@ -185,7 +185,8 @@ def _add_raw(raw: tuple[Any, ...], acc: Any) -> tuple[Any, ...]:
     other = _backend.kernel.Accumulator()
     other.set_raw(*acc.get_raw())
     mine.merge(other)
-    return mine.get_raw()
+    merged: tuple[Any, ...] = mine.get_raw()
+    return merged
 
 
 def to_state(accs: Optional[list[Any]]) -> Optional[list[list[Any]]]:

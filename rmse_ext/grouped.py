@@ -271,7 +271,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
                     ((t, layout.t_shape), (p, layout.p_shape))]
             w_full = None if w is None else np.broadcast_to(w.reshape(layout.w_shape),
                                                              layout.shape)
-            slices = [[np.ascontiguousarray(a[..., j]) for a in full] +
+            slices: list[list[Any]] = [[np.ascontiguousarray(a[..., j]) for a in full] +
                       [None if w_full is None else np.ascontiguousarray(w_full[..., j])]
                       for j in range(d)]
             plans = [plan_grouped(resolve(ts.shape, ps.shape, None if ws is None else ws.shape),
@@ -344,7 +344,9 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """Per-group ``sqrt(total / count)`` of ``dtype``: 0 where the count
         is 0, but NaN where it is 0 because every element was omitted."""
         if self._multioutput is not None:
-            return self._per_output(lambda part: part.result().astype(np.float64), True)
+            per_output: np.ndarray = self._per_output(
+                lambda part: part.result().astype(np.float64), True)
+            return per_output
         result, count = self._read()
         out: np.ndarray = _missing.nan_if_all_omitted(result, count, self.omitted())
         return out.astype(self._result_dtype)
@@ -353,14 +355,16 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """Per-group weight sums (element counts when unweighted), float64
         (multioutput: one column per output)."""
         if self._multioutput is not None:
-            return self._per_output(lambda part: part.counts())
+            counts: np.ndarray = self._per_output(lambda part: part.counts())
+            return counts
         return self._read()[1]
 
     def elements(self) -> np.ndarray:
         """Per-group numbers of squared-error elements, int64 (omitted ones
         not included; multioutput: one column per output)."""
         if self._multioutput is not None:
-            return self._per_output(lambda part: part.elements())
+            elements: np.ndarray = self._per_output(lambda part: part.elements())
+            return elements
         counts: np.ndarray = row_counts(self._table.rows)[self._table.present()[0]]
         return np.asarray(counts.sum(axis=1), dtype=np.int64)
 
@@ -368,7 +372,8 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """Per-group numbers of elements nan_policy='omit' left out, int64
         (multioutput: one column per output)."""
         if self._multioutput is not None:
-            return self._per_output(lambda part: part.omitted())
+            omitted: np.ndarray = self._per_output(lambda part: part.omitted())
+            return omitted
         return np.array(row_omitted(self._table.rows)[self._table.present()[0]])
 
     def overall(self) -> np.floating[Any]:
@@ -376,7 +381,9 @@ class GroupedRootMeanSquaredError(MetricSettings):
         groups' RMSEs), as a scalar of ``dtype`` (multioutput: per output,
         then as asked)."""
         if self._multioutput is not None:
-            return self._per_output(lambda part: part.overall().astype(np.float64), True)
+            overall: np.floating[Any] = self._per_output(
+                lambda part: part.overall().astype(np.float64), True)
+            return overall
         acc = _backend.kernel.Accumulator()
         acc.set_raw(*self._pooled_raw())
         value: np.floating[Any] = _missing.nan_if_all_omitted(

@@ -107,10 +107,10 @@ class RootMeanSquaredError(MetricSettings):
         """One update into the per-output accumulators (multioutput=)."""
         t, p, w = _missing.read_operands(self._nan_policy, read_input, y_true, y_pred,
                                          sample_weight)
-        t, p, w = (x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w))
+        whole: list[Any] = [x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w)]
         known = None if self._outputs is None else len(self._outputs)
-        outputs, fold = _outputs.plan_outputs(t, p, w, _outputs.policy_of(self._nan_policy),
-                                              known)
+        outputs, fold = _outputs.plan_outputs(whole[0], whole[1], whole[2],
+                                              _outputs.policy_of(self._nan_policy), known)
         if self._outputs is None:
             self._outputs = [_backend.kernel.Accumulator() for _ in range(outputs)]
         fold(self._outputs)

@@ -128,6 +128,27 @@ def group_rows(report: Report, as_json: bool) -> list[dict[str, Any]]:
 
 # -- output ------------------------------------------------------------------------------
 
+def csv_table(report: Report, names: list[str], overall: list[dict[str, Any]]) -> str:
+    """The CSV text: without groups a header of ``names`` and the overall
+    rows; with groups ``scope``, the key column and ``names``, the group
+    rows (``group``), then the overall rows (``overall``, the key empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if report["groups"] is None:
+        writer.writerow(names)
+        for row in overall:
+            writer.writerow([text_cell(n, row[n]) for n in names])
+        return buffer.getvalue()
+    name = report["key_column"]
+    writer.writerow(["scope", name, *names])
+    for row in group_rows(report, as_json=False):
+        writer.writerow(["group", text_cell(name, row[name]),
+                         *(text_cell(n, row[n]) for n in names)])
+    for row in overall:
+        writer.writerow(["overall", "", *(text_cell(n, row[n]) for n in names)])
+    return buffer.getvalue()
+
+
 def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = None) -> None:
     """Print ``report`` as ``style`` ('text', 'json' or 'csv'); ``extra``:
     more fields of the JSON document (ci_level, ci_method, seconds)."""
@@ -149,19 +170,7 @@ def print_report(report: Report, style: str, extra: Optional[dict[str, Any]] = N
         print(json.dumps(doc))
         return
     if style == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if groups is None:
-            writer.writerow(names)
-            writer.writerow([text_cell(n, overall[n]) for n in names])
-        else:
-            name = report["key_column"]
-            writer.writerow(["scope", name, *names])
-            for row in group_rows(report, as_json=False):
-                writer.writerow(["group", text_cell(name, row[name]),
-                                 *(text_cell(n, row[n]) for n in names)])
-            writer.writerow(["overall", "", *(text_cell(n, overall[n]) for n in names)])
-        print(buffer.getvalue(), end="")
+        print(csv_table(report, names, [overall]), end="")
         return
     if groups is None:
         print(str(overall["rmse"]))
@@ -192,21 +201,7 @@ def print_combined(report: Report, style: str, extra: Optional[dict[str, Any]]) 
         print(json.dumps(doc))
         return
     if style == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if groups is None:
-            writer.writerow(names)
-            for row in overall:
-                writer.writerow([text_cell(n, row[n]) for n in names])
-        else:
-            name = report["key_column"]
-            writer.writerow(["scope", name, *names])
-            for row in group_rows(report, as_json=False):
-                writer.writerow(["group", text_cell(name, row[name]),
-                                 *(text_cell(n, row[n]) for n in names)])
-            for row in overall:
-                writer.writerow(["overall", "", *(text_cell(n, row[n]) for n in names)])
-        print(buffer.getvalue(), end="")
+        print(csv_table(report, names, overall), end="")
         return
     if groups is not None:
         header = list(groups)
