@@ -269,3 +269,17 @@ def test_key_files_of_every_format(tmp_path, capsys):
         assert doc["key_column"] == name
         got = [(str(g[name]), g["rmse"]) for g in doc["groups"]]
         assert got == [(str(k), r) for k, r in zip(m.keys().tolist(), m.result().tolist())]
+
+
+@pytest.mark.parametrize("chunk_rows", ["1", "3", "10"])
+def test_a_missing_key_is_named_by_its_row_of_the_whole_input(tmp_path, capsys, chunk_rows):
+    """The key codec's 0-based position within a chunk reads as the CLI's
+    1-based row of the whole input."""
+    keys = np.array(["2024-01-01", "2024-01-02", "2024-01-01", "NaT", "2024-01-02"],
+                    dtype="M8[D]")
+    np.save(tmp_path / "y.npy", np.zeros(5))
+    np.save(tmp_path / "k.npy", keys)
+    code, out, err = run(capsys, tmp_path / "y.npy", tmp_path / "y.npy", "--groups",
+                         tmp_path / "k.npy", "--chunk-rows", chunk_rows)
+    assert code == 2 and out == "" and "k.npy" in err
+    assert "missing key" in err and "at row 4" in err and "position" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import time
 from typing import Any, Optional
@@ -350,7 +351,8 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                         labels = [op.label for op in pairs.roles(j)] + (
                             [keys.label] if keys is not None else [])
                         raise InputError(" and ".join(labels),
-                                         f"rows {rows + 1}-{rows + n}: {exc}") from None
+                                         f"rows {rows + 1}-{rows + n}: "
+                                         f"{as_rows(str(exc), rows)}") from None
                 rows += n
                 progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
                                 time.perf_counter() - start)
@@ -382,6 +384,13 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     report["extra"] = {"ci_level": ci, "ci_method": args.ci_method} if ci is not None else {}
     report["extra"]["seconds"] = round(time.perf_counter() - start, 6)
     return report
+
+
+def as_rows(message: str, rows: int) -> str:
+    """A message of the metric's, its 0-based ``position`` within the chunk
+    (of a key, a row) given as the CLI's 1-based row of the whole input."""
+    return re.sub(r"(?<!flat )\bposition (\d+)",
+                  lambda m: f"row {rows + int(m[1]) + 1}", message)
 
 
 def unequal_lengths(tables: list[Table], chunks: list[dict[Any, np.ndarray]],
