@@ -429,12 +429,13 @@ def nul_data():
     return t, p, [NUL_KEYS[i % len(NUL_KEYS)] for i in range(N)], w
 
 
-def nul_reference(encode=False):
-    """Each key's rows through RootMeanSquaredError (the class door, bitwise
-    the grouped metric's above), keyed by the key's text (or its bytes)."""
-    t, p, keys, w = nul_data()
+def class_reference(keys, encode=False):
+    """Each key's rows of the weighted data set through RootMeanSquaredError
+    (the class door, bitwise the grouped metric's above), keyed by the key's
+    text (or its bytes' text)."""
+    t, p, _, w, _ = DATA["weighted"]
     out = {}
-    for key in NUL_KEYS:
+    for key in dict.fromkeys(keys):
         rows = np.array([k == key for k in keys])
         m = RootMeanSquaredError(dtype="float64")
         m.update_state(t[rows], p[rows], w[rows])
@@ -443,9 +444,22 @@ def nul_reference(encode=False):
     return out
 
 
+def nul_reference(encode=False):
+    return class_reference(nul_data()[2], encode)
+
+
+def grouped_in_batches(keys, form, splits):
+    """The weighted data set through the grouped metric, keys as ``form``."""
+    t, p, _, w, _ = DATA["weighted"]
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    for rows in pieces(N, splits):
+        m.update_state(t[rows], p[rows], form(keys[rows]), w[rows])
+    return {str(k): row for k, row in zip(m.keys().tolist(), table_of_raw(m))}
+
+
 NUL_FORMS = {
     "object": lambda k: np.array(k, dtype=object),
-    "list": lambda k: k,
+    "list": lambda k: list(k),
     "pandas": lambda k: pd.Series(k, dtype=object),
     "pandas-string": lambda k: pd.Series(k, dtype="string"),
     "arrow": lambda k: pa.array(k),
@@ -458,11 +472,7 @@ NUL_FORMS = {
 @pytest.mark.parametrize("splits", [1, 7])
 @pytest.mark.parametrize("form", NUL_FORMS)
 def test_nul_keys_grouped_metric(form, splits):
-    t, p, keys, w = nul_data()
-    m = GroupedRootMeanSquaredError(dtype="float64")
-    for rows in pieces(N, splits):
-        m.update_state(t[rows], p[rows], NUL_FORMS[form](keys[rows]), w[rows])
-    got = {str(k): row for k, row in zip(m.to_dict(), table_of_raw(m))}
+    got = grouped_in_batches(np.array(nul_data()[2], dtype=object), NUL_FORMS[form], splits)
     assert got == nul_reference(encode=form.startswith("bytes"))
 
 
@@ -632,14 +642,7 @@ def wide_data():
 
 
 def wide_reference():
-    t, p, keys, w = wide_data()
-    out = {}
-    for key in sorted(set(keys.tolist())):
-        rows = keys == key
-        m = RootMeanSquaredError(dtype="float64")
-        m.update_state(t[rows], p[rows], w[rows])
-        out[str(key)] = (bits(m.result()), int(rows.sum()), bits(m.count), 0)
-    return out
+    return class_reference(wide_data()[2].tolist())
 
 
 WIDE_FORMS = {
@@ -655,12 +658,7 @@ WIDE_FORMS = {
 @pytest.mark.parametrize("form", WIDE_FORMS)
 def test_wide_int_keys_grouped_metric(form, splits):
     """Batches whose keys all fit int64 and batches with keys past 2**63."""
-    t, p, keys, w = wide_data()
-    m = GroupedRootMeanSquaredError(dtype="float64")
-    for rows in pieces(N, splits):
-        m.update_state(t[rows], p[rows], WIDE_FORMS[form](keys[rows]), w[rows])
-    assert {str(k): row for k, row in zip(m.keys().tolist(), table_of_raw(m))} == \
-        wide_reference()
+    assert grouped_in_batches(wide_data()[2], WIDE_FORMS[form], splits) == wide_reference()
 
 
 @pytest.mark.parametrize("frame_kind", ["pandas", "polars", "pyarrow", "dict-numpy", "dask-7"])
