@@ -41,20 +41,19 @@ cdef extern from *:
 
     struct rmse_pool {
     #if RMSE_POOL_THREADS
-        pthread_mutex_t lock;      /* job fields, sleepers, active */
+        pthread_mutex_t lock;      /* job fields, sleepers */
         pthread_cond_t wake;       /* sleeping workers wait here */
         pthread_mutex_t submit;    /* one job at a time */
     #endif
         int started;               /* workers running */
         int sleepers;
         int helpers;               /* workers with index < helpers join the open job */
-        int active;                /* workers inside the open job */
         unsigned long gen;         /* odd while a job is open */
         int caller_cpu;            /* the CPU the job's caller last ran on (-1: unknown) */
         rmse_chunk_fn fn;
         void *ctx;
         Py_ssize_t chunks;
-        Py_ssize_t next;           /* next chunk to take */
+        unsigned long long ticket; /* the open job's gen (low 32 bits) << 32 | next chunk */
         Py_ssize_t done;           /* chunks finished */
         long spin_ns;
         rmse_worker workers[RMSE_POOL_MAX];
@@ -89,17 +88,45 @@ cdef extern from *:
         return cpu >= 0 && cpu == __atomic_load_n(&P->caller_cpu, __ATOMIC_RELAXED);
     }
 
+    #define RMSE_TICKET(job, k) (((unsigned long long)(unsigned)(job) << 32) | (unsigned long long)(k))
+    #define RMSE_MAX_SHARED_CHUNKS 0xffffffffLL     /* chunk numbers fit the ticket's 32 bits */
+
+    /* The next chunk of job `job` not yet taken, or -1 when none is left or
+       another job is open.  A chunk is claimed by moving the ticket on with a
+       compare-and-swap that also checks the job, so a worker still holding
+       the last job's fn/ctx can never take (and sum into) a chunk of the next
+       one: the caller need not wait for workers that joined and took
+       nothing, only for the chunks taken (done == chunks). */
+    static Py_ssize_t rmse_pool_claim(rmse_pool *P, unsigned long job, Py_ssize_t chunks) {
+        unsigned long long t = __atomic_load_n(&P->ticket, __ATOMIC_ACQUIRE);
+        for (;;) {
+            unsigned long long k = t & 0xffffffffULL;
+            if ((t >> 32) != (unsigned long long)(unsigned)job || k >= (unsigned long long)chunks)
+                return -1;
+            if (__atomic_compare_exchange_n(&P->ticket, &t, t + 1, 1,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return (Py_ssize_t)k;
+        }
+    }
+
     /* The job's chunks, taken one at a time until none are left; the caller
        notes its CPU before each one (it may be moved between chunks). */
-    static void rmse_pool_take(rmse_pool *P, rmse_chunk_fn fn, void *ctx, Py_ssize_t chunks,
-                               int caller) {
+    static void rmse_pool_take(rmse_pool *P, unsigned long job, rmse_chunk_fn fn, void *ctx,
+                               Py_ssize_t chunks, int caller) {
         for (;;) {
             if (caller) __atomic_store_n(&P->caller_cpu, rmse_cpu_now(), __ATOMIC_RELAXED);
-            Py_ssize_t k = __atomic_fetch_add(&P->next, 1, __ATOMIC_RELAXED);
-            if (k >= chunks) return;
+            Py_ssize_t k = rmse_pool_claim(P, job, chunks);
+            if (k < 0) return;
             fn(ctx, k);
             __atomic_fetch_add(&P->done, 1, __ATOMIC_RELEASE);
         }
+    }
+
+    /* Whether job `job` still has a chunk nobody took. */
+    static int rmse_pool_left(rmse_pool *P, unsigned long job, Py_ssize_t chunks) {
+        unsigned long long t = __atomic_load_n(&P->ticket, __ATOMIC_ACQUIRE);
+        return (t >> 32) == (unsigned long long)(unsigned)job
+               && (t & 0xffffffffULL) < (unsigned long long)chunks;
     }
 
     static inline void rmse_pause(void) {
@@ -157,7 +184,6 @@ cdef extern from *:
             seen = P->gen;
             int join = (seen & 1UL) && me->index < P->helpers;
             if (join) {
-                P->active++;
                 fn = P->fn; ctx = P->ctx; chunks = P->chunks;
             }
             pthread_mutex_unlock(&P->lock);
@@ -165,12 +191,9 @@ cdef extern from *:
             /* woken on the caller's CPU: yield to the caller until the
                scheduler moves this worker to a CPU of its own (or the caller
                has taken every chunk); summing here would only slow it */
-            while (rmse_on_callers_cpu(P) && __atomic_load_n(&P->next, __ATOMIC_RELAXED) < chunks)
+            while (rmse_on_callers_cpu(P) && rmse_pool_left(P, seen, chunks))
                 sched_yield();
-            rmse_pool_take(P, fn, ctx, chunks, 0);
-            pthread_mutex_lock(&P->lock);
-            __atomic_store_n(&P->active, P->active - 1, __ATOMIC_RELEASE);
-            pthread_mutex_unlock(&P->lock);
+            rmse_pool_take(P, seen, fn, ctx, chunks, 0);
         }
         return NULL;
     }
@@ -207,27 +230,28 @@ cdef extern from *:
     static void rmse_pool_run(rmse_pool *P, int helpers, rmse_chunk_fn fn, void *ctx,
                               Py_ssize_t chunks) {
     #if RMSE_POOL_THREADS
-        if (helpers > 0 && pthread_mutex_trylock(&P->submit) == 0) {
+        if (helpers > 0 && chunks <= RMSE_MAX_SHARED_CHUNKS
+                && pthread_mutex_trylock(&P->submit) == 0) {
             rmse_pool_grow(P, helpers);
             __atomic_store_n(&P->caller_cpu, rmse_cpu_now(), __ATOMIC_RELAXED);
             pthread_mutex_lock(&P->lock);
             P->fn = fn; P->ctx = ctx; P->chunks = chunks;
             P->helpers = helpers;
-            __atomic_store_n(&P->next, 0, __ATOMIC_RELAXED);
+            unsigned long job = P->gen + 1;
             __atomic_store_n(&P->done, 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&P->gen, P->gen + 1, __ATOMIC_RELEASE);     /* open */
+            __atomic_store_n(&P->ticket, RMSE_TICKET(job, 0), __ATOMIC_RELEASE);
+            __atomic_store_n(&P->gen, job, __ATOMIC_RELEASE);             /* open */
             if (P->sleepers) pthread_cond_broadcast(&P->wake);
             pthread_mutex_unlock(&P->lock);
-            rmse_pool_take(P, fn, ctx, chunks, 1);
+            rmse_pool_take(P, job, fn, ctx, chunks, 1);
             /* the last chunks a worker took: spin, then yield the core (a
-               worker preempted on a busy machine may be waiting for it) */
+               worker preempted on a busy machine may be holding one); a
+               worker that joined but took nothing is not waited for */
             for (unsigned spins = 1; __atomic_load_n(&P->done, __ATOMIC_ACQUIRE) < chunks; spins++)
                 if (spins & 1023u) rmse_pause(); else sched_yield();
             pthread_mutex_lock(&P->lock);
-            __atomic_store_n(&P->gen, P->gen + 1, __ATOMIC_RELEASE);     /* closed */
+            __atomic_store_n(&P->gen, job + 1, __ATOMIC_RELEASE);         /* closed */
             pthread_mutex_unlock(&P->lock);
-            for (unsigned spins = 1; __atomic_load_n(&P->active, __ATOMIC_ACQUIRE) > 0; spins++)
-                if (spins & 1023u) rmse_pause(); else sched_yield();
             pthread_mutex_unlock(&P->submit);
             return;
         }
