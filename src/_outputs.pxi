@@ -6,16 +6,35 @@
 # The lanes are _fold.pxi's, with the same per-element work (sq_into /
 # wsq_into), so an output's sum has the accuracy of the pooled one.  Which
 # lane holds which output:
-# - d divides LANES (1, 2, 4, 8 outputs), no per-row weights: the chunk is
-#   read flat, as the pooled fold reads it, element i to lane i % LANES,
-#   which holds output i % d -- the pooled loop itself, at its speed;
+# - no per-row weights and a short cycle: the chunk is read flat, as the
+#   pooled fold reads it, in pieces of LANES elements, piece q into
+#   lanes[q % m] (m = d / gcd(d, LANES) Lanes, a cycle of LANES * m
+#   elements, a multiple of d), so lane l of lanes[k] holds output
+#   (k * LANES + l) % d.  When d divides LANES (m = 1) this is the pooled
+#   loop itself, at its speed;
 # - otherwise row by row, the row's k-th block of LANES outputs into its own
 #   Lanes, output j in lanes[j // LANES].s[j % LANES].
-# Chunks are CHUNK elements rounded down to whole rows (at least one row);
-# each chunk's lanes are folded into the outputs' Partials in chunk order.
+# Chunks are CHUNK elements rounded down to whole cycles (or rows; at least
+# one); each chunk's lanes are folded into the outputs' Partials in chunk
+# order.
 # The fold is serial: its bits do not depend on num_threads.
 
 from libc.stdlib cimport malloc, free
+
+cdef enum:
+    MAX_CYCLE = 64         # flat reading for cycles of at most this many Lanes
+
+
+cdef inline Py_ssize_t flat_cycle(const BatchSpec* B, Py_ssize_t d) noexcept nogil:
+    """The Lanes of a flat cycle (d / gcd(d, LANES)), or 0: read row by row."""
+    cdef Py_ssize_t a = d, b = LANES, r
+    while b:
+        r = a % b
+        a = b
+        b = r
+    if B.w_mode == PER_ROW or d // a > MAX_CYCLE:
+        return 0
+    return d // a
 
 
 cdef inline void output_piece(policy* how, const BatchSpec* B, Py_ssize_t i, Py_ssize_t n,
@@ -40,18 +59,31 @@ cdef inline void lane_into(Partial* out, const Lanes* L, Py_ssize_t l) noexcept 
 
 cdef void outputs_chunk(policy* how, const BatchSpec* B, Py_ssize_t d, Py_ssize_t start,
                         Py_ssize_t stop, const t_real* t, const p_real* p, const w_real* w,
-                        Lanes* lanes, Py_ssize_t blocks, Partial* chunk) noexcept nogil:
-    """Rows [start, stop) (flat element indices, whole rows) into one
-    Partial per output (``chunk``, d of them, overwritten)."""
-    cdef Py_ssize_t r, k, j, n
+                        Lanes* lanes, Py_ssize_t blocks, Py_ssize_t m,
+                        Partial* chunk) noexcept nogil:
+    """Rows [start, stop) (flat element indices, whole rows; ``start`` a
+    multiple of the cycle when ``m``) into one Partial per output
+    (``chunk``, d of them, overwritten)."""
+    cdef Py_ssize_t r, k, j, n, l
     cdef double w_scalar = B.w_scalar
     cdef int64_t rows = (stop - start) // d
     memset(lanes, 0, blocks * sizeof(Lanes))
     memset(chunk, 0, d * sizeof(Partial))
-    if LANES % d == 0 and B.w_mode != PER_ROW:
+    if m == 1:
         output_piece(how, B, start, stop - start, t, p, w, lanes)
         for k in range(LANES):
             lane_into(&chunk[k % d], lanes, k)
+    elif m:
+        r = start
+        k = 0
+        while r < stop:
+            n = stop - r if stop - r < LANES else LANES
+            output_piece(how, B, r, n, t, p, w, &lanes[k])
+            r += n
+            k = k + 1 if k + 1 < m else 0
+        for k in range(m):
+            for l in range(LANES):
+                lane_into(&chunk[(k * LANES + l) % d], &lanes[k], l)
     else:
         r = start
         while r < stop:
@@ -80,13 +112,15 @@ cdef void outputs_fold(policy* how, const BatchSpec* B, Py_ssize_t d, const t_re
                        const p_real* p, const w_real* w, Lanes* lanes, Py_ssize_t blocks,
                        Partial* chunk, Partial* out) noexcept nogil:
     """The whole batch, chunk by chunk, into ``out`` (d Partials)."""
-    cdef Py_ssize_t step = (CHUNK // d) * d if CHUNK >= d else d
+    cdef Py_ssize_t m = flat_cycle(B, d)
+    cdef Py_ssize_t cycle = LANES * m if m else d
+    cdef Py_ssize_t step = (CHUNK // cycle) * cycle if CHUNK >= cycle else cycle
     cdef Py_ssize_t start, stop, j
     memset(out, 0, d * sizeof(Partial))
     start = 0
     while start < B.size:
         stop = start + step if start + step < B.size else B.size
-        outputs_chunk(how, B, d, start, stop, t, p, w, lanes, blocks, chunk)
+        outputs_chunk(how, B, d, start, stop, t, p, w, lanes, blocks, m, chunk)
         for j in range(d):
             add_partial(&out[j], &chunk[j])
         start = stop
@@ -130,7 +164,7 @@ def fold_outputs(Batch batch, Py_ssize_t d, list accs):
     into ``accs``, one Accumulator per output, output j being the flat
     elements i with i % d == j."""
     cdef BatchSpec spec = batch.spec
-    cdef Py_ssize_t blocks = (d + LANES - 1) // LANES, j
+    cdef Py_ssize_t blocks = max((d + LANES - 1) // LANES, flat_cycle(&spec, d)), j
     cdef Lanes* lanes = <Lanes*>malloc(blocks * sizeof(Lanes))
     cdef Partial* chunk = <Partial*>malloc(d * sizeof(Partial))
     cdef Partial* out = <Partial*>malloc(d * sizeof(Partial))
