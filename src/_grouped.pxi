@@ -110,6 +110,8 @@ cdef inline Py_ssize_t run_end(const g_key* keys, Py_ssize_t r, Py_ssize_t n, g_
     compared at a time (branch-free, vectorised) while they all match."""
     cdef Py_ssize_t j
     cdef g_key diff
+    if r >= n or keys[r] != k:          # scattered keys: the run ends at once
+        return r
     while r + 8 <= n:
         diff = 0
         for j in range(8):
@@ -131,13 +133,20 @@ cdef inline void element_into(policy* how, const BatchSpec* B, Py_ssize_t i,
     moment row m unless m is NULL."""
     cdef double tv = <double>t[i] if B.t_mode == FULL_T else <double>t[i % B.run]
     cdef double wv = weight_at(B.w_mode, w, B.w_scalar, i, B.run)
-    cdef double sq
-    cdef double e = weighted_square(how, <double>p[i], tv, &wv, &sq, &g.omitted)
+    cdef double sq, e, unused_s = 0.0, unused_c = 0.0
+    if m == NULL:       # the plain specialisation: one call of the fold's own add_wsq
+        if B.w_mode == NONE:
+            add_wsq(how, <double>p[i], tv, wv, &g.total.hi, &g.total.lo,
+                    &unused_s, &unused_c, &g.omitted)
+        else:
+            add_wsq(how, <double>p[i], tv, wv, &g.total.hi, &g.total.lo,
+                    &g.weight.hi, &g.weight.lo, &g.omitted)
+        return
+    e = weighted_square(how, <double>p[i], tv, &wv, &sq, &g.omitted)
     add_scaled_lane(wv, sq, e, &g.total.hi, &g.total.lo)
     if B.w_mode != NONE:
         add_exact_lane(wv, &g.weight.hi, &g.weight.lo)
-    if m != NULL:
-        key_moments_into(sq, wv, m)
+    key_moments_into(sq, wv, m)
 
 
 cdef inline void segment_into(const BatchSpec* B, Py_ssize_t start, Py_ssize_t stop,
@@ -172,9 +181,10 @@ cdef inline void run_moments(policy* how, const BatchSpec* B, Py_ssize_t start,
 
 cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real* p,
                     const g_real* w, const g_key* keys, GRow* rows, int64_t lo,
-                    int64_t hi, bint ranged, bint prefetch) noexcept nogil:
+                    int64_t hi, bint ranged, bint prefetch, moment_block* with_m) noexcept nogil:
     """Every run of the batch whose row is in [lo, hi) (all runs unless
-    ``ranged``) into its row."""
+    ``ranged``) into its row; the per-key moments too with a MomentBlock
+    tag (a compile-time choice, as in fold_plain)."""
     cdef const BatchSpec* B = &G.b
     cdef Py_ssize_t inner = G.inner, size = G.b.size
     cdef Py_ssize_t samples = (size + inner - 1) // inner
@@ -182,25 +192,28 @@ cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real*
     cdef int64_t s, omitted
     cdef g_key k
     cdef GRow* g
-    cdef double* m
+    cdef double* m = NULL
     cdef bint weighted = B.w_mode != NONE
     while i < size:
         r = i if inner == 1 else i // inner
         if prefetch and r + PREFETCH_AHEAD < samples:
             prefetch_write(rows + (<int64_t>keys[r + PREFETCH_AHEAD] - G.base))
         k = keys[r]
-        e = run_end(keys, r + 1, samples, k) * inner     # the run of equal keys
-        e = e if e < size else size
+        e = r + 1                                         # the run of equal keys
+        if e < samples and keys[e] == k:
+            e = run_end(keys, e + 1, samples, k)
+        e = e * inner if e * inner < size else size
         s = <int64_t>k - G.base
         if ranged and (s < lo or s >= hi):
             i = e
             continue
         g = rows + s
-        m = moment_row(G, s)
+        if moment_block is MomentBlock:
+            m = moment_row(G, s)
         omitted = g.omitted
         if e - i >= GROUP_RUN_MIN:
             segment_into(B, i, e, g)
-            if m != NULL:
+            if moment_block is MomentBlock:
                 run_moments(how, B, i, e, t, p, w, m)
         else:
             for j in range(i, e):
@@ -213,31 +226,34 @@ cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real*
 
 
 cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_key* keys,
-                     GRow* rows, bint prefetch) noexcept nogil:
+                     GRow* rows, bint prefetch, moment_block* with_m) noexcept nogil:
     """fold_rows for the commonest layout -- one key per element, y_true
     full, unweighted, NaN propagating, every row: no sample arithmetic, and
-    a lone element goes straight into its row (runs as in fold_rows)."""
+    a lone element goes straight into its row (runs as in fold_rows).  The
+    per-key moments are a compile-time choice (a MomentBlock tag, always
+    NULL: G.moments is set), so the plain loop carries nothing of them."""
     cdef const BatchSpec* B = &G.b
     cdef Py_ssize_t size = G.b.size, i = 0, e, j
     cdef double sq, err
     cdef g_key k
     cdef GRow* g
-    cdef double* m
+    cdef double* m = NULL
     while i < size:
         k = keys[i]
         g = rows + (<int64_t>k - G.base)
-        m = moment_row(G, <int64_t>k - G.base)
+        if moment_block is MomentBlock:
+            m = moment_row(G, <int64_t>k - G.base)
         if i + 1 < size and keys[i + 1] == k:            # a run of equal keys
             e = run_end(keys, i + 2, size, k)
             if e - i >= GROUP_RUN_MIN:
                 segment_into(B, i, e, g)
-                if m != NULL:
+                if moment_block is MomentBlock:
                     run_moments(<Propagate*>NULL, B, i, e, t, p, t, m)
             else:
                 for j in range(i, e):
                     err = square_err(<Propagate*>NULL, <double>p[j], <double>t[j], &sq)
                     add_lane(sq, err, &g.total.hi, &g.total.lo)
-                    if m != NULL:
+                    if moment_block is MomentBlock:
                         key_moments_into(sq, 1.0, m)
             g.unweighted += e - i
             i = e
@@ -246,64 +262,79 @@ cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_
             prefetch_write(rows + (<int64_t>keys[i + PREFETCH_AHEAD] - G.base))
         err = square_err(<Propagate*>NULL, <double>p[i], <double>t[i], &sq)
         add_lane(sq, err, &g.total.hi, &g.total.lo)
-        if m != NULL:
+        if moment_block is MomentBlock:
             key_moments_into(sq, 1.0, m)
         g.unweighted += 1
         i += 1
 
 
+cdef void plain_keys(const GBatch* G, GRow* rows, bint prefetch,
+                     moment_block* with_m) noexcept nogil:
+    """fold_plain's operand and key width specialisation."""
+    if G.b.p64:
+        if G.k64:
+            fold_plain(G, <const double*>G.b.t, <const double*>G.b.p,
+                       <const int64_t*>G.keys, rows, prefetch, with_m)
+        else:
+            fold_plain(G, <const double*>G.b.t, <const double*>G.b.p,
+                       <const int*>G.keys, rows, prefetch, with_m)
+    elif G.k64:
+        fold_plain(G, <const float*>G.b.t, <const float*>G.b.p,
+                   <const int64_t*>G.keys, rows, prefetch, with_m)
+    else:
+        fold_plain(G, <const float*>G.b.t, <const float*>G.b.p,
+                   <const int*>G.keys, rows, prefetch, with_m)
+
+
 cdef void fold_keys(policy* how, const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
-                    bint ranged, bint prefetch) noexcept nogil:
+                    bint ranged, bint prefetch, moment_block* with_m) noexcept nogil:
     """The key width and operand specialisation (operands all float64 or all
     float32)."""
     cdef bint plain = (policy is Propagate and not ranged and G.inner == 1
                        and G.b.t_mode == FULL_T and G.b.w_mode == NONE)
     if plain:
-        if G.b.p64:
-            if G.k64:
-                fold_plain(G, <const double*>G.b.t, <const double*>G.b.p,
-                           <const int64_t*>G.keys, rows, prefetch)
-            else:
-                fold_plain(G, <const double*>G.b.t, <const double*>G.b.p,
-                           <const int*>G.keys, rows, prefetch)
-        elif G.k64:
-            fold_plain(G, <const float*>G.b.t, <const float*>G.b.p,
-                       <const int64_t*>G.keys, rows, prefetch)
-        else:
-            fold_plain(G, <const float*>G.b.t, <const float*>G.b.p,
-                       <const int*>G.keys, rows, prefetch)
+        plain_keys(G, rows, prefetch, with_m)
         return
     if G.b.p64:
         if G.k64:
             fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
                       <const double*>G.b.w, <const int64_t*>G.keys, rows, lo, hi,
-                      ranged, prefetch)
+                      ranged, prefetch, with_m)
         else:
             fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
                       <const double*>G.b.w, <const int*>G.keys, rows, lo, hi,
-                      ranged, prefetch)
+                      ranged, prefetch, with_m)
     elif G.k64:
         fold_rows(how, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
-                  <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch)
+                  <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch, with_m)
     else:
         fold_rows(how, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
-                  <const int*>G.keys, rows, lo, hi, ranged, prefetch)
+                  <const int*>G.keys, rows, lo, hi, ranged, prefetch, with_m)
 
 
 cdef void fold_dispatch(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
                         bint ranged, bint prefetch) noexcept nogil:
+    """The per-key moments specialisation (G.moments set or not)."""
+    if G.moments != NULL:
+        fold_policy(G, rows, lo, hi, ranged, prefetch, <MomentBlock*>NULL)
+    else:
+        fold_policy(G, rows, lo, hi, ranged, prefetch, <NoInterval*>NULL)
+
+
+cdef void fold_policy(const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
+                      bint ranged, bint prefetch, moment_block* with_m) noexcept nogil:
     """The policy specialisation (weighted elements under Propagate go one by
     one under Careful: a zero weight removes its element, semantics 5)."""
     if G.b.policy == OMIT:
-        fold_keys(<Omit*>NULL, G, rows, lo, hi, ranged, prefetch)
+        fold_keys(<Omit*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
     elif G.b.policy == EXACT_DIFF:
-        fold_keys(<ExactDiff*>NULL, G, rows, lo, hi, ranged, prefetch)
+        fold_keys(<ExactDiff*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
     elif G.b.policy == EXACT_OMIT:
-        fold_keys(<ExactOmit*>NULL, G, rows, lo, hi, ranged, prefetch)
+        fold_keys(<ExactOmit*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
     elif G.b.w_mode != NONE:
-        fold_keys(<Careful*>NULL, G, rows, lo, hi, ranged, prefetch)
+        fold_keys(<Careful*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
     else:
-        fold_keys(<Propagate*>NULL, G, rows, lo, hi, ranged, prefetch)
+        fold_keys(<Propagate*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
 
 
 cdef struct RowsJob:
