@@ -463,3 +463,108 @@ def _from_polars(x: Any, name: str) -> tuple[KeyBatch, int]:
         uniques = x.unique().sort().to_numpy()
         return _with_uniques(codes, uniques, name), len(x)
     return _from_numpy(x.to_numpy(), name), len(x)
+
+
+# -- composite keys (several key columns) -------------------------------------------
+
+def composite_keys(cols: list[Any], names: list[str], rows: int
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One int64 code per row for key columns (lexicographic in the
+    columns' sorted keys), and each column's sorted distinct keys (read-out
+    arrays, ``key_array``); ``names`` name the columns in errors.  The codes
+    are local to these rows; ``KeyCoder`` keeps codes stable across batches."""
+    code = np.zeros(rows, dtype=np.int64)
+    sorted_keys = []
+    for col, name in zip(cols, names):
+        batch = read_keys(col, rows, name)
+        if batch.ints is not None:
+            codes, first = _backend.kernel.factorize_records(batch.ints)
+            distinct = key_array(batch.kind, batch.ints[first])
+        else:
+            assert batch.codes is not None and batch.uniques is not None
+            codes, distinct = batch.codes, key_array(batch.kind, batch.uniques)
+        order = np.argsort(distinct, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        if len(order) and code.size and int(code.max()) > (2**62) // len(order):
+            raise ValueError(f"the key columns ({', '.join(map(str, names))}) have too many "
+                             f"combinations of keys")
+        code = code * max(len(order), 1) + rank[codes]
+        sorted_keys.append(distinct[order])
+    return code, sorted_keys
+
+
+def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np.ndarray]:
+    """The key columns of composite codes (composite_keys' inverse)."""
+    out = []
+    for keys in reversed(sorted_keys):
+        width = max(len(keys), 1)
+        out.append(keys[codes % width])
+        codes = codes // width
+    return out[::-1]
+
+
+def concat_keys(arrays: list[Any]) -> np.ndarray:
+    """Read-out arrays of one column's keys (e.g. each partition's) joined
+    without loss: int64 beside uint64 is not read as floats, as
+    ``np.concatenate`` would."""
+    arrays = [np.asarray(a) for a in arrays]
+    if len(arrays) == 1:
+        return np.asarray(arrays[0])
+    kinds = {a.dtype.kind for a in arrays}
+    if kinds <= set("iuO") and kinds & set("iu") and \
+            np.result_type(*(a.dtype for a in arrays)).kind not in "iu":
+        return key_array("int", [key for a in arrays for key in a.tolist()])
+    return np.concatenate(arrays)
+
+
+class KeyCoder:
+    """Composite keys -> int64 codes that stay the same from batch to batch
+    (one code per distinct combination, in order of first sight; each
+    batch's own codes, from ``composite_keys``, are local), and back.
+
+    >>> coder = KeyCoder(["s", "k"])
+    >>> coder.codes([["a", "b"], [1, 1]], 2).tolist(), coder.codes([["b", "c"], [1, 2]], 2).tolist()
+    ([0, 1], [1, 2])
+    >>> {name: col.tolist() for name, col in coder.columns(np.array([2, 0])).items()}
+    {'s': ['c', 'a'], 'k': [2, 1]}
+    """
+
+    def __init__(self, names: list[Any], labels: Optional[list[str]] = None) -> None:
+        self.names = names                  # the columns' names (keys of ``columns()``)
+        self.labels = labels if labels is not None else [str(n) for n in names]  # in errors
+        self.index: dict[tuple[Any, ...], int] = {}
+        self.values: list[np.ndarray] = []          # per column, the value of each code
+
+    def codes(self, columns: list[Any], rows: int) -> np.ndarray:
+        local, sorted_keys = composite_keys(columns, self.labels, rows)
+        size = math.prod(max(len(k), 1) for k in sorted_keys)
+        if size <= 4 * rows:                # few combinations: no sort
+            present = np.bincount(local, minlength=size) > 0
+            distinct, inverse = np.flatnonzero(present), (np.cumsum(present) - 1)[local]
+        else:
+            distinct, inverse = np.unique(local, return_inverse=True)
+        split = split_composite(distinct, sorted_keys)
+        stable = np.empty(len(distinct), np.int64)
+        before = len(self.index)
+        for j, combination in enumerate(zip(*(c.tolist() for c in split))):
+            stable[j] = self.index.setdefault(combination, len(self.index))
+        fresh = stable >= before             # codes handed out here, in increasing order
+        self.values = [concat_keys([v, c[fresh]]) for v, c in zip(self.values, split)] \
+            if self.values else [c[fresh] for c in split]
+        out: np.ndarray = stable[inverse.reshape(-1)]
+        return out
+
+    def columns(self, codes: np.ndarray) -> dict[Any, np.ndarray]:
+        """The key columns of stable codes (none for no names)."""
+        return {name: values[codes] for name, values in zip(self.names, self.values)}
+
+
+def to_arrow(keys: np.ndarray, arrow_type: Any = None) -> Any:
+    """A read-out array of keys as an Arrow array (of ``arrow_type``),
+    exactly: pyarrow reads a NumPy ``S`` array as C strings, ending each at
+    its first NUL byte, so bytes and strings go through Python objects."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+    values = keys.tolist() if keys.dtype.kind in "SUO" else keys
+    return pa.array(values) if arrow_type is None else pa.array(values).cast(arrow_type)

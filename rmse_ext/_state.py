@@ -65,11 +65,17 @@ def _float_from_hex(state: dict[str, Any], key: str) -> float:
 
 
 def _int_in(state: dict[str, Any], key: str, low: int, high: int) -> int:
-    value = state[key]
+    return int_in(state[key], f"state[{key!r}]", low, high)
+
+
+def int_in(value: Any, label: str, low: int, high: int) -> int:
+    """``value`` if it is an int (not a bool) in [low, high]; else TypeError
+    / ValueError naming ``label`` (a state's count, or one entry of a
+    grouped state's count column)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"state[{key!r}] must be an int; got {type(value).__name__}")
+        raise TypeError(f"{label} must be an int; got {type(value).__name__}")
     if not low <= value <= high:
-        raise ValueError(f"state[{key!r}] = {value} is outside [{low}, {high}]")
+        raise ValueError(f"{label} = {value} is outside [{low}, {high}]")
     return value
 
 

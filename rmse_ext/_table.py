@@ -114,7 +114,7 @@ class GroupTable:
         if self.size:
             lo, hi = min(lo, self.base), max(hi, self.base + self.size - 1)
         span = (hi - lo + 1) * self._row_words // ROW_WORDS
-        return span <= DENSE_MAX and span <= max(DENSE_MIN, 4 * samples + 2 * self.size)
+        return bool(span <= DENSE_MAX and span <= max(DENSE_MIN, 4 * samples + 2 * self.size))
 
     def _relayout(self, capacity: int, to: Any, source: Any) -> None:
         """New rows (and extra rows) of ``capacity``; old rows ``source`` go

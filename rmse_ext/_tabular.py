@@ -18,9 +18,9 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _backend
 from ._columns import column, find_column, label_text, raise_on_missing, read_columns
-from ._keys import key_array, read_keys
+from . import _keys
+from ._keys import concat_keys, read_keys, split_composite
 from ._results import check_key_names
 from .grouped import GroupedRootMeanSquaredError
 
@@ -58,37 +58,9 @@ def by_name(label: Any) -> str:
 
 def composite_keys(cols: list[Any], names: list[Any], rows: int
                    ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One int64 code per row for key columns (lexicographic in the
-    columns' sorted keys), and each column's sorted distinct keys.  A
-    missing key is a ValueError naming its column."""
-    code = np.zeros(rows, dtype=np.int64)
-    sorted_keys = []
-    for col, name in zip(cols, names):
-        batch = read_keys(col, rows, by_name(name))
-        if batch.ints is not None:
-            codes, first = _backend.kernel.factorize_records(batch.ints)
-            distinct = key_array(batch.kind, batch.ints[first])
-        else:
-            assert batch.codes is not None and batch.uniques is not None
-            codes, distinct = batch.codes, key_array(batch.kind, batch.uniques)
-        order = np.argsort(distinct, kind="stable")
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        if len(order) and code.size and int(code.max()) > (2**62) // len(order):
-            raise ValueError(f"the by columns {names} have too many combinations of keys")
-        code = code * max(len(order), 1) + rank[codes]
-        sorted_keys.append(distinct[order])
-    return code, sorted_keys
-
-
-def split_composite(codes: np.ndarray, sorted_keys: list[np.ndarray]) -> list[np.ndarray]:
-    """The key columns of composite codes (composite_keys' inverse)."""
-    out = []
-    for keys in reversed(sorted_keys):
-        width = max(len(keys), 1)
-        out.append(keys[codes % width])
-        codes = codes // width
-    return out[::-1]
+    """The key codec's composite codes (rmse_ext._keys.composite_keys) of a
+    frame's key columns; a missing key is a ValueError naming its column."""
+    return _keys.composite_keys(cols, [by_name(n) for n in names], rows)
 
 
 def fold_policy(nan_policy: str) -> str:
@@ -153,7 +125,7 @@ def merged_parts(parts: Iterable[Part], names: list[Any]
         return metric, ({names[0]: metric.keys()} if names else {})
     if not parts:
         return metric, {name: np.zeros(0, np.int64) for name in names}
-    columns = [np.concatenate([keys[name] for keys, _ in parts]) for name in names]
+    columns = [concat_keys([keys[name] for keys, _ in parts]) for name in names]
     codes, sorted_keys = composite_keys(columns, names, len(columns[0]))
     start = 0
     for _, raw in parts:

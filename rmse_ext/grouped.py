@@ -624,6 +624,18 @@ def raw_rows(total_hi: Any, total_lo: Any, weight_hi: Any, weight_lo: Any,
     return rows
 
 
+def count_column(state: dict[str, Any], key: str) -> np.ndarray:
+    """A state's column of per-key element counts as int64, each entry
+    checked as the ungrouped state checks its count (``_state.int_in``:
+    an int, not a bool, float or str; within the kernel's int64 words)."""
+    values = state[key]
+    if not isinstance(values, list):
+        raise TypeError(f"state[{key!r}] must be a list; got {type(values).__name__}")
+    for i, value in enumerate(values):
+        _state.int_in(value, f"state[{key!r}][{i}]", 0, _state.INT64_MAX)
+    return np.array(values, dtype=np.int64)
+
+
 def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable,
                                      Optional[_grouped_intervals.GroupedInterval]]:
     """Validate a grouped state dict; (name, dtype, num_threads, nan_policy,
@@ -652,10 +664,8 @@ def parse_state(state: Any) -> tuple[str, str, int, str, GroupTable,
         floats = [[float.fromhex(x) for x in state[k]] for k in columns[:4]]
     except (TypeError, ValueError):
         raise ValueError("the state's float columns must hold float.hex() strings") from None
-    if not isinstance(state.get("omitted", []), list):
-        raise TypeError("state['omitted'] must be a list")
-    omitted = np.asarray(state["omitted"], dtype=np.int64) if "omitted" in state else None
-    unweighted, weighted = (np.asarray(state[k], dtype=np.int64) for k in columns[4:])
+    unweighted, weighted = (count_column(state, k) for k in columns[4:])
+    omitted = count_column(state, "omitted") if "omitted" in state else None
     rows = raw_rows(floats[0], floats[1], floats[2], floats[3], unweighted, weighted, omitted)
     interval, extra = None, None
     if "interval" in state:

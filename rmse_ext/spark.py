@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from math import prod
 from typing import Any, Iterator
 
 import numpy as np
@@ -47,13 +46,10 @@ import numpy as np
 from ._arrow import Chunk, Leaf, not_numbers, read_batches
 from ._columns import column_names, find_column, missing_value_error
 from ._inputs import arrow_values, read_nulls
-from ._keys import missing_error
+from ._keys import KeyCoder, kind_of_arrow, missing_error, to_arrow
 from ._missing import check_policy
 from ._results import ResultTable
-from ._tabular import (
-    RAW_FIELDS, Part, as_part, by_columns, composite_keys, fold_policy, merged_parts,
-    refuse_empty, split_composite,
-)
+from ._tabular import RAW_FIELDS, Part, as_part, by_columns, fold_policy, merged_parts, refuse_empty
 from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 
@@ -62,8 +58,6 @@ __all__ = ["evaluate", "partial_states", "merged", "grouped_partial_states",
 
 NUMBER_TYPES = ("ByteType", "ShortType", "IntegerType", "LongType", "FloatType",
                 "DoubleType", "DecimalType", "BooleanType")
-KEY_TYPES = ("StringType", "ByteType", "ShortType", "IntegerType", "LongType", "BooleanType",
-             "DateType", "TimestampType", "TimestampNTZType", "BinaryType")
 RESULT_SCHEMA = "partition int, state string, omitted long, error string"
 
 
@@ -296,40 +290,6 @@ def _batch_keys(batch: Any, by: list[str], length: np.ndarray | None) -> list[An
     return keys
 
 
-class _StableCodes:
-    """Composite keys -> int64 codes that stay the same from batch to batch
-    of a partition: one code per distinct combination, in order of first
-    sight (each batch's own codes, from ``composite_keys``, are local)."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        self.index: dict[tuple[Any, ...], int] = {}
-        self.values: list[np.ndarray] = []          # per column, the value of each code
-
-    def codes(self, columns: list[Any], rows: int) -> np.ndarray:
-        local, sorted_keys = composite_keys(columns, self.names, rows)
-        size = prod(max(len(k), 1) for k in sorted_keys)
-        if size <= 4 * rows:                # few combinations: no sort
-            present = np.bincount(local, minlength=size) > 0
-            distinct, inverse = np.flatnonzero(present), (np.cumsum(present) - 1)[local]
-        else:
-            distinct, inverse = np.unique(local, return_inverse=True)
-        split = split_composite(distinct, sorted_keys)
-        stable = np.empty(len(distinct), np.int64)
-        before = len(self.index)
-        for j, combination in enumerate(zip(*(c.tolist() for c in split))):
-            stable[j] = self.index.setdefault(combination, len(self.index))
-        fresh = stable >= before             # codes handed out here, in increasing order
-        self.values = [np.concatenate([v, c[fresh]]) for v, c in zip(self.values, split)] \
-            if self.values else [c[fresh] for c in split]
-        out: np.ndarray = stable[inverse.reshape(-1)]
-        return out
-
-    def columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
-        """The key columns of stable codes (none for no names)."""
-        return {name: values[codes] for name, values in zip(self.names, self.values)}
-
-
 def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
                        batches: Iterator[Any]) -> Iterator[Any]:
     """mapInArrow's function for ``by=``: the partition's batches -> one row
@@ -341,7 +301,7 @@ def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=fold_policy(nan_policy))
-    coder = _StableCodes(by)
+    coder = KeyCoder(by, [f"by column {name!r}" for name in by])
     part: Part | None = None
     types: list[Any] = []                       # the key columns' Arrow types
 
@@ -374,7 +334,7 @@ def _grouped_partition(names: list[str], by: list[str], nan_policy: str,
     columns = {"partition": pa.array([_partition_id()] * size, pa.int32())}
     for i, name in enumerate(by):
         columns[f"key_{i}"] = pa.nulls(size, types[i]) if part is None else \
-            pa.array(part[0][name]).cast(types[i])
+            to_arrow(part[0][name], types[i])
     for column, kind in RAW_FIELDS:
         arrow = pa.float64() if kind == "double" else pa.int64()
         columns[column] = pa.nulls(size, arrow) if part is None else \
@@ -445,10 +405,24 @@ def _checked_by(df: Any, by: Any) -> list[str]:
         if not isinstance(name, str):
             raise TypeError(f"by must name columns by str; got {name!r}")
         data_type = df.schema.fields[find_column(df, name, "by")].dataType
-        if type(data_type).__name__ not in KEY_TYPES:
+        try:
+            kind_of_arrow(_arrow_type(data_type), f"by column {name!r}")
+        except (TypeError, ValueError, AssertionError) as exc:
             raise TypeError(f"by: column {name!r} holds {data_type.simpleString()}, not keys "
-                            f"(strings, integers, booleans, dates, timestamps or binary)")
+                            f"(strings, integers, booleans, dates, timestamps or binary)"
+                            ) from exc
     return names
+
+
+def _arrow_type(data_type: Any) -> Any:
+    """The Arrow type a Spark column reaches the partitions in (its kind of
+    key is the codec's to say: rmse_ext._keys.kind_of_arrow)."""
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    try:
+        return to_arrow_type(data_type, timezone="UTC")
+    except TypeError:                                # pyspark 3.5: no timezone argument
+        return to_arrow_type(data_type)
 
 
 def grouped_partial_states(df: Any, y_true: str, y_pred: str, *, by: Any,

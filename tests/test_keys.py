@@ -122,6 +122,31 @@ def test_evaluate_on_a_dask_frame_with_uint64_keys_across_partitions():
     assert out["count"].tolist() == [2, 1, 1]
 
 
+def test_composite_keys_whose_partitions_read_as_int64_and_uint64():
+    dd = pytest.importorskip("dask.dataframe")
+    import dask
+
+    frame = pd.DataFrame({"k": np.array([5, 6, 2**63 + 7, 5], np.uint64), "j": [1, 1, 1, 2],
+                          "y": np.zeros(4), "p": [1.0, 2.0, 3.0, 4.0]})
+    with dask.config.set(scheduler="synchronous"):
+        out = rmse_ext.evaluate(dd.from_pandas(frame, npartitions=2), "y", "p", by=["k", "j"])
+    assert out["k"].tolist() == [5, 5, 6, 2**63 + 7] and out["j"].tolist() == [1, 2, 1, 1]
+    assert out["rmse"].tolist() == [1.0, 4.0, 2.0, 3.0]
+
+
+def test_composite_key_coder_is_stable_across_batches_of_widening_keys():
+    from rmse_ext._keys import KeyCoder
+
+    coder = KeyCoder(["k", "s"])
+    first = coder.codes([np.array([5, 6]), np.array(["a", "a"])], 2)
+    second = coder.codes([np.array([2**64 - 1, 5], np.uint64),
+                          np.array(["a\x00", "a"], dtype=object)], 2)
+    assert first.tolist() == [0, 1] and second.tolist() == [2, 0]
+    columns = coder.columns(np.array([0, 1, 2]))
+    assert columns["k"].tolist() == [5, 6, 2**64 - 1]
+    assert columns["s"].tolist() == ["a", "a", "a\x00"]
+
+
 def test_cli_groups_file_read_in_chunks_of_two_rows(tmp_path, capsys):
     from rmse_ext.cli import main
 
@@ -137,3 +162,69 @@ def test_cli_groups_file_read_in_chunks_of_two_rows(tmp_path, capsys):
     groups = json.loads(out.out)["groups"]
     assert {g["key"]: g["rmse"] for g in groups} == {
         5: float(np.sqrt(5.0)), 6: 2.0, 2**63 + 7: 3.0, 2**64 - 1: 4.0}
+
+
+# -- defect 3: keys that differ only by NUL characters ----------------------------------
+
+@pytest.mark.parametrize("keys", [["a", "a\x00", "a", "\x00a"], [b"a", b"a\x00", b"a", b"\x00a"],
+                                  ["a\x00\x00", "a\x00", "a", "a"]])
+def test_keys_differing_by_trailing_nul_characters_stay_distinct(keys):
+    m = fresh()
+    m.update_state(np.zeros(4), [1.0, 2.0, 3.0, 4.0], np.array(keys, dtype=object))
+    expected = {}
+    for key, e in zip(keys, [1.0, 4.0, 9.0, 16.0]):
+        expected.setdefault(key, []).append(e)
+    expected = dict(sorted(exact_rmse(expected).items()))
+    assert m.keys().tolist() == list(expected)
+    assert m.to_dict() == expected
+    assert round_trips(m) == (expected, expected)
+    other = fresh()
+    other.merge_state(m)
+    other.update_state([0.0], [5.0], np.array([keys[1]], dtype=object))
+    assert other.keys().tolist() == list(expected)
+
+
+def test_a_nul_key_meets_the_same_key_read_from_a_fixed_width_array():
+    m = fresh()
+    m.update_state([0.0, 0.0], [1.0, 2.0], np.array(["a", "b"]))          # U1: no NULs
+    m.update_state([0.0, 0.0], [3.0, 4.0], np.array(["a", "a\x00"], dtype=object))
+    assert m.to_dict() == {"a": float(np.sqrt(5.0)), "a\x00": 4.0, "b": 2.0}
+
+
+# -- defect 9: grouped set_state refuses tampered count columns ---------------------------
+
+def _state_with(column, values):
+    m = fresh()
+    m.update_state([0.0, 0.0, 0.0], [1.0, 2.0, 2.0], [1, 2, 2])
+    state = m.get_state()
+    state[column] = values
+    return m, state
+
+
+@pytest.mark.parametrize("column, values, error", [
+    ("unweighted", [1.5, 2], TypeError),
+    ("unweighted", ["2", 2], TypeError),
+    ("unweighted", [True, 2], TypeError),
+    ("weighted", [0, None], TypeError),
+    ("omitted", [0.5, 0], TypeError),
+    ("omitted", [0, -1], ValueError),
+    ("unweighted", [2**70, 2], ValueError),
+    ("weighted", [0, 2**63], ValueError),
+    ("omitted", "12", TypeError),
+])
+def test_grouped_set_state_refuses_tampered_counts(column, values, error):
+    m, state = _state_with(column, values)
+    before = m.get_state()
+    with pytest.raises(error, match=rf"state\['{column}'\]"):
+        m.set_state(state)
+    with pytest.raises(error, match=rf"state\['{column}'\]"):
+        GroupedRootMeanSquaredError.from_state(state)
+    assert m.get_state() == before
+    # the ungrouped state refuses the same entry the same way (its count has
+    # 128 bits, a group's 64: 2**70 is a count there)
+    bad = [v for v in values if type(v) is not int or not 0 <= v < 2**63][0]
+    if not (type(bad) is int and bad > 0):
+        plain = rmse_ext.RootMeanSquaredError().get_state()
+        plain["elements"] = bad
+        with pytest.raises(error, match=r"state\['elements'\]"):
+            rmse_ext.RootMeanSquaredError.from_state(plain)

@@ -333,6 +333,23 @@ def test_date_and_boolean_keys(spark):
     assert got["rmse"].tolist() == [1.0, 3.0, 2.0, 0.0]
 
 
+def test_binary_keys_keep_their_nul_bytes(spark):
+    """Issue 18 defect 3: 200 random 16-byte keys (some with leading or
+    trailing NUL bytes) are 200 groups, alone and in a composite key."""
+    rng = np.random.default_rng(18)
+    keys = [bytes(k) for k in rng.integers(0, 256, (200, 16), dtype=np.uint8)]
+    keys[:6] = [b"\x00" + keys[0][1:], keys[0][:15] + b"\x00", b"\x00" * 16, b"\x00" * 15 + b"a",
+                b"a" + b"\x00" * 15, keys[0][:8] + b"\x00" * 8]
+    assert len(set(keys)) == 200
+    rows = [(k, i % 2, float(i), 0.0) for i, k in enumerate(keys)]
+    df = spark.createDataFrame(rows, "k binary, j int, y double, yhat double").repartition(3)
+    got = evaluate(df, "y", "yhat", by="k")
+    assert [bytes(k) for k in got["k"]] == sorted(keys)
+    assert got["rmse"].tolist() == [float(keys.index(k)) for k in sorted(keys)]
+    both = evaluate(df, "y", "yhat", by=["k", "j"])
+    assert [bytes(k) for k in both["k"]] == sorted(keys)
+
+
 def test_grouped_bad_input_names_the_column(spark):
     df = spark.createDataFrame([(1.0, 2.0, "a", 0.5), (2.0, 3.0, None, 1.5)],
                                "y double, yhat double, s string, x double")
