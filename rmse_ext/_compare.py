@@ -18,9 +18,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ._columns import column, find_column, raise_on_missing, read_columns
-from ._keys import keys_to_json, read_keys
+from ._keys import keys_to_json, read_keys, split_composite
 from ._results import ResultTable
-from ._tabular import by_name, composite_keys, fold_policy, split_composite
+from ._tabular import by_name, composite_keys, fold_policy
 from .grouped import GroupedRootMeanSquaredError
 
 LABELS = ("prediction", "output")

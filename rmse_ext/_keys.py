@@ -175,6 +175,8 @@ def _integers(a: np.ndarray) -> KeyBatch:
 def _objects(a: np.ndarray, name: str) -> KeyBatch:
     """An object array of str (or of bytes), factorised with a dict."""
     a = np.ascontiguousarray(a, dtype=object).reshape(-1)
+    if not a.flags.writeable:       # e.g. pandas 3's categories: the kernel takes object[:]
+        a = a.copy()
     if a.size == 0:
         return KeyBatch("str", codes=np.zeros(0, np.int64), uniques=[])
     first = a[0]
@@ -456,13 +458,24 @@ def _from_polars(x: Any, name: str) -> tuple[KeyBatch, int]:
         raise TypeError(f"{name} must be one column of keys; got {type(x).__name__}")
     if x.null_count():
         raise missing_error(name, int(np.argmax(x.is_null().to_numpy())))
-    if x.dtype in (pl.Categorical, pl.Enum) or isinstance(x.dtype, (pl.Categorical, pl.Enum)):
-        x = x.cast(pl.String)
-    if x.dtype in (pl.String, pl.Binary):
-        codes = (x.rank("dense") - 1).to_numpy()
-        uniques = x.unique().sort().to_numpy()
-        return _with_uniques(codes, uniques, name), len(x)
+    if x.dtype in (pl.String, pl.Binary, pl.Categorical, pl.Enum) or \
+            isinstance(x.dtype, (pl.Categorical, pl.Enum)):
+        # strings factorised by Arrow's hash on polars' own buffers (a
+        # string_view array shares them): a sort-based rank("dense") took
+        # 11x polars' own group_by().agg() (issue 21 part 5)
+        return _from_arrow(_arrow_view(x), name)
     return _from_numpy(x.to_numpy(), name), len(x)
+
+
+def _arrow_view(x: Any) -> Any:
+    """A polars Series as an Arrow array, zero-copy where polars allows it
+    (its newest Arrow types: string views, dictionaries of them)."""
+    import polars as pl
+
+    try:
+        return x.to_arrow(compat_level=pl.CompatLevel.newest())
+    except (AttributeError, TypeError):        # polars without CompatLevel
+        return x.to_arrow()
 
 
 # -- composite keys (several key columns) -------------------------------------------

@@ -34,6 +34,7 @@ from ._columns import library, read_columns, resolved
 from ._grouped_intervals import GroupedBootstrap
 from ._inputs import FLOAT64, as_array, kernel_dtype
 from ._intervals import BootstrapInterval
+from ._keys import check_kind, kind_of_dtype
 from ._missing import check_policy
 from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast, weighted_rows_plan
 from ._results import ResultTable
@@ -241,17 +242,35 @@ def _state_of(raw: Raw, accumulator: Any) -> Any:
     return acc
 
 
-def update_state(metric: Any, y_true: Any, y_pred: Any, sample_weight: Any = None, *,
-                 groups: Any = None, split_every: int = 8) -> Any:
+def update_state(metric: Any, y_true: Any, y_pred: Any, *args: Any, groups: Any = None,
+                 sample_weight: Any = None, split_every: int = 8) -> Any:
     """Fold dask (or NumPy) arrays into ``metric``, as ``metric.update_state``
     would fold the equivalent NumPy arrays, computing on dask's current
     scheduler; returns ``metric``.  Bad input raises TypeError/ValueError
-    before anything is computed, and ``metric`` is unchanged.  A
-    ``GroupedRootMeanSquaredError`` takes ``groups=`` (one key per sample),
-    folded in blocks of whole samples."""
-    if isinstance(metric, GroupedRootMeanSquaredError):
+    before anything is computed, and ``metric`` is unchanged.
+
+    The arguments after ``metric`` are those of ``metric.update_state``, in
+    its order: ``(y_true, y_pred, sample_weight=None)`` for a
+    ``RootMeanSquaredError``; ``(y_true, y_pred, groups, sample_weight=None)``
+    for a ``GroupedRootMeanSquaredError`` (one key per sample, folded in
+    blocks of whole samples).  Keywords work for both; the older
+    ``(metric, y_true, y_pred, sample_weight, groups=keys)`` still reads as
+    before (a positional argument after y_pred is the weight when
+    ``groups=`` is given by keyword)."""
+    grouped = isinstance(metric, GroupedRootMeanSquaredError)
+    names = ("groups", "sample_weight") if grouped and groups is None else ("sample_weight",)
+    if len(args) > len(names):
+        raise TypeError(f"update_state takes metric, y_true, y_pred and at most "
+                        f"{' and '.join(names)} positionally; got {3 + len(args)} arguments")
+    given = {"groups": groups, "sample_weight": sample_weight}
+    for name, value in zip(names, args):
+        if given[name] is not None:
+            raise TypeError(f"update_state got {name} both by position and by keyword")
+        given[name] = value
+    groups, sample_weight = given["groups"], given["sample_weight"]
+    if grouped:
         if groups is None:
-            raise TypeError("a GroupedRootMeanSquaredError needs groups= (one key per sample)")
+            raise TypeError("a GroupedRootMeanSquaredError needs groups (one key per sample)")
         return _grouped_update(metric, y_true, y_pred, groups, sample_weight, split_every)
     if groups is not None:
         raise TypeError("groups= is for a GroupedRootMeanSquaredError; "
@@ -382,17 +401,6 @@ def _grouped_merge(config: dict[str, Any], *parts: dict[str, Any]) -> dict[str, 
     return root.get_raw()
 
 
-def _key_kind(dtype: np.dtype[Any]) -> str | None:
-    """The kind of key a dask array's dtype holds (None: known only when
-    computed, e.g. object arrays)."""
-    if dtype.kind in "iu":
-        return "int"
-    if dtype.kind in "Mm":
-        return ("datetime64" if dtype.kind == "M" else "timedelta64") + \
-            f"[{np.datetime_data(dtype)[0]}]"
-    return {"b": "bool", "U": "str", "S": "bytes"}.get(dtype.kind)
-
-
 def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: Any,
                     groups: Any, sample_weight: Any, split_every: int
                     ) -> GroupedRootMeanSquaredError:
@@ -409,13 +417,8 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
         raise ValueError(
             f"groups of shape {g.shape} must hold one key per sample: the squared "
             f"errors have {layout.samples} sample(s) (shape {layout.shape})")
-    kind = _key_kind(g.dtype)
-    if g.dtype.kind == "f":
-        raise TypeError(f"groups must hold integer, bool, str, bytes or datetime keys; "
-                        f"got floats (dtype {g.dtype})")
-    if kind is not None and metric._table.kind not in (None, kind):
-        raise TypeError(f"groups holds {kind} keys, but this metric's keys are "
-                        f"{metric._table.kind}: one metric takes one kind of key")
+    # the codec's kind checks on the dtype, before anything is computed
+    check_kind(metric._table.kind, kind_of_dtype(g.dtype))
     if metric.nan_policy == "raise":
         _raise_on_nan(y_true=t, y_pred=p, sample_weight=w)
     if metric.interval is not None:

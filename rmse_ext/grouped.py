@@ -17,6 +17,7 @@ pyarrow, polars); a missing key is an error.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
@@ -591,9 +592,29 @@ class GroupedRootMeanSquaredError(MetricSettings):
         metric._multioutput, metric._parts = multioutput, parts
         return metric
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle and copy go through the state dict (bitwise, never shared)."""
-        return (_state.restore, (type(self), self.get_state()))
+    # -- pickle, copy.copy, copy.deepcopy: as RootMeanSquaredError --------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state dict, plus any attributes a subclass added (the same
+        pickle as ``RootMeanSquaredError``'s: a subclass whose ``__init__``
+        takes other arguments pickles and copies too).  Pickles written as
+        ``_state.restore(cls, state)`` by earlier versions still load."""
+        own = _own_attributes()
+        extra = {k: v for k, v in self.__dict__.items() if k not in own}
+        return {"state": self.get_state(), "attributes": extra}
+
+    def __setstate__(self, data: dict[str, Any]) -> None:
+        """Rebuild from ``__getstate__``'s dict, bitwise, with a table of its
+        own (a copy never shares it)."""
+        self.__dict__.update(data["attributes"])
+        self.set_state(data["state"])
+
+
+@lru_cache(maxsize=1)
+def _own_attributes() -> frozenset[str]:
+    """The attributes GroupedRootMeanSquaredError itself keeps (the state
+    dict carries them): those of a new one."""
+    return frozenset(vars(GroupedRootMeanSquaredError()))
 
 
 # -- raw arrays and the state dict ----------------------------------------------------

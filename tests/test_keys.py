@@ -109,6 +109,36 @@ def test_dask_update_state_with_keys_that_widen_across_blocks():
     assert m.to_dict() == {5: 1.0, 6: 2.0, 2**63 + 7: 3.0, 2**64 - 1: 4.0}
 
 
+def test_dask_update_state_takes_groups_in_the_grouped_class_order():
+    da = pytest.importorskip("dask.array")
+    import dask
+    import rmse_ext.dask as rd
+
+    t, p = np.zeros(6), np.arange(6.0)
+    keys, w = np.array([1, 2, 1, 2, 3, 3]), np.arange(1.0, 7.0)
+    want = fresh()
+    want.update_state(t, p, keys, w)
+    lazy = [da.from_array(a, chunks=4) for a in (t, p, keys, w)]
+    with dask.config.set(scheduler="synchronous"):
+        calls = [rd.update_state(fresh(), lazy[0], lazy[1], lazy[2], lazy[3]),     # the class's
+                 rd.update_state(fresh(), *lazy[:3], sample_weight=lazy[3]),
+                 rd.update_state(fresh(), *lazy[:2], lazy[3], groups=lazy[2]),     # as before
+                 rd.update_state(fresh(), *lazy[:2], groups=lazy[2], sample_weight=lazy[3])]
+        for got in calls:
+            assert got.keys().tolist() == [1, 2, 3]
+            assert got.counts().tolist() == want.counts().tolist()
+            np.testing.assert_allclose(got.result(), want.result(), rtol=1e-15)
+        with pytest.raises(TypeError, match="sample_weight both by position and by keyword"):
+            rd.update_state(fresh(), *lazy, sample_weight=lazy[3])
+        with pytest.raises(TypeError, match="at most groups and sample_weight"):
+            rd.update_state(fresh(), *lazy, lazy[3])
+        with pytest.raises(TypeError, match="got floats"):
+            rd.update_state(fresh(), *lazy[:2], lazy[3])
+        plain = rd.update_state(rmse_ext.RootMeanSquaredError(dtype="float64"), *lazy[:2],
+                                lazy[3])
+        assert plain.count == 21.0
+
+
 def test_evaluate_on_a_dask_frame_with_uint64_keys_across_partitions():
     dd = pytest.importorskip("dask.dataframe")
     import dask
@@ -228,3 +258,140 @@ def test_grouped_set_state_refuses_tampered_counts(column, values, error):
         plain["elements"] = bad
         with pytest.raises(error, match=r"state\['elements'\]"):
             rmse_ext.RootMeanSquaredError.from_state(plain)
+
+
+# -- both metric classes pickle the same way ----------------------------------------------
+
+class Tagged(GroupedRootMeanSquaredError):
+    """A subclass whose __init__ takes another argument and keeps an attribute."""
+
+    def __init__(self, tag, **kwargs):
+        super().__init__(**kwargs)
+        self.tag = tag
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+def test_grouped_subclasses_pickle_and_copy_as_the_ungrouped_metric_does(how):
+    import copy
+
+    clone = {"pickle": lambda o: pickle.loads(pickle.dumps(o)),
+             "deepcopy": copy.deepcopy, "copy": copy.copy}[how]
+    m = Tagged("north", dtype="float64", interval="normal")
+    m.update_state(np.zeros(6), [1.0, 2.0, 2.0, 3.0, 1.0, 5.0], [2**64 - 1, 5, 0, 5, 0, 5])
+    again = clone(m)
+    assert type(again) is Tagged and again.tag == "north"
+    assert again.get_state() == m.get_state()
+    np.testing.assert_array_equal(again.confidence_interval(), m.confidence_interval())
+    assert np.isfinite(m.confidence_interval()[0][:2]).all()          # keys 0 and 5
+    again.update_state([0.0], [5.0], [0])                    # independent tables
+    assert again.to_dict() != m.to_dict()
+    plain = rmse_ext.RootMeanSquaredError()
+    assert set(m.__getstate__()) == set(plain.__getstate__()) == {"state", "attributes"}
+
+
+def test_pickles_of_the_earlier_grouped_format_still_load(monkeypatch):
+    from rmse_ext import _state
+
+    m = fresh()
+    m.update_state([0.0, 0.0], [1.0, 2.0], ["a", "b"])
+    with monkeypatch.context() as patch:                 # how earlier versions pickled
+        patch.setattr(GroupedRootMeanSquaredError, "__reduce__",
+                      lambda self: (_state.restore, (type(self), self.get_state())),
+                      raising=False)
+        old = pickle.dumps(m)
+    assert b"restore" in old
+    assert pickle.loads(old).get_state() == m.get_state()
+
+
+# -- hypothesis: streams whose keys change representation, against Fractions -------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from helpers import ulps  # noqa: E402
+
+POOLS = {
+    "int": [-1, 0, 5, 2**31, 2**63 - 1, 2**63 + 1, 2**64 - 1, 2**70],
+    "bool": [False, True],
+    "str": ["a", "a\x00", "", "b", "\x00a", "é"],
+    "bytes": [b"a", b"a\x00", b"", b"\xff", b"\x00a"],
+}
+
+
+def representations(kind, keys):
+    """Every way this batch of keys may be written (each one exact)."""
+    lo, hi = min(keys), max(keys)
+    objects = np.empty(len(keys), dtype=object)
+    objects[:] = keys
+    ways = {"list": list(keys), "object array": objects}
+    if kind == "int":
+        if -2**63 <= lo and hi < 2**63:
+            ways.update({"int64": np.array(keys, np.int64),
+                         "pandas Int64": pd.Series(keys, dtype="Int64"),
+                         "Categorical": pd.Categorical(keys),
+                         "Arrow dictionary": pa.array(keys, pa.int64()).dictionary_encode(),
+                         "Arrow chunked": pa.chunked_array([keys[:1], keys[1:]], pa.int64())})
+            if -128 <= lo and hi < 128:
+                ways["int8"] = np.array(keys, np.int8)
+        if lo >= 0 and hi < 2**64:
+            ways.update({"uint64": np.array(keys, np.uint64),
+                         "pandas UInt64": pd.Series(keys, dtype="UInt64"),
+                         "Arrow uint64": pa.array(keys, pa.uint64())})
+    elif kind == "bool":
+        ways.update({"numpy": np.array(keys), "pandas boolean": pd.Series(keys, dtype="boolean"),
+                     "Arrow": pa.array(keys)})
+    else:
+        arrow = pa.string() if kind == "str" else pa.binary()
+        ways.update({"Arrow": pa.array(keys, arrow),
+                     "Arrow dictionary": pa.array(keys, arrow).dictionary_encode(),
+                     "Categorical": pd.Categorical(keys)})
+        if not any(k.endswith("\x00" if kind == "str" else b"\x00") for k in keys):
+            ways["fixed width"] = np.array(keys)         # U / S cannot end in NUL
+        if kind == "str":
+            ways["pandas string"] = pd.Series(keys, dtype="string")
+    try:
+        import polars as pl
+        if kind != "int" or -2**63 <= lo <= hi < 2**63 or 0 <= lo <= hi < 2**64:
+            ways["polars"] = pl.Series(keys)
+    except ImportError:
+        pass
+    return ways
+
+
+@st.composite
+def widening_streams(draw):
+    kind = draw(st.sampled_from(sorted(POOLS)))
+    stream = []
+    for _ in range(draw(st.integers(1, 5))):
+        keys = draw(st.lists(st.sampled_from(POOLS[kind]), min_size=1, max_size=5))
+        errors = draw(st.lists(st.integers(-8, 8), min_size=len(keys), max_size=len(keys)))
+        how = draw(st.sampled_from(sorted(representations(kind, keys))))
+        door = draw(st.sampled_from(["update", "merge", "pickle", "state"]))
+        stream.append((keys, errors, how, door))
+    return kind, stream
+
+
+@settings(max_examples=min(settings.default.max_examples, 100))
+@given(widening_streams())
+def test_streams_whose_keys_widen_match_a_fraction_oracle(case):
+    kind, stream = case
+    m, oracle = fresh(), {}
+    for keys, errors, how, door in stream:
+        groups = representations(kind, keys)[how]
+        if door == "merge":                    # through another metric's state
+            part = fresh()
+            part.update_state(np.zeros(len(keys)), np.array(errors, float), groups)
+            m.merge_state(part)
+        else:
+            m.update_state(np.zeros(len(keys)), np.array(errors, float), groups)
+        if door == "pickle":
+            m = pickle.loads(pickle.dumps(m))
+        elif door == "state":
+            m = GroupedRootMeanSquaredError.from_state(json.loads(json.dumps(m.get_state())))
+        for key, e in zip(keys, errors):
+            oracle.setdefault(key, []).append(Fraction(e) ** 2)
+    want = sorted(oracle)
+    assert m.keys().tolist() == want, (kind, stream)
+    assert m.elements().tolist() == [len(oracle[k]) for k in want]
+    exact = {k: float(Fraction(sum(v), len(v))) ** 0.5 for k, v in oracle.items()}
+    for key, got in zip(want, m.result().tolist()):
+        assert ulps(got, exact[key]) <= 2, (key, got, exact[key])
