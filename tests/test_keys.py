@@ -352,6 +352,8 @@ def representations(kind, keys):
         import polars as pl
         if kind != "int" or -2**63 <= lo <= hi < 2**63 or 0 <= lo <= hi < 2**64:
             ways["polars"] = pl.Series(keys)
+        if kind == "str":
+            ways["polars Categorical"] = pl.Series(keys, dtype=pl.Categorical)
     except ImportError:
         pass
     return ways
