@@ -19,7 +19,9 @@
  * without a manylinux2014 wheel here (their base versions differ). */
 #ifndef RMSE_GLIBC_COMPAT_H
 #define RMSE_GLIBC_COMPAT_H
-#include <features.h>
+#if defined(__linux__)
+#  include <features.h>    /* defines __GLIBC__ (not on macOS: no such header there) */
+#endif
 #if defined(__GLIBC__) && defined(__linux__) && !defined(RMSE_NO_SYMVER)
 #  if defined(__x86_64__) && !defined(__ILP32__)
 #    define RMSE_GLIBC_BASE "GLIBC_2.2.5"
