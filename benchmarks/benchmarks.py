@@ -265,3 +265,71 @@ class GroupedIntervalUpdate:
 
     def time_update(self, keys, interval, weighted):
         self.m.update_state(self.t, self.p, self.keys, self.w)
+
+
+ROLLING_CASES = ["window 1000", "1e4 series window 100", "1h window"]
+
+
+class Rolling:
+    """rmse_ext.rolling_root_mean_squared_error on 10^7 float64 rows next to
+    polars' and pandas' rolling means (which subtract; docs/windows.md).
+    pandas per series is skipped here (minutes per run)."""
+    params = (ROLLING_CASES, ["rmse_ext", "polars", "pandas"])
+    param_names = ["case", "tool"]
+    timeout = 300
+
+    def setup(self, case, tool):
+        if tool != "rmse_ext":
+            try:
+                __import__(tool)
+            except ImportError:
+                raise NotImplementedError(f"{tool} is not installed") from None
+        if tool == "pandas" and "series" in case:
+            raise NotImplementedError("pandas groupby().rolling() takes minutes here")
+        n = 10_000_000
+        self.t, self.p, _ = make_inputs(n, "float64", False)
+        self.keys = np.random.default_rng(19).integers(0, 10_000, size=n)
+        self.ts = np.datetime64("2026-01-01", "ns") + np.arange(n).astype("timedelta64[s]")
+        if tool == "polars":
+            import polars as pl
+            self.frame = pl.DataFrame({"t": self.t, "p": self.p, "k": self.keys, "ts": self.ts})
+        if tool == "pandas":
+            import pandas as pd
+            self.squares = pd.Series((self.p - self.t) ** 2)
+
+    def time_rolling(self, case, tool):
+        if tool == "rmse_ext":
+            from rmse_ext import rolling_root_mean_squared_error as f
+            kw = ({"window": 1000} if case == "window 1000" else
+                  {"window": 100, "groups": self.keys} if "series" in case else
+                  {"window": "1h", "time": self.ts})
+            f(self.t, self.p, nan_policy="propagate", **kw)
+        elif tool == "polars":
+            import polars as pl
+            e = (pl.col("p") - pl.col("t")) ** 2
+            expr = (e.rolling_mean(1000) if case == "window 1000" else
+                    e.rolling_mean(100).over("k") if "series" in case else
+                    e.rolling_mean_by("ts", "1h"))
+            self.frame.select(expr.sqrt())
+        elif case == "window 1000":
+            np.sqrt(self.squares.rolling(1000).mean())
+        else:
+            np.sqrt(self.squares.set_axis(self.ts).rolling("1h").mean())
+
+
+class RollingStreaming:
+    """RollingRootMeanSquaredError: update_state of 32 samples (target
+    <= 1 us) and result() (<= 0.2 us), window 1000."""
+
+    def setup(self):
+        from rmse_ext import RollingRootMeanSquaredError
+        self.m = RollingRootMeanSquaredError(1000, dtype="float64")
+        self.t, self.p = np.zeros(32), np.random.default_rng(0).normal(size=32)
+        for _ in range(40):
+            self.m.update_state(self.t, self.p)
+
+    def time_update_32(self):
+        self.m.update_state(self.t, self.p)
+
+    def time_result(self):
+        self.m.result()

@@ -12,8 +12,10 @@ from .functional import (
 )
 from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
+from .rolling import RollingRootMeanSquaredError, rolling, rolling_root_mean_squared_error
 
 __version__ = "0.1.0"
-__all__ = ["GroupedRootMeanSquaredError", "RootMeanSquaredError", "evaluate",
+__all__ = ["GroupedRootMeanSquaredError", "RollingRootMeanSquaredError", "RootMeanSquaredError",
+           "evaluate", "rolling", "rolling_root_mean_squared_error",
            "grouped_root_mean_squared_error", "root_mean_squared_error",
            "root_mean_squared_error_interval", "__version__"]

@@ -63,3 +63,4 @@ include "_threads.pxi"       # a batch's chunks shared out over the pool
 include "_grouped.pxi"       # one accumulator per key (grouped evaluation)
 include "_grouped_intervals.pxi"  # per-group interval sums (moments, bootstrap replicates)
 include "_outputs.pxi"       # per-output sums of one batch (multioutput)
+include "_rolling.pxi"       # sliding windows without subtraction (issue 19)

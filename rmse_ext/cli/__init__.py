@@ -31,6 +31,8 @@ examples:
   rmse-ext eval run.npz:y run.npz:p                    arrays of an .npz
   rmse-ext eval val.csv --true-column y --pred-column yhat
   rmse-ext eval val.parquet --true-column y --pred-column yhat --weight-column w
+  rmse-ext rolling val.csv --true-column y --pred-column yhat --window 1h \
+      --time-column ts --group-column k --out r.csv    rolling RMSE per row
   rmse-ext demo                                        the embedded demonstration
   rmse-ext bench --json                                timings next to NumPy
 """
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         version=f"{PROG} {__version__} (kernel: {kernel})")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an unexpected failure")
-    commands = parser.add_subparsers(dest="command", metavar="{eval,demo,bench}")
+    commands = parser.add_subparsers(dest="command", metavar="{eval,rolling,demo,bench}")
 
     ev = commands.add_parser(
         "eval", formatter_class=raw, epilog=EVAL_EXAMPLES, prog=f"{PROG} eval",
@@ -55,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="RMSE of Y_PRED against Y_TRUE, read in row chunks in "
                     "bounded memory.")
     add_eval_arguments(ev)
+
+    from .rolling import ROLLING_EXAMPLES, add_rolling_arguments
+    ro = commands.add_parser(
+        "rolling", formatter_class=raw, epilog=ROLLING_EXAMPLES, prog=f"{PROG} rolling",
+        help="rolling / time-windowed RMSE of every row, streamed to CSV or Parquet",
+        description="The RMSE of the window ending at each row (docs/windows.md), per "
+                    "series, in bounded memory.")
+    add_rolling_arguments(ro)
 
     demo = commands.add_parser("demo", help="the embedded demonstration (the default)",
                                description="Streams a synthetic evaluation and sets "
@@ -64,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="batches in the synthetic stream (default 20000)")
     commands.add_parser("bench", add_help=False,
                         help="timings next to NumPy (rmse-ext bench --help)")
-    parser.set_defaults(eval_parser=ev)
+    parser.set_defaults(eval_parser=ev, rolling_parser=ro)
     return parser
 
 
@@ -82,6 +92,9 @@ def run(argv: list[str]) -> int:
     if args.command == "eval":
         print_result(evaluate(args, args.eval_parser), args.json, args.csv)
         return 0
+    if args.command == "rolling":
+        from .rolling import main as rolling_main
+        return rolling_main(args, args.rolling_parser)
     from .demo import main as demo_main
     return demo_main(batches=getattr(args, "batches", 20000))
 

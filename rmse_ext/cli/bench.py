@@ -375,16 +375,8 @@ def grouped_rows(n: int, rounds: int, dot_speedup: float | None = None) -> list[
     the ungrouped update, the numpy.bincount recipe (uncompensated), pandas
     ``groupby().mean() ** 0.5`` and polars ``group_by().agg()`` (one thread:
     POLARS_MAX_THREADS=1 is set before polars loads) where installed."""
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")
     from .. import GroupedRootMeanSquaredError
-    try:
-        import pandas as pd
-    except ImportError:
-        pd = None
-    try:
-        import polars as pl
-    except ImportError:
-        pl = None
+    pd, pl = frame_libraries()
     rng = np.random.default_rng(1)
     t, p, _ = arrays(n, np.float64)
     plain = RootMeanSquaredError()
@@ -420,15 +412,8 @@ def grouped_rows(n: int, rounds: int, dot_speedup: float | None = None) -> list[
             rows.append(thread_row("grouped", f"{n:.0e} float64, {label}, "
                                    f"num_threads={THREADS} vs 1 thread", med["ours"],
                                    med["2 threads"], dot_speedup))
-        for name in cases:
-            if name in ("ours", "2 threads"):
-                continue
-            target, least = next((v for (a, b), v in GROUPED_TARGETS.items()
-                                  if a in label and b == name), ("-", None))
-            ratio = med[name] / med["ours"]
-            rows.append({"section": "grouped", "case": f"{n:.0e} float64, {label} vs {name}",
-                         "rmse_ext": med["ours"], "baseline": med[name], "speedup": ratio,
-                         "target": target, "ok": None if least is None else ratio >= least})
+        rows += ratio_rows("grouped", f"{n:.0e} float64, {label}",
+                           {k: v for k, v in med.items() if k != "2 threads"}, GROUPED_TARGETS)
     keys = layouts[0][0]                   # issue 21 part 5: the per-key "normal" interval
     plain_g, normal_g = GroupedRootMeanSquaredError(), GroupedRootMeanSquaredError(
         interval="normal")
@@ -475,6 +460,39 @@ def compare_rows(n: int, rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
+def ratio_rows(section: str, case: str, med: dict[str, float],
+               targets: dict[tuple[str, str], tuple[str, float]]) -> list[dict[str, Any]]:
+    """One row per baseline of ``med`` (median seconds, ``'ours'`` among
+    them): the ratio baseline / ours, against the target whose case label
+    occurs in ``case``."""
+    rows = []
+    for name in med:
+        if name == "ours":
+            continue
+        target, least = next((v for (a, b), v in targets.items()
+                              if a in case and b == name), ("-", None))
+        ratio = med[name] / med["ours"]
+        rows.append({"section": section, "case": f"{case} vs {name}",
+                     "rmse_ext": med["ours"], "baseline": med[name], "speedup": ratio,
+                     "target": target, "ok": None if least is None else ratio >= least})
+    return rows
+
+
+def frame_libraries() -> tuple[Any, Any]:
+    """pandas and polars, None where not installed (polars on one thread:
+    POLARS_MAX_THREADS=1 is set before it loads)."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    try:
+        import polars as pl
+    except ImportError:
+        pl = None
+    return pd, pl
+
+
 TABLES: list[tuple[str, str, list[Column]]] = [
     ("limit", "Large updates against the memory-bandwidth limit (floor = bytes read / "
               "np.dot's bandwidth; 100 % = at the limit)",
@@ -490,6 +508,9 @@ TABLES: list[tuple[str, str, list[Column]]] = [
     ("grouped", "Grouped (docs/grouped.md), one thread (ratio = the baseline's time / ours)",
      columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
     ("compare", "Models and outputs (issue 20; ratio = the baseline's time / ours)",
+     columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
+    ("rolling", "Rolling (docs/windows.md), one thread (ratio = the baseline's time / ours; "
+                "streaming rows: baseline the plain metric)",
      columns("long case", "rmse_ext", "baseline", "ratio", "target", "")),
     ("numpy", "Secondary: against NumPy one-liners (ratio = their time / ours)",
      columns("long case", "rmse_ext", "baseline", "ratio")),
@@ -544,6 +565,88 @@ def size_argument(text: str) -> int:
     return int(value)
 
 
+# (case label, baseline) -> (target text, the least ratio = baseline time / ours)
+ROLLING_TARGETS: dict[tuple[str, str], tuple[str, float]] = {
+    ("window 1000", "polars"): (">= 1.5x", 1.5), ("window 1000", "pandas"): (">= 5x", 5.0),
+    ("per series", "polars"): (">= 1.5x", 1.5), ("per series", "pandas"): (">= 5x", 5.0),
+    ("1h window", "polars"): (">= 1.5x", 1.5), ("1h window", "pandas"): (">= 5x", 5.0),
+}
+
+
+def rolling_rows(n: int, rounds: int) -> list[dict[str, Any]]:
+    """Issue 19 (docs/windows.md): rmse_ext.rolling_root_mean_squared_error
+    next to polars' and pandas' rolling means (one thread; they subtract, so
+    they are not exact), and the streaming class's per-call cost; river's
+    rolling RMSE where installed (a few 10**4 samples: it is per sample in
+    Python)."""
+    from .. import RollingRootMeanSquaredError, rolling_root_mean_squared_error
+    pd, pl = frame_libraries()
+    rng = np.random.default_rng(19)
+    t, p, _ = arrays(n, np.float64)
+    series = min(10_000, max(n // 1000, 1))       # 10**4 at the issue's 10**7 rows
+    keys = rng.integers(0, series, size=n)
+    ts = np.datetime64("2026-01-01T00:00:00", "ns") + np.arange(n).astype("timedelta64[s]")
+    layouts = [
+        ("window 1000", lambda: rolling_root_mean_squared_error(
+            t, p, window=1000, nan_policy="propagate"),
+         lambda f: f.select(((pl.col("p") - pl.col("t")) ** 2).rolling_mean(1000).sqrt()),
+         lambda s, f: np.sqrt(s.rolling(1000).mean())),
+        (f"per series ({series:.0e} interleaved, window 100)",
+         lambda: rolling_root_mean_squared_error(t, p, window=100, groups=keys,
+                                                 nan_policy="propagate"),
+         lambda f: f.select(((pl.col("p") - pl.col("t")) ** 2).rolling_mean(100).sqrt()
+                            .over("k")),
+         lambda s, f: np.sqrt(s.groupby(keys).rolling(100).mean())),
+        ("1h window over 1 s rows", lambda: rolling_root_mean_squared_error(
+            t, p, window="1h", time=ts, nan_policy="propagate"),
+         lambda f: f.select(((pl.col("p") - pl.col("t")) ** 2).rolling_mean_by("ts", "1h")
+                            .sqrt()),
+         lambda s, f: np.sqrt(s.set_axis(ts).rolling("1h").mean())),
+    ]
+    frame = None if pl is None else pl.DataFrame({"t": t, "p": p, "k": keys, "ts": ts})
+    squares = None if pd is None else pd.Series((p - t) ** 2)
+    rows: list[dict[str, Any]] = []
+    for label, ours, polars_case, pandas_case in layouts:
+        cases: dict[str, Callable[[], Any]] = {"ours": ours}
+        if frame is not None:
+            cases["polars"] = lambda c=polars_case: c(frame)
+        if squares is not None:
+            cases["pandas"] = lambda c=pandas_case: c(squares, None)
+        rows += ratio_rows("rolling", f"{n:.0e} float64, {label}",
+                           interleaved(cases, rounds), ROLLING_TARGETS)
+    m = RollingRootMeanSquaredError(1000, dtype="float64")
+    plain = RootMeanSquaredError(dtype="float64")
+    bt, bp = np.zeros(32), rng.normal(size=32)
+    for _ in range(40):
+        m.update_state(bt, bp)
+    update = median_seconds(lambda: m.update_state(bt, bp), rounds, 2000)
+    update_plain = median_seconds(lambda: plain.update_state(bt, bp), rounds, 2000)
+    result = median_seconds(m.result, rounds, 20000)
+    result_plain = median_seconds(plain.result, rounds, 20000)
+    rows.append({"section": "rolling", "case": "update_state, 32 samples, window 1000",
+                 "rmse_ext": update, "baseline": update_plain, "speedup": update_plain / update,
+                 "target": "<= 1 us", "ok": update <= 1e-6})
+    rows.append({"section": "rolling", "case": "result(), window 1000", "rmse_ext": result,
+                 "baseline": result_plain, "speedup": result_plain / result,
+                 "target": "<= 0.2 us", "ok": result <= 0.2e-6})
+    try:
+        from river import metrics, utils  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return rows
+    k = min(n, 20_000)
+    def river_case() -> Any:
+        metric = utils.Rolling(metrics.RMSE(), window_size=1000)
+        for a, b in zip(t[:k].tolist(), p[:k].tolist()):
+            metric.update(a, b)
+            metric.get()
+    med = interleaved({"ours": lambda: rolling_root_mean_squared_error(
+        t[:k], p[:k], window=1000, nan_policy="propagate"), "river": river_case}, 3)
+    rows.append({"section": "rolling", "case": f"{k:.0e} float64, window 1000 vs river",
+                 "rmse_ext": med["ours"], "baseline": med["river"],
+                 "speedup": med["river"] / med["ours"], "target": "-", "ok": None})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="rmse-ext bench", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -555,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the grouped cases (docs/grouped.md)")
     parser.add_argument("--compare", action="store_true",
                         help="only the issue-20 cases: multioutput and several models")
+    parser.add_argument("--rolling", action="store_true",
+                        help="only the rolling cases (docs/windows.md)")
     parser.add_argument("--spark", action="store_true",
                         help="only rmse_ext.spark against Spark's RegressionEvaluator "
                              "(local[2], a cached DataFrame of --size rows, at most 5 rounds)")
@@ -580,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
             print(text, flush=True)
 
     show(header(info))
-    only = args.grouped or args.compare
+    only = args.grouped or args.compare or args.rolling
     info["large"], rows = large_rows(args.size, max(3, args.repeat // 4) if only
                                      else args.repeat)
     dot_speedup = info["large"].get("dot_speedup")
@@ -597,6 +702,8 @@ def main(argv: list[str] | None = None) -> int:
         stages.append(lambda: grouped_rows(args.size, args.repeat, dot_speedup))
     if args.compare or not only:
         stages.append(lambda: compare_rows(args.size, args.repeat))
+    if args.rolling or not only:
+        stages.append(lambda: rolling_rows(args.size, min(args.repeat, 5)))
     for stage in stages:
         more = stage()
         rows += more

@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -327,14 +327,7 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         progress = Progress(show, sum(t.bytes_total for t in tables))
         rows = 0
         try:
-            while True:
-                chunks = [table.read(chunk_rows) for table in tables]
-                sizes = {len(next(iter(c.values()))) for c in chunks}
-                if len(sizes) > 1:
-                    raise unequal_lengths(tables, chunks, rows)
-                n = sizes.pop()
-                if n == 0:
-                    break
+            for n, chunks in row_chunks(tables, chunk_rows):
                 arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
                 if args.nan_policy == "raise":
                     raise_on_nan_row(operands, arrays, rows)
@@ -391,6 +384,24 @@ def as_rows(message: str, rows: int) -> str:
     (of a key, a row) given as the CLI's 1-based row of the whole input."""
     return re.sub(r"(?<!flat )\bposition (\d+)",
                   lambda m: f"row {rows + int(m[1]) + 1}", message)
+
+
+def row_chunks(tables: list[Table], chunk_rows: int
+               ) -> Iterator[tuple[int, list[dict[Any, np.ndarray]]]]:
+    """``(n, chunks)``: the next ``n`` rows of every (started) table, in
+    turn, until they end -- together, or an InputError naming the short one
+    (also ``rmse-ext rolling``'s reader)."""
+    rows = 0
+    while True:
+        chunks = [table.read(chunk_rows) for table in tables]
+        sizes = {len(next(iter(c.values()))) for c in chunks}
+        if len(sizes) > 1:
+            raise unequal_lengths(tables, chunks, rows)
+        n = sizes.pop()
+        if n == 0:
+            return
+        yield n, chunks
+        rows += n
 
 
 def unequal_lengths(tables: list[Table], chunks: list[dict[Any, np.ndarray]],
