@@ -153,13 +153,14 @@ cdef class Accumulator:
         rows_partial(parts, False, &part)
         self.absorb(&part, &spec)
 
-    def fold_fast(self, object t, object p, object w=None):
+    def fold_fast(self, object t, object p, object w=None, int policy=PROPAGATE):
         """Fast path for the commonest calls, which need no rule: y_true and
         y_pred plain ndarrays of one shape (aligned, native, C-contiguous
         float32/float64), and the weights None, a Python float, or a plain
-        ndarray of the same shape with more than one element.  Returns
-        False, having done nothing, for anything else: the caller then
-        resolves the layout (rmse_ext._rules)."""
+        ndarray of the same shape with more than one element; ``policy``
+        PROPAGATE or OMIT (float operands need no other).  Returns False,
+        having done nothing, for anything else: the caller then resolves
+        the layout (rmse_ext._rules)."""
         cdef BatchSpec B
         cdef int w_mode = NONE
         cdef double w_scalar = 0.0
@@ -171,7 +172,7 @@ cdef class Accumulator:
         if not (is_plain_float(ta) and is_plain_float(pa)):
             return False
         if not cnp.PyArray_SAMESHAPE(ta, pa):
-            return self.fold_remembered(t, p, w)
+            return self.fold_remembered(t, p, w, policy)
         if w is None:
             pass
         elif PyFloat_CheckExact(w):
@@ -182,12 +183,13 @@ cdef class Accumulator:
             wa = <cnp.ndarray>w
             w_mode = FULL
         else:
-            return self.fold_remembered(t, p, w)
+            return self.fold_remembered(t, p, w, policy)
         describe(&B, ta, pa, wa, FULL_T, w_mode, w_scalar, 0)
+        B.policy = policy
         self.fold_spec(&B)
         return True
 
-    cdef bint fold_remembered(self, object t, object p, object w) noexcept:
+    cdef bint fold_remembered(self, object t, object p, object w, int policy) noexcept:
         """Fold by the remembered layout when the operands fit it."""
         cdef BatchSpec B
         cdef const LayoutMemo* M = &self.memo
@@ -206,6 +208,7 @@ cdef class Accumulator:
         elif M.has_w:
             wa = <cnp.ndarray>w
         describe(&B, <cnp.ndarray>t, <cnp.ndarray>p, wa, M.t_mode, M.w_mode, w_scalar, M.run)
+        B.policy = policy
         self.fold_spec(&B)
         return True
 
