@@ -3,7 +3,7 @@
 memory-bandwidth limit (BandwidthLimit, ThreadSpeedup)."""
 import numpy as np
 
-from rmse_ext import RootMeanSquaredError
+from rmse_ext import GroupedRootMeanSquaredError, RootMeanSquaredError
 from rmse_ext.cli.bench import LIMIT_TARGETS, THREAD_CASES, large_rows
 
 
@@ -60,6 +60,32 @@ class Result:
 
     def time_result(self):
         self.m.result()
+
+
+class SmallCalls:
+    """Issue 21 part 3's small calls (targets: result() <= 0.2 us, __call__ and
+    an 'omit' update of 32 float32 <= 0.6 us, grouped overall() <= 1 us),
+    beside the NumPy loop body they compete with."""
+
+    def setup(self):
+        self.t, self.p, _ = make_inputs(32, np.float32, False)
+        self.m = RootMeanSquaredError()
+        self.omit = RootMeanSquaredError(nan_policy="omit")
+        self.g = GroupedRootMeanSquaredError()
+        self.g.update_state(np.zeros(100), np.ones(100), np.arange(100) % 10)
+
+    def time_call_32_float32(self):
+        self.m(self.t, self.p)
+
+    def time_omit_update_32_float32(self):
+        self.omit.update_state(self.t, self.p)
+
+    def time_grouped_overall(self):
+        self.g.overall()
+
+    def time_numpy_loop_body(self):
+        d = self.p - self.t
+        float(np.dot(d, d))
 
 
 class PeakMem:

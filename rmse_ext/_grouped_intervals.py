@@ -41,6 +41,7 @@ from ._intervals import (
     BootstrapInterval, NormalInterval, Units, check_method, check_same_draws, continue_stream,
     float_list, fold_update, parse_draws, units_of,
 )
+from ._missing import fold_policy
 from ._plan import plan_update
 from ._table import GroupTable, row_seen
 
@@ -65,8 +66,8 @@ def prepare(t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray], nan_policy: s
             samples: int) -> Prepared:
     """The units of an update the grouped metric has accepted (the
     ungrouped metric's, in stream order, ``inner`` per sample)."""
-    omit = nan_policy == "omit"
-    plan = plan_update(t, p, w, nan_policy="omit" if omit else "propagate")
+    omit = fold_policy(nan_policy) == "omit"
+    plan = plan_update(t, p, w, nan_policy=nan_policy)
     units = units_of(plan, t, p, w)
     return Prepared(plan, units, units.size // samples, omit)
 

@@ -6,17 +6,25 @@
   is counted as omitted.  Masked elements of NumPy masked arrays, pandas
   ``NA`` and Arrow nulls are read as NaN first.
 - ``'raise'``: a NaN raises ValueError naming the argument and the flat
-  position of the first NaN; the state is unchanged.
+  position of the first NaN, and how to skip missing values; the state is
+  unchanged.
 
->>> first_nan_error(np.array([[1.0, 2.0], [np.nan, 4.0]]), "y_pred")
-ValueError("y_pred has a NaN at flat position 2 (nan_policy='raise')")
+This module owns the rules every door applies: ``fold_policy`` (what the
+kernel folds under), ``first_missing`` and ``missing_error`` ('raise'),
+``result_of`` (0 or NaN when nothing is counted).
+
+>>> raise_on_nan({"y_true": np.zeros(2), "y_pred": np.array([[1.0, 2.0], [np.nan, 4.0]])})
+Traceback (most recent call last):
+ValueError: y_pred has a NaN at flat position 2 (nan_policy='raise'); pass nan_policy='omit' to leave such elements out
 """
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+import math
+from typing import Any, Callable, Mapping, NamedTuple, TypeVar
 
 import numpy as np
 
+from ._backend import Policy
 from ._inputs import FLOAT64
 
 POLICIES = ("propagate", "omit", "raise")
@@ -60,10 +68,29 @@ def missing_as_nan(x: Any) -> Any:
     return x
 
 
+def result_of(acc: Any, dtype: Any = None) -> Any:
+    """An accumulator's result (semantics 1 and 4): its value as a NumPy
+    scalar of ``dtype`` (None: a Python float); 0 while nothing is counted,
+    but NaN when nothing is counted because every element was omitted (0
+    would read as a perfect model).  The one place that rule is applied to
+    a result; only a zero value reads the counts, so a result costs one
+    kernel call.
+
+    >>> from rmse_ext import _backend
+    >>> acc = _backend.kernel.Accumulator()
+    >>> result_of(acc), acc.set_raw(0.0, 0.0, 0.0, 0.0, 0, 3), result_of(acc)
+    (0.0, None, nan)
+    """
+    value = acc.value() if dtype is None else acc.value_as(dtype)
+    if value or acc.count() or not acc.get_raw()[5]:    # nonzero, NaN, or counted
+        return value
+    return value * np.nan if dtype is not None else math.nan
+
+
 def nan_if_all_omitted(value: Any, count: Any, omitted: Any) -> Any:
-    """``value`` (a result, or an array of them), NaN where nothing is
-    counted because elements were omitted: under 'omit' an all-missing
-    stream reads NaN, not 0 (0 would read as a perfect model)."""
+    """``value`` (an array of results, e.g. one per group), NaN where
+    nothing is counted because elements were omitted (result_of's rule for
+    many accumulators at once)."""
     out = np.where((np.asarray(count) == 0) & (np.asarray(omitted) > 0),
                    np.asarray(value).dtype.type(np.nan), value)
     return out[()] if out.ndim == 0 else out
@@ -100,33 +127,87 @@ def first_nan_row(a: np.ndarray) -> tuple[int, int, int] | None:
     position = first_nan(a)
     if position is None:
         return None
-    per_row = max(a.size // max(len(a), 1), 1)
+    per_row = max(a.size // max(len(a) if a.ndim else 1, 1), 1)
     row, element = divmod(position, per_row)
     return row, element, per_row
 
 
-def nan_error(name: str, position: int) -> ValueError:
-    """The 'raise' error for a NaN of ``name`` at a flat position."""
-    return ValueError(f"{name} has a NaN at flat position {position} (nan_policy='raise')")
+class Missing(NamedTuple):
+    """Where the first missing value of an argument or column is."""
+
+    name: str       # the argument or column
+    flat: int       # flat C-order position in it (an argument in pieces: over all)
+    row: int        # its row (first axis), counted from first_missing's row_offset
+    element: int    # its position within the row
+    per_row: int    # elements per row
 
 
-def first_nan_error(a: np.ndarray, name: str) -> ValueError | None:
-    """The 'raise' error for the first NaN of ``a`` (flat C-order position),
-    or None when it has none."""
-    position = first_nan(a)
-    return None if position is None else nan_error(name, position)
+def first_missing(columns: Mapping[str, Any], *, row_offset: int = 0,
+                  by_row: bool = False) -> Missing | None:
+    """The first missing value of ``columns`` (name -> array, or an object
+    with ``pieces``; None entries skipped), nulls already read as NaN:
+    the first NaN of the first column, in the order given, that has one --
+    or with ``by_row`` the one in the earliest row of any column (a tie:
+    the first column).  Rows count from ``row_offset`` (a reader's chunk).
+    The one scanner behind every door's nan_policy='raise'.
+
+    >>> first_missing({"y_true": np.zeros(3), "y_pred": np.array([[0, 1], [np.nan, 2]])})
+    Missing(name='y_pred', flat=2, row=1, element=0, per_row=2)
+    """
+    found: list[Missing] = []
+    for name, a in columns.items():
+        if a is None:
+            continue
+        pieces = a.pieces if hasattr(a, "pieces") else [np.asarray(a)]
+        flat, rows = 0, row_offset
+        for piece in pieces:
+            first = first_nan_row(piece)
+            if first is not None:
+                row, element, per_row = first
+                found.append(Missing(name, flat + row * per_row + element, rows + row,
+                                     element, per_row))
+                break
+            flat, rows = flat + piece.size, rows + (len(piece) if piece.ndim else 1)
+        if found and not by_row:
+            break
+    return min(found, key=lambda m: m.row) if found else None
+
+
+def missing_message(found: Missing, *, column: bool = False, where: str = "",
+                    skip: str = "nan_policy='omit'") -> str:
+    """The nan_policy='raise' message for ``found``: the argument and its flat
+    position, or (``column``) the column and its row -- then ``where``
+    (partition, file), and how to skip missing values (``skip``: the
+    door's spelling, e.g. ``--nan-policy omit``)."""
+    if column:
+        at = f"column {found.name!r} has a missing value (null or NaN) at row {found.row}"
+    else:
+        at = f"{found.name} has a NaN at flat position {found.flat}"
+    return f"{at}{where} (nan_policy='raise'); pass {skip} to leave such elements out"
+
+
+def missing_error(found: Missing, **how: Any) -> ValueError:
+    """ValueError(missing_message(found, **how))."""
+    return ValueError(missing_message(found, **how))
 
 
 def raise_on_nan(arrays: dict[str, Any]) -> None:
     """'raise': ValueError for the first argument holding a NaN (an
     argument in pieces counts positions over all of them)."""
-    for name, a in arrays.items():
-        if a is None:
-            continue
-        pieces = a.pieces if hasattr(a, "pieces") else [np.asarray(a)]
-        offset = 0
-        for piece in pieces:
-            position = first_nan(piece)
-            if position is not None:
-                raise nan_error(name, offset + position)
-            offset += piece.size
+    found = first_missing(arrays)
+    if found is not None:
+        raise missing_error(found)
+
+
+def fold_policy(nan_policy: str) -> str:
+    """The policy the kernel folds under: 'omit' stays 'omit'; 'propagate',
+    and 'raise' once its scan found nothing, fold as 'propagate'."""
+    return "omit" if nan_policy == "omit" else "propagate"
+
+
+def kernel_policy(nan_policy: str) -> int:
+    """fold_policy's kernel Policy (OMIT or PROPAGATE)."""
+    return KERNEL_POLICIES[nan_policy]
+
+
+KERNEL_POLICIES = {"propagate": Policy.PROPAGATE, "omit": Policy.OMIT, "raise": Policy.PROPAGATE}

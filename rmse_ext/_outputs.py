@@ -23,8 +23,9 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _backend
-from ._backend import Policy, TMode, WMode
+from ._backend import TMode, WMode
 from ._inputs import FLOAT64, Chunks
+from ._missing import kernel_policy
 from ._plan import full_plan, plan_layout, weighted_rows_plan
 from ._rules import resolve
 
@@ -152,8 +153,7 @@ def slice_plans(layout: Any, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarra
             for j in range(d)]
 
 
-def policy_of(nan_policy: str) -> int:
-    return int(Policy.OMIT if nan_policy == "omit" else Policy.PROPAGATE)
+policy_of = kernel_policy     # the rule is _missing's (issue 18: one owner for missing values)
 
 
 # -- state that travels (merge, get_state, pickle) ---------------------------------------

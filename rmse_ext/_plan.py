@@ -25,6 +25,7 @@ import numpy as np
 from . import _backend, _parallel
 from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT64, as_array, as_operand, kernel_dtype
+from ._missing import KERNEL_POLICIES
 from ._rules import Layout, resolve
 
 # y_true blocks shorter than this are tiled to about this many elements
@@ -32,7 +33,7 @@ SHORT_RUN = 2048
 # integers beyond this magnitude are not all exact in float64
 EXACT_INT_LIMIT = 2**53
 
-NAN_POLICIES = {"propagate": Policy.PROPAGATE, "omit": Policy.OMIT}
+NAN_POLICIES = KERNEL_POLICIES     # nan_policy -> the kernel Policy it folds under
 
 
 class Plan:
@@ -117,7 +118,8 @@ def read_arguments(y_true: Any, y_pred: Any, sample_weight: Any
 
 def plan_update(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
                 nan_policy: str = "propagate") -> Plan:
-    """Validate one update and lay it out for the kernel."""
+    """Validate one update and lay it out for the kernel, folding under
+    ``nan_policy``'s fold policy (_missing.fold_policy)."""
     policy = NAN_POLICIES[nan_policy]
     key = recipe_key(y_true, y_pred, sample_weight, policy)
     recipe = RECIPES.get(key) if key is not None else None

@@ -29,7 +29,9 @@ import numpy as np
 from . import _backend
 from ._backend import Policy
 from ._inputs import as_array, as_operand, kernel_dtype
-from ._missing import check_policy, nan_if_all_omitted, read_operands
+from ._missing import (
+    check_policy, first_missing, fold_policy, kernel_policy, read_operands, result_of,
+)
 from ._plan import full_plan
 
 
@@ -151,10 +153,11 @@ def _raise_for_non_finite(arrays: dict[str, np.ndarray]) -> None:
     NaN.  (A non-finite result from finite inputs is an overflow, or
     negative weights: returned as is.)"""
     for name, a in arrays.items():
-        nan = np.isnan(a).reshape(-1)
-        if nan.any():
+        found = first_missing({name: a})
+        if found is not None:
             raise ValueError(f"Input {name} contains NaN (the first at flat position "
-                             f"{int(np.argmax(nan))}; nan_policy='raise').")
+                             f"{found.flat}; nan_policy='raise'); pass nan_policy='omit' to "
+                             f"leave such elements out.")
         if np.isinf(a).any():
             raise ValueError(
                 f"Input {name} contains infinity or a value too large for "
@@ -202,7 +205,7 @@ def root_mean_squared_error(
     _check_parameters(y_true, y_pred, sample_weight, multioutput)
     check_policy(nan_policy)
     # 'raise' is scikit-learn's check, made only when a result is not finite
-    t, p, w = read_operands("omit" if nan_policy == "omit" else "propagate", as_array,
+    t, p, w = read_operands(fold_policy(nan_policy), as_array,
                             y_true, y_pred, sample_weight)
     named = {"y_true": t, "y_pred": p}
     if w is not None:
@@ -236,10 +239,9 @@ def root_mean_squared_error(
                 f"the {outputs} output(s) of y_true and y_pred"
             )
 
-    accs = _column_sums(t, p, w, Policy.OMIT if nan_policy == "omit" else Policy.PROPAGATE)
+    accs = _column_sums(t, p, w, kernel_policy(nan_policy))
     weight_sum = accs[0].count()
-    errors = np.array([nan_if_all_omitted(acc.value(), acc.count(), acc.get_raw()[5])
-                       for acc in accs])
+    errors = np.array([result_of(acc) for acc in accs])
     if w is not None and weight_sum == 0.0 and not np.isnan(errors).all():
         if not w.any():
             raise ValueError("Sample weights must contain at least one non-zero number.")

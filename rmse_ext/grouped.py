@@ -17,6 +17,7 @@ pyarrow, polars); a missing key is an error.
 """
 from __future__ import annotations
 
+import functools
 from functools import lru_cache
 from math import prod
 from typing import Any, Iterable, NamedTuple, Optional, Union
@@ -28,7 +29,7 @@ from ._backend import Policy, TMode, WMode
 from ._inputs import FLOAT32, FLOAT64, as_operand, kernel_dtype
 from ._keys import KeyBatch, check_kind, is_kind, keys_from_json, keys_to_json, read_keys
 from ._plan import (
-    NAN_POLICIES, exact_operands, kept_row_weights, lay_out,
+    exact_operands, kept_row_weights, lay_out,
     read_numbers, unbroadcast,
 )
 from ._rules import Layout, resolve
@@ -119,6 +120,14 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.n
     batch = _backend.kernel.Batch(t_rows, p_rows, w_rows.reshape(-1), TMode.FULL_T,
                                   WMode.PER_ROW, 0.0, prod(tail), policy=policy)
     return GroupedPlan(batch, p_rows.size // samples, elements, prod(tail), counts)
+
+
+@functools.lru_cache(maxsize=8)
+def every_row(size: int) -> np.ndarray:
+    """``arange(size)`` as int64 slots (read-only, shared)."""
+    rows = np.arange(size, dtype=np.int64)
+    rows.flags.writeable = False
+    return rows
 
 
 def fold_plan(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int,
@@ -241,7 +250,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
             return
         if layout.size == 0:                                       # semantics 4
             return
-        policy = NAN_POLICIES["omit" if self._nan_policy == "omit" else "propagate"]
+        policy = _missing.kernel_policy(self._nan_policy)
         plan = plan_grouped(layout, t, p, w, policy)
         units = None if self._interval is None else _grouped_intervals.prepare(
             t, p, w, self._nan_policy, layout.samples)
@@ -264,7 +273,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
             self._parts[0]._table.check(keys)
         if layout.size == 0:                                       # semantics 4
             return
-        policy = NAN_POLICIES["omit" if self._nan_policy == "omit" else "propagate"]
+        policy = _missing.kernel_policy(self._nan_policy)
         if len(layout.shape) < 2:
             plans = [plan_grouped(layout, t, p, w, policy)]
         else:
@@ -387,8 +396,7 @@ class GroupedRootMeanSquaredError(MetricSettings):
             return overall
         acc = _backend.kernel.Accumulator()
         acc.set_raw(*self._pooled_raw())
-        value: np.floating[Any] = _missing.nan_if_all_omitted(
-            acc.value_as(self._result_dtype), acc.count(), acc.get_raw()[5])
+        value: np.floating[Any] = _missing.result_of(acc, self._result_dtype)
         return value
 
     def overall_count(self) -> float:
@@ -404,9 +412,14 @@ class GroupedRootMeanSquaredError(MetricSettings):
         return omitted
 
     def _pooled_raw(self) -> tuple[float, float, float, float, int, int]:
-        slots = self._table.present()[0]
+        """Every key's row pooled in sorted key order.  A dense table pools
+        all its rows in use: rows are in key order already, and a row
+        without an element holds zeros, which add nothing (exactly), so no
+        scan for the present rows (overall() costs about one kernel call)."""
+        table = self._table
+        slots = every_row(table.size) if table.dense else table.present()[0]
         raw: tuple[float, float, float, float, int, int] = _backend.kernel.group_pooled(
-            self._table.rows, slots)
+            table.rows, slots)
         return raw
 
     def to_dict(self) -> dict[Any, float]:

@@ -90,9 +90,10 @@ class RootMeanSquaredError(MetricSettings):
         if self._multioutput is not None:
             self._fold_outputs(y_true, y_pred, sample_weight)
             return
-        if (policy == "propagate" and self._interval is None
+        if (policy != "raise" and self._interval is None
                 and (self._num_threads == 1 or small_array(y_pred))
-                and self._acc.fold_fast(y_true, y_pred, sample_weight)):
+                and self._acc.fold_fast(y_true, y_pred, sample_weight,
+                                        _missing.KERNEL_POLICIES[policy])):
             return
         t, p, w = _missing.read_operands(policy, read_input, y_true, y_pred, sample_weight)
         operands: list[Any] = [t, p, w]
@@ -110,15 +111,14 @@ class RootMeanSquaredError(MetricSettings):
         whole: list[Any] = [x.concatenate() if isinstance(x, Chunks) else x for x in (t, p, w)]
         known = None if self._outputs is None else len(self._outputs)
         outputs, fold = _outputs.plan_outputs(whole[0], whole[1], whole[2],
-                                              _outputs.policy_of(self._nan_policy), known)
+                                              _missing.kernel_policy(self._nan_policy), known)
         if self._outputs is None:
             self._outputs = [_backend.kernel.Accumulator() for _ in range(outputs)]
         fold(self._outputs)
 
     def _fold(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
-        omit = self._nan_policy == "omit"
-        plan = plan_update(y_true, y_pred, sample_weight,
-                           nan_policy="omit" if omit else "propagate")
+        omit = _missing.fold_policy(self._nan_policy) == "omit"
+        plan = plan_update(y_true, y_pred, sample_weight, nan_policy=self._nan_policy)
         if self._interval is not None:
             _intervals.fold_update(
                 self._acc, plan, self._interval, omit, self._num_threads,
@@ -135,11 +135,9 @@ class RootMeanSquaredError(MetricSettings):
         'raw_values')."""
         if self._multioutput is not None:
             accs = self._outputs or []
-            values = np.array([_missing.nan_if_all_omitted(a.value(), a.count(), a.get_raw()[5])
-                               for a in accs], dtype=np.float64)
+            values = np.array([_missing.result_of(a) for a in accs], dtype=np.float64)
             return _outputs.combine(values, self._multioutput, self._result_dtype)  # type: ignore
-        value: np.floating[Any] = _missing.nan_if_all_omitted(
-            self._acc.value_as(self._result_dtype), self._acc.count(), self._acc.get_raw()[5])
+        value: np.floating[Any] = _missing.result_of(self._acc, self._result_dtype)
         return value
 
     def reset_state(self) -> None:

@@ -482,3 +482,21 @@ def test_integer_dtype_is_kept_and_results_are_float64():
     assert m.result().dtype == np.float64 and m.result().tolist() == [1.0, 2.0]
     assert m.overall().dtype == np.float64
     assert GroupedRootMeanSquaredError.from_state(m.get_state()).dtype == "int32"
+
+
+@pytest.mark.parametrize("keys", [[0, 5, 9, 5], ["b", "a", "c", "a"], [2**40, 3, 2**41, 3]])
+def test_overall_pools_in_sorted_key_order_whatever_the_table(keys):
+    # overall() pools every row in use of a dense table (holes hold zeros and
+    # add nothing): bitwise the rows present, pooled in sorted key order
+    rng = np.random.default_rng(7)
+    m = GroupedRootMeanSquaredError(dtype="float64", nan_policy="omit")
+    for _ in range(3):
+        p = rng.normal(size=4) * 1e8
+        p[rng.integers(4)] = np.nan
+        m.update_state(rng.normal(size=4), p, keys)
+    slots = m._table.present()[0]
+    expected = rmse_ext._backend.kernel.group_pooled(m._table.rows, slots)
+    assert m._pooled_raw() == expected
+    acc = rmse_ext._backend.kernel.Accumulator()
+    acc.set_raw(*expected)
+    assert m.overall() == acc.value() and m.overall_omitted() == 3

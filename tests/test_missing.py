@@ -12,6 +12,7 @@ import pytest
 
 import rmse_ext
 from rmse_ext import RootMeanSquaredError, root_mean_squared_error
+from rmse_ext import _missing
 
 
 def omit_oracle(t, p, w=None):
@@ -292,3 +293,52 @@ def test_intervals_leave_out_what_omit_leaves_out(method):
         tot = (draws[keep] * x[keep, None]).sum(axis=0)
         cnt = draws[keep].sum(axis=0)
         np.testing.assert_allclose(a._interval.replicates(), np.sqrt(tot / cnt), rtol=1e-12)
+
+
+# -- one owner for missing values (issue 18): rmse_ext._missing ------------------------
+
+def test_fold_policy_and_kernel_policy():
+    from rmse_ext._backend import Policy
+    assert [_missing.fold_policy(p) for p in ("propagate", "omit", "raise")] == \
+        ["propagate", "omit", "propagate"]
+    assert [_missing.kernel_policy(p) for p in ("propagate", "omit", "raise")] == \
+        [Policy.PROPAGATE, Policy.OMIT, Policy.PROPAGATE]
+
+
+def test_first_missing_in_column_order_or_by_row():
+    columns = {"y_true": np.array([0.0, 1.0, 2.0, np.nan]),
+               "y_pred": np.array([[0.0, 1.0], [2.0, np.nan], [4.0, 5.0], [6.0, 7.0]]),
+               "sample_weight": None}
+    assert _missing.first_missing(columns) == _missing.Missing("y_true", 3, 3, 0, 1)
+    assert _missing.first_missing(columns, by_row=True, row_offset=10) == \
+        _missing.Missing("y_pred", 3, 11, 1, 2)
+    assert _missing.first_missing({"a": np.zeros(3), "b": np.arange(3)}) is None
+    assert _missing.first_missing({"s": np.float64("nan")}) == _missing.Missing("s", 0, 0, 0, 1)
+
+
+def test_first_missing_counts_positions_over_pieces():
+    class Pieces:
+        pieces = [np.zeros((2, 2)), np.array([[1.0, np.nan]])]
+    found = _missing.first_missing({"y_pred": Pieces()})
+    assert (found.flat, found.row, found.element) == (5, 2, 1)
+
+
+def test_missing_error_names_the_place_and_how_to_skip():
+    found = _missing.Missing("y", 5, 2, 1, 2)
+    assert str(_missing.missing_error(found)) == (
+        "y has a NaN at flat position 5 (nan_policy='raise'); pass nan_policy='omit' to leave "
+        "such elements out")
+    assert str(_missing.missing_error(found, column=True, where=" of partition 3",
+                                      skip="--nan-policy omit")) == (
+        "column 'y' has a missing value (null or NaN) at row 2 of partition 3 "
+        "(nan_policy='raise'); pass --nan-policy omit to leave such elements out")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32"])
+def test_result_is_nan_only_when_everything_was_omitted(dtype):
+    m = RootMeanSquaredError(dtype=dtype, nan_policy="omit")
+    assert m.result() == 0.0                             # no update: Keras's 0
+    m.update_state([np.nan], [1.0])
+    assert np.isnan(m.result()) and m.result().dtype == m._result_dtype
+    m.update_state([1.0], [1.0])                         # a perfect element: 0, not NaN
+    assert m.result() == 0.0
