@@ -117,8 +117,9 @@ class GroupedNormal:
         """One key's interval state (row: cleaned)."""
         return NormalInterval.of_raw(row.reshape(2, self.half).T.reshape(-1))
 
-    def overall(self, extra: np.ndarray, level: float) -> tuple[float, float]:
-        return self.pooled.interval(level)
+    def overall(self, extra: np.ndarray, level: float,
+                estimate: Optional[float] = None) -> tuple[float, float]:
+        return self.pooled.interval(level, estimate)
 
     def check_mergeable(self, other: Any) -> None:
         self.pooled.check_mergeable(getattr(other, "pooled", other))
@@ -176,11 +177,12 @@ class GroupedBootstrap:
         return BootstrapInterval.of_raw(self.n_boot, self.seed, self.stream, 0,
                                         row.reshape(4, self.n_boot).T)
 
-    def overall(self, extra: np.ndarray, level: float) -> tuple[float, float]:
+    def overall(self, extra: np.ndarray, level: float,
+                estimate: Optional[float] = None) -> tuple[float, float]:
         pooled = np.zeros((1, self.words))
         _backend.kernel.group_merge_pairs(pooled, np.zeros(extra.shape[0], dtype=np.int64),
                                           np.ascontiguousarray(extra), self.half)
-        return self.state_of(cleaned(pooled, self.half)[0]).interval(level)
+        return self.state_of(cleaned(pooled, self.half)[0]).interval(level, estimate)
 
     def check_mergeable(self, other: Any) -> None:
         check_method(other, GroupedBootstrap, "bootstrap")
@@ -246,14 +248,15 @@ def route(interval: GroupedInterval, table: GroupTable, keys: np.ndarray, base: 
     return IN_FOLD if units_are_elements else UNITS
 
 
-def key_intervals(interval: GroupedInterval, extra: np.ndarray,
-                  level: float) -> tuple[np.ndarray, np.ndarray]:
+def key_intervals(interval: GroupedInterval, extra: np.ndarray, level: float,
+                  estimates: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) per extra row: each key's interval, as the ungrouped
-    metric computes it from the same sums (NaN where a key has too few
-    units for one)."""
+    metric computes it from the same sums around the key's RMSE
+    (``estimates``, float64; NaN where a key has too few units for one)."""
     rows = cleaned(extra, interval.half)
-    bounds = np.array([interval.state_of(row).interval(level) for row in rows],
-                      dtype=np.float64).reshape(-1, 2)
+    keys = [None] * len(rows) if estimates is None else np.asarray(estimates).tolist()
+    bounds = np.array([interval.state_of(row).interval(level, est)
+                       for row, est in zip(rows, keys)], dtype=np.float64).reshape(-1, 2)
     return bounds[:, 0].copy(), bounds[:, 1].copy()
 
 

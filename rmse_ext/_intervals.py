@@ -89,6 +89,62 @@ def float_list(values: Any, key: str, size: int) -> list[float]:
         raise ValueError(f"state['interval'][{key!r}] holds a non-float.hex() string") from None
 
 
+def _sum(raw: Any, k: int) -> float:
+    """Moment sum k of a raw (hi, lo) * 6 tuple, as one float."""
+    hi, lo = raw[2 * k], raw[2 * k + 1]
+    return hi + lo if math.isfinite(hi) else hi
+
+
+def relative_se(raw: Any) -> tuple[float, float]:
+    """``(mean, se / mean)``: the weighted mean of the units and its standard
+    error relative to it, read from the six moment sums (hi, lo pairs).
+
+    The spread sum w**2 (x - mean)**2 is formed scaled by the mean --
+    S5 / mean**2 - 2 S4 / mean + S3 -- so no product in the read-out
+    overflows or underflows while the sums themselves are finite; it is 0
+    when it lies within the sums' own rounding bound (32 u per term:
+    docs/intervals.md), so equal units give exactly 0.  A spread that
+    cannot be known -- sum w**2 x**2 overflowed (units above ~1e154), or
+    underflowed so far (units below ~1e-154) that the sums contradict each
+    other -- is inf: the interval is then (0, inf), never an exception.
+    NaN where there are no units, or too few (n_eff <= 1), or a NaN."""
+    w, wx, w2 = _sum(raw, 0), _sum(raw, 1), _sum(raw, 3)
+    if not (w > 0.0 and w2 > 0.0) or math.isnan(wx):
+        return math.nan, math.nan
+    mean = wx / w
+    n_eff = w / w2 * w
+    if not n_eff > 1.0 or math.isnan(mean):
+        return mean, math.nan
+    if mean == 0.0 or math.isinf(mean):      # no spread to speak of / an infinite RMSE
+        return mean, 0.0
+    terms = [raw[10] / mean / mean, raw[11] / mean / mean, -2.0 * (raw[8] / mean),
+             -2.0 * (raw[9] / mean), raw[6], raw[7]]
+    if not all(math.isfinite(t) for t in terms):
+        return mean, math.inf
+    spread = math.fsum(terms)
+    bound = 32.0 * 2.0**-53 * (abs(terms[0]) + abs(terms[2]) + abs(terms[4]))
+    if abs(spread) <= bound:
+        spread = 0.0
+    elif spread < 0.0:                       # the sums lost their squares
+        return mean, math.inf
+    variance = spread / w / w * n_eff / (n_eff - 1.0)
+    return mean, math.sqrt(variance)
+
+
+def normal_bounds(estimate: float, se: float, level: float) -> tuple[float, float]:
+    """The normal interval for the RMSE ``estimate`` whose mean squared error
+    has the relative standard error ``se``: ``estimate * sqrt(1 -+ z se)``
+    (the lower end clipped at 0), so it always contains the estimate, and
+    is exactly ``(estimate, estimate)`` when ``se`` is 0; (inf, inf) for an
+    infinite estimate, (nan, nan) when either is NaN."""
+    if math.isnan(estimate) or math.isnan(se):
+        return math.nan, math.nan
+    if math.isinf(estimate):
+        return math.inf, math.inf
+    half = NormalDist().inv_cdf(0.5 + level / 2.0) * se
+    return estimate * math.sqrt(max(1.0 - half, 0.0)), estimate * math.sqrt(1.0 + half)
+
+
 class NormalInterval:
     """The moment sums of the "normal" interval."""
 
@@ -113,28 +169,17 @@ class NormalInterval:
         check_method(other, NormalInterval, "normal")
 
     def estimate_and_se(self) -> tuple[float, float]:
-        """The weighted mean of the units and its standard error."""
-        hi_lo = self._moments.get_raw()
-        sums = [math.fsum(hi_lo[2 * k:2 * k + 2]) for k in range(6)]
-        w, wx, _, w2, w2x, w2x2 = sums
-        if not w > 0.0 or not w2 > 0.0:
-            return math.nan, math.nan
-        mean = wx / w
-        n_eff = w * w / w2
-        if not n_eff > 1.0:
-            return mean, math.nan
-        # sum w**2 (x - mean)**2, the three terms summed without a rounding between them
-        spread = math.fsum([hi_lo[10], hi_lo[11], -2.0 * mean * hi_lo[8], -2.0 * mean * hi_lo[9],
-                            mean * mean * hi_lo[6], mean * mean * hi_lo[7]])
-        variance = max(spread, 0.0) / (w * w) * n_eff / (n_eff - 1.0)
-        return mean, math.sqrt(variance)
+        """The weighted mean of the units and its standard error *relative to
+        that mean* (scale-free: see relative_se)."""
+        return relative_se(self._moments.get_raw())
 
-    def interval(self, level: float) -> tuple[float, float]:
+    def interval(self, level: float, estimate: Optional[float] = None) -> tuple[float, float]:
+        """``(low, high)`` around ``estimate`` (the metric's RMSE, float64;
+        None: the root of the units' mean), which it always contains."""
         mean, se = self.estimate_and_se()
-        z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        if math.isnan(mean) or math.isnan(se):
-            return math.nan, math.nan
-        return math.sqrt(max(mean - z * se, 0.0)), math.sqrt(mean + z * se)
+        if estimate is None:
+            estimate = math.sqrt(mean) if mean >= 0.0 else math.nan
+        return normal_bounds(estimate, se, level)
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": "normal",
@@ -187,13 +232,10 @@ class BootstrapInterval:
         """The replicate RMSEs (NaN for a replicate that drew no unit)."""
         return np.asarray(self._sums.replicates())
 
-    def interval(self, level: float) -> tuple[float, float]:
-        reps = self.replicates()
-        if np.isnan(reps).all() or np.isnan(self._sums.get_raw()[:, 0]).any():
-            return math.nan, math.nan
-        reps = reps[~np.isnan(reps)]
-        low, high = np.quantile(reps, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
-        return float(low), float(high)
+    def interval(self, level: float, estimate: Optional[float] = None) -> tuple[float, float]:
+        """The percentile interval of the replicates; with the metric's
+        ``estimate`` it contains it (bootstrap_bounds)."""
+        return bootstrap_bounds(self.replicates(), self._sums.get_raw()[:, 0], level, estimate)
 
     def to_dict(self) -> dict[str, Any]:
         raw = self._sums.get_raw()
@@ -217,6 +259,31 @@ class BootstrapInterval:
         out.position = position
         out._sums.set_raw(np.ascontiguousarray(raw, dtype=FLOAT64))
         return out
+
+
+# a replicate this close to the estimate (relative) is the estimate: the
+# replicate sums are exact to ~1024 u (blocks of 1024 float64 terms)
+REPLICATE_TOLERANCE = 2.0**-40
+
+
+def bootstrap_bounds(reps: np.ndarray, totals: np.ndarray, level: float,
+                     estimate: Optional[float] = None) -> tuple[float, float]:
+    """The percentile interval of the replicate RMSEs ``reps`` (NaN: a
+    replicate that drew no unit); (nan, nan) once a total is NaN.  With the
+    metric's ``estimate``: (inf, inf) when it is infinite, replicates within
+    REPLICATE_TOLERANCE of it read as it (equal units give exactly
+    ``(estimate, estimate)``), and the interval is widened to contain it."""
+    if estimate is not None and math.isinf(estimate):
+        return math.inf, math.inf
+    if np.isnan(reps).all() or np.isnan(totals).any():
+        return math.nan, math.nan
+    reps = reps[~np.isnan(reps)]
+    if estimate is not None:
+        reps = np.where(np.abs(reps - estimate) <= REPLICATE_TOLERANCE * estimate, estimate, reps)
+    low, high = (float(v) for v in np.quantile(reps, [(1.0 - level) / 2.0, (1.0 + level) / 2.0]))
+    if estimate is not None and not math.isnan(estimate):
+        low, high = min(low, estimate), max(high, estimate)
+    return low, high
 
 
 class Draws(Protocol):

@@ -448,7 +448,8 @@ class GroupedRootMeanSquaredError(MetricSettings):
         """
         level = self._interval_level(level)
         assert self._interval is not None
-        return _grouped_intervals.key_intervals(self._interval, self._extra_rows(), level)
+        return _grouped_intervals.key_intervals(self._interval, self._extra_rows(), level,
+                                                self._read()[0])
 
     def overall_confidence_interval(self, level: float = 0.95) -> tuple[float, float]:
         """``(low, high)`` for the RMSE of every element pooled: what
@@ -456,7 +457,9 @@ class GroupedRootMeanSquaredError(MetricSettings):
         same stream (Python floats)."""
         level = self._interval_level(level)
         assert self._interval is not None
-        return self._interval.overall(self._extra_rows(), level)
+        acc = _backend.kernel.Accumulator()
+        acc.set_raw(*self._pooled_raw())
+        return self._interval.overall(self._extra_rows(), level, acc.value())
 
     def __repr__(self) -> str:
         policy = "" if self._nan_policy == "propagate" else f", nan_policy={self._nan_policy!r}"

@@ -169,7 +169,7 @@ class RootMeanSquaredError(MetricSettings):
         """
         level = self._interval_level(level)
         assert self._interval is not None
-        return self._interval.interval(level)
+        return self._interval.interval(level, self._acc.value())
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RootMeanSquaredError:

@@ -369,6 +369,48 @@ def test_empty_and_nan():
         assert all(math.isnan(v) for v in m.confidence_interval())
 
 
+EXTREME = {
+    "infinite error": [math.inf, 1.0, 2.0],
+    "error 1e80": [1e80, 1.0, 2.0],
+    "error 1e77": [1.2e77, 3e76, 1.0],
+    "errors near 1e-100": [1e-100, 2e-100, 3e-100, 1.5e-100],
+    "equal errors": [0.1] * 1000,
+    "equal big errors": [3e60] * 50,
+    "all zero": [0.0] * 20,
+}
+
+
+@pytest.mark.parametrize("case", EXTREME)
+@pytest.mark.parametrize("method", ["normal", "bootstrap"])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_extreme_errors_give_an_interval_containing_the_estimate(case, method, grouped):
+    """Issue 18 defect 8: no exception at any magnitude; an infinite RMSE
+    reads (inf, inf); every finite one an interval containing the estimate,
+    exact when the errors are equal."""
+    errors = np.array(EXTREME[case])
+    kwargs = dict(dtype="float64", interval=method, n_boot=50)
+    if grouped:
+        m = rmse_ext.GroupedRootMeanSquaredError(**kwargs)
+        m.update_state(np.zeros(errors.size), errors, np.zeros(errors.size, int))
+        estimate = float(m.overall())
+        (low,), (high,) = m.confidence_interval()
+        assert (low, high) == m.overall_confidence_interval() or method == "bootstrap"
+        low2, high2 = m.overall_confidence_interval()
+        assert low2 <= estimate <= high2
+    else:
+        estimate, low, high = root_mean_squared_error_interval(np.zeros(errors.size), errors,
+                                                               method=method, n_boot=50)
+    assert not math.isnan(low) and not math.isnan(high)
+    if math.isinf(estimate):
+        assert (low, high) == (math.inf, math.inf)
+    else:
+        assert low <= estimate <= high
+    if len(set(errors.tolist())) == 1:
+        assert low == high == estimate
+    elif not math.isinf(estimate):
+        assert low < high
+
+
 def test_zero_weight_removes_its_unit_from_the_interval():
     for method in ("normal", "bootstrap"):
         a = RootMeanSquaredError(interval=method, n_boot=30)
