@@ -91,7 +91,7 @@ def float_list(values: Any, key: str, size: int) -> list[float]:
 
 def _sum(raw: Any, k: int) -> float:
     """Moment sum k of a raw (hi, lo) * 6 tuple, as one float."""
-    hi, lo = raw[2 * k], raw[2 * k + 1]
+    hi, lo = float(raw[2 * k]), float(raw[2 * k + 1])
     return hi + lo if math.isfinite(hi) else hi
 
 

@@ -207,7 +207,8 @@ def fold_policy(nan_policy: str) -> str:
 
 def kernel_policy(nan_policy: str) -> int:
     """fold_policy's kernel Policy (OMIT or PROPAGATE)."""
-    return KERNEL_POLICIES[nan_policy]
+    policy: int = KERNEL_POLICIES[nan_policy]
+    return policy
 
 
 KERNEL_POLICIES = {"propagate": Policy.PROPAGATE, "omit": Policy.OMIT, "raise": Policy.PROPAGATE}
