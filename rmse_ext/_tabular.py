@@ -21,6 +21,7 @@ import numpy as np
 from ._columns import column, find_column, label_text, raise_on_missing, read_columns
 from . import _keys
 from ._keys import concat_keys, read_keys, split_composite
+from ._missing import fold_policy
 from ._results import check_key_names
 from .grouped import GroupedRootMeanSquaredError
 
@@ -61,11 +62,6 @@ def composite_keys(cols: list[Any], names: list[Any], rows: int
     """The key codec's composite codes (rmse_ext._keys.composite_keys) of a
     frame's key columns; a missing key is a ValueError naming its column."""
     return _keys.composite_keys(cols, [by_name(n) for n in names], rows)
-
-
-def fold_policy(nan_policy: str) -> str:
-    """The policy a metric folds under once 'raise' has checked the rows."""
-    return "omit" if nan_policy == "omit" else "propagate"
 
 
 def grouped_columns(frame: Any, y_true: Any, y_pred: Any, names: list[Any],

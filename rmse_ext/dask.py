@@ -29,7 +29,7 @@ import numpy as np
 from dask import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
-from . import _backend
+from . import _backend, _missing
 from ._columns import library, read_columns, resolved
 from ._grouped_intervals import GroupedBootstrap
 from ._inputs import FLOAT64, as_array, kernel_dtype
@@ -283,7 +283,7 @@ def update_state(metric: Any, y_true: Any, y_pred: Any, *args: Any, groups: Any 
         _raise_on_nan(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
     if metric.interval is not None:
         return _update_with_interval(metric, y_true, y_pred, sample_weight, split_every)
-    omit = "omit" if metric.nan_policy == "omit" else "propagate"
+    omit = _missing.fold_policy(metric.nan_policy)
     states = partial_states(y_true, y_pred, sample_weight, nan_policy=omit)
     if states:
         raw: Raw = merged_state(states, split_every).compute()
@@ -449,8 +449,7 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     # 'raise' was checked on the client (whole-array positions)
     config = {key: value for key, value in metric.get_config().items()
               if key in ("interval", "n_boot", "seed")}
-    config.update(dtype=metric.dtype, nan_policy="omit" if metric.nan_policy == "omit"
-                  else "propagate")
+    config.update(dtype=metric.dtype, nan_policy=_missing.fold_policy(metric.nan_policy))
     stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
     states = []
     for j, (tb, pb, kb, wb) in enumerate(zip(blocks[0], blocks[1], keys, blocks[2])):

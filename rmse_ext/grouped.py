@@ -17,7 +17,6 @@ pyarrow, polars); a missing key is an error.
 """
 from __future__ import annotations
 
-import functools
 from functools import lru_cache
 from math import prod
 from typing import Any, Iterable, NamedTuple, Optional, Union
@@ -122,7 +121,7 @@ def averaged_plan(layout: Layout, t: np.ndarray, p: np.ndarray, w: Optional[np.n
     return GroupedPlan(batch, p_rows.size // samples, elements, prod(tail), counts)
 
 
-@functools.lru_cache(maxsize=8)
+@lru_cache(maxsize=8)
 def every_row(size: int) -> np.ndarray:
     """``arange(size)`` as int64 slots (read-only, shared)."""
     rows = np.arange(size, dtype=np.int64)
