@@ -20,7 +20,8 @@ import numpy as np
 from ._columns import column, find_column, raise_on_missing, read_columns
 from ._keys import keys_to_json, read_keys, split_composite
 from ._results import ResultTable
-from ._tabular import by_name, composite_keys, fold_policy
+from ._missing import fold_policy
+from ._tabular import by_name, composite_keys
 from .grouped import GroupedRootMeanSquaredError
 
 LABELS = ("prediction", "output")

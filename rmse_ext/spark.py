@@ -47,9 +47,9 @@ from ._arrow import Chunk, Leaf, not_numbers, read_batches
 from ._columns import column_names, find_column, missing_value_error
 from ._inputs import arrow_values, read_nulls
 from ._keys import KeyCoder, kind_of_arrow, missing_error, to_arrow
-from ._missing import check_policy
+from ._missing import check_policy, fold_policy
 from ._results import ResultTable
-from ._tabular import RAW_FIELDS, Part, as_part, by_columns, fold_policy, merged_parts, refuse_empty
+from ._tabular import RAW_FIELDS, Part, as_part, by_columns, merged_parts, refuse_empty
 from .grouped import GroupedRootMeanSquaredError
 from .metric import RootMeanSquaredError
 

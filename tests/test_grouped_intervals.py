@@ -480,14 +480,21 @@ def test_evaluate_ci_columns(method):
         rmse_ext.evaluate(table, "y", "yhat", ci=0.9, ci_method="exact")
 
 
-def test_evaluate_ci_not_on_dask_frames():
+def test_evaluate_ci_on_dask_frames_equals_the_in_memory_table():
+    """ci= on a dask frame (issue 20) gives the in-memory table's bits."""
     dd = pytest.importorskip("dask.dataframe", reason="dask is not installed")
     pd = pytest.importorskip("pandas")
+    import dask
     import rmse_ext
-    frame = dd.from_pandas(pd.DataFrame({"y": [1.0, 2.0], "yhat": [1.0, 3.0], "k": [0, 1]}),
-                           npartitions=1)
-    with pytest.raises(ValueError, match="dask"):
-        rmse_ext.evaluate(frame, "y", "yhat", by="k", ci=0.9)
+    frame = pd.DataFrame({"y": [1.0, 2.0, 0.5, 4.0], "yhat": [1.0, 3.0, 2.0, 1.0],
+                          "k": [0, 1, 0, 1]})
+    here = rmse_ext.evaluate(frame, "y", "yhat", by="k", ci=0.9)
+    with dask.config.set(scheduler="synchronous"):
+        there = rmse_ext.evaluate(dd.from_pandas(frame, npartitions=2), "y", "yhat",
+                                  by="k", ci=0.9)
+    assert list(there.columns) == list(here.columns)
+    for name in ("rmse", "ci_low", "ci_high"):
+        assert [x.hex() for x in there[name]] == [x.hex() for x in here[name]]
 
 
 @pytest.mark.parametrize("method", ["normal", "bootstrap"])

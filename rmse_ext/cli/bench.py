@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import functools
 import os
 import platform
 import statistics
@@ -629,9 +630,9 @@ def rolling_rows(n: int, rounds: int) -> list[dict[str, Any]]:
     for label, ours, polars_case, pandas_case in layouts:
         cases: dict[str, Callable[[], Any]] = {"ours": ours}
         if frame is not None:
-            cases["polars"] = lambda c=polars_case: c(frame)
+            cases["polars"] = functools.partial(polars_case, frame)
         if squares is not None:
-            cases["pandas"] = lambda c=pandas_case: c(squares, None)
+            cases["pandas"] = functools.partial(pandas_case, squares, None)
         rows += ratio_rows("rolling", f"{n:.0e} float64, {label}",
                            interleaved(cases, rounds), ROLLING_TARGETS)
     m = RollingRootMeanSquaredError(1000, dtype="float64")

@@ -95,7 +95,7 @@ class Writer:
             self.writer = csv.writer(self.file)
             self.writer.writerow(list(columns))
         cols = [np.asarray(v) for v in columns.values()]
-        text = [c.astype(str) if c.dtype.kind in "fiumMU" else c for c in cols]
+        text: list[Any] = [c.astype(str) if c.dtype.kind in "fiumMU" else c for c in cols]
         for k, c in enumerate(cols):
             if c.dtype.kind == "f":
                 text[k] = [repr(float(x)) for x in c]
@@ -227,6 +227,7 @@ def roll_chunk(windows: dict[Any, Any], spec: Any, least: int, nan_policy: str,
     tvals = read_times(time_chunk, s.n, spec)
     module = _backend.kernel
     if keys is None:
+        series: Any
         series, codes = [None], np.zeros(s.n, np.int64)
     else:
         series, codes = np.unique(keys, return_inverse=True)

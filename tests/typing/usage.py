@@ -1,6 +1,6 @@
 """What a typed caller writes; tests/test_typing.py runs ``mypy --strict`` on
 it against whichever rmse_ext is imported (in-tree or the installed wheel)."""
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +21,8 @@ def batch_rmse(y_true: npt.NDArray[np.float64], y_pred: npt.NDArray[np.float64],
     clone.reset_states()
     name: str = metric.name
     dtype: str = metric.dtype
-    total: float = metric.total
-    count: float = metric.count
+    total: Union[float, np.ndarray] = metric.total      # an array with multioutput
+    count: Union[float, np.ndarray] = metric.count
     assert name and dtype and total >= 0.0 and count >= 0.0 and running >= 0.0
     return float(metric.result())
 
