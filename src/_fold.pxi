@@ -199,6 +199,44 @@ cdef inline double weight_at(int w_mode, const w_real* w, double w_scalar, Py_ss
     return <double>w[weight_index(w_mode, i, run)]
 
 
+# The weight mode as a compile-time choice, for per-element loops that read
+# weights through weight_at (the grouped rows): a loop specialised on a tag
+# passes weight_mode(tag), a constant there, so weight_at is inlined down to
+# its one case -- no branch on the mode per element.  A tag pointer is
+# always NULL: only its type counts.
+cdef struct WNone:
+    char unused
+cdef struct WScalar:
+    char unused
+cdef struct WFull:
+    char unused
+cdef struct WTiled:
+    char unused
+cdef struct WPerRow:
+    char unused
+
+ctypedef fused weight_tag:
+    WNone
+    WScalar
+    WFull
+    WTiled
+    WPerRow
+
+
+cdef inline int weight_mode(weight_tag* tag) noexcept nogil:
+    """The WMode a weight tag stands for."""
+    if weight_tag is WNone:
+        return NONE
+    elif weight_tag is WScalar:
+        return SCALAR
+    elif weight_tag is WFull:
+        return FULL
+    elif weight_tag is WTiled:
+        return TILED
+    else:
+        return PER_ROW
+
+
 # The interval's higher moment terms of a unit x with weight w, each ONE
 # product of two rounded factors, wx = fl(w * x): the one product order of
 # every room that sums them (this fold's block lanes, _moments' lanes, the

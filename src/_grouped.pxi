@@ -124,18 +124,19 @@ cdef inline Py_ssize_t run_end(const g_key* keys, Py_ssize_t r, Py_ssize_t n, g_
     return r
 
 
-cdef inline void element_into(policy* how, const BatchSpec* B, Py_ssize_t i,
+cdef inline void element_into(policy* how, weight_tag* wt, const BatchSpec* B, Py_ssize_t i,
                               const g_real* t, const g_real* p, const g_real* w,
                               GRow* g, double* m) noexcept nogil:
     """Row g += element i of the batch (the fold's element rule: squared
     error in TwoSum form -- the row's total may be negative after negatively
     weighted updates -- and the weight when weighted); its unit into the
-    moment row m unless m is NULL."""
+    moment row m unless m is NULL.  The weight mode is wt's (compile time)."""
+    cdef int w_mode = weight_mode(wt)
     cdef double tv = <double>t[i] if B.t_mode == FULL_T else <double>t[i % B.run]
-    cdef double wv = weight_at(B.w_mode, w, B.w_scalar, i, B.run)
+    cdef double wv = weight_at(w_mode, w, B.w_scalar, i, B.run)
     cdef double sq, e, unused_s = 0.0, unused_c = 0.0
     if m == NULL:       # the plain specialisation: one call of the fold's own add_wsq
-        if B.w_mode == NONE:
+        if w_mode == NONE:
             add_wsq(how, <double>p[i], tv, wv, &g.total.hi, &g.total.lo,
                     &unused_s, &unused_c, &g.omitted)
         else:
@@ -144,7 +145,7 @@ cdef inline void element_into(policy* how, const BatchSpec* B, Py_ssize_t i,
         return
     e = weighted_square(how, <double>p[i], tv, &wv, &sq, &g.omitted)
     add_scaled_lane(wv, sq, e, &g.total.hi, &g.total.lo)
-    if B.w_mode != NONE:
+    if w_mode != NONE:
         add_exact_lane(wv, &g.weight.hi, &g.weight.lo)
     key_moments_into(sq, wv, m)
 
@@ -163,28 +164,31 @@ cdef inline void segment_into(const BatchSpec* B, Py_ssize_t start, Py_ssize_t s
     g.omitted += part.omitted
 
 
-cdef inline void run_moments(policy* how, const BatchSpec* B, Py_ssize_t start,
+cdef inline void run_moments(policy* how, weight_tag* wt, const BatchSpec* B, Py_ssize_t start,
                              Py_ssize_t stop, const g_real* t, const g_real* p,
                              const g_real* w, double* m) noexcept nogil:
     """The units of elements [start, stop) into the moment row m, one by
     one (the run's sums went into its row by lanes; its omitted elements
     were counted there)."""
+    cdef int w_mode = weight_mode(wt)
     cdef Py_ssize_t j
     cdef double tv, wv, sq
     cdef int64_t counted_already = 0
     for j in range(start, stop):
         tv = <double>t[j] if B.t_mode == FULL_T else <double>t[j % B.run]
-        wv = weight_at(B.w_mode, w, B.w_scalar, j, B.run)
+        wv = weight_at(w_mode, w, B.w_scalar, j, B.run)
         weighted_square(how, <double>p[j], tv, &wv, &sq, &counted_already)
         key_moments_into(sq, wv, m)
 
 
-cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real* p,
-                    const g_real* w, const g_key* keys, GRow* rows, int64_t lo,
-                    int64_t hi, bint ranged, bint prefetch, moment_block* with_m) noexcept nogil:
+cdef void fold_rows(policy* how, weight_tag* wt, const GBatch* G, const g_real* t,
+                    const g_real* p, const g_real* w, const g_key* keys, GRow* rows,
+                    int64_t lo, int64_t hi, bint ranged, bint prefetch,
+                    moment_block* with_m) noexcept nogil:
     """Every run of the batch whose row is in [lo, hi) (all runs unless
     ``ranged``) into its row; the per-key moments too with a MomentBlock
-    tag (a compile-time choice, as in fold_plain)."""
+    tag (a compile-time choice, as in fold_plain); the weight mode is wt's
+    (compile time too: no branch on it per element)."""
     cdef const BatchSpec* B = &G.b
     cdef Py_ssize_t inner = G.inner, size = G.b.size
     cdef Py_ssize_t samples = (size + inner - 1) // inner
@@ -193,7 +197,7 @@ cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real*
     cdef g_key k
     cdef GRow* g
     cdef double* m = NULL
-    cdef bint weighted = B.w_mode != NONE
+    cdef bint weighted = weight_mode(wt) != NONE
     while i < size:
         r = i if inner == 1 else i // inner
         if prefetch and r + PREFETCH_AHEAD < samples:
@@ -214,10 +218,10 @@ cdef void fold_rows(policy* how, const GBatch* G, const g_real* t, const g_real*
         if e - i >= GROUP_RUN_MIN:
             segment_into(B, i, e, g)
             if moment_block is MomentBlock:
-                run_moments(how, B, i, e, t, p, w, m)
+                run_moments(how, wt, B, i, e, t, p, w, m)
         else:
             for j in range(i, e):
-                element_into(how, B, j, t, p, w, g, m)
+                element_into(how, wt, B, j, t, p, w, g, m)
         if weighted:
             g.weighted += (e - i) - (g.omitted - omitted)
         else:
@@ -248,7 +252,7 @@ cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_
             if e - i >= GROUP_RUN_MIN:
                 segment_into(B, i, e, g)
                 if moment_block is MomentBlock:
-                    run_moments(<Propagate*>NULL, B, i, e, t, p, t, m)
+                    run_moments(<Propagate*>NULL, <WNone*>NULL, B, i, e, t, p, t, m)
             else:
                 for j in range(i, e):
                     err = square_err(<Propagate*>NULL, <double>p[j], <double>t[j], &sq)
@@ -288,27 +292,43 @@ cdef void plain_keys(const GBatch* G, GRow* rows, bint prefetch,
 
 cdef void fold_keys(policy* how, const GBatch* G, GRow* rows, int64_t lo, int64_t hi,
                     bint ranged, bint prefetch, moment_block* with_m) noexcept nogil:
-    """The key width and operand specialisation (operands all float64 or all
-    float32)."""
+    """The plain layout (fold_plain) or the weight mode specialisation."""
     cdef bint plain = (policy is Propagate and not ranged and G.inner == 1
                        and G.b.t_mode == FULL_T and G.b.w_mode == NONE)
     if plain:
         plain_keys(G, rows, prefetch, with_m)
         return
+    if G.b.w_mode == FULL:
+        fold_weights(how, <WFull*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
+    elif G.b.w_mode == NONE:
+        fold_weights(how, <WNone*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
+    elif G.b.w_mode == SCALAR:
+        fold_weights(how, <WScalar*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
+    elif G.b.w_mode == TILED:
+        fold_weights(how, <WTiled*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
+    else:
+        fold_weights(how, <WPerRow*>NULL, G, rows, lo, hi, ranged, prefetch, with_m)
+
+
+cdef void fold_weights(policy* how, weight_tag* wt, const GBatch* G, GRow* rows, int64_t lo,
+                       int64_t hi, bint ranged, bint prefetch,
+                       moment_block* with_m) noexcept nogil:
+    """The weight mode specialisation (wt's), then the key width and
+    operand one (operands all float64 or all float32)."""
     if G.b.p64:
         if G.k64:
-            fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
+            fold_rows(how, wt, G, <const double*>G.b.t, <const double*>G.b.p,
                       <const double*>G.b.w, <const int64_t*>G.keys, rows, lo, hi,
                       ranged, prefetch, with_m)
         else:
-            fold_rows(how, G, <const double*>G.b.t, <const double*>G.b.p,
+            fold_rows(how, wt, G, <const double*>G.b.t, <const double*>G.b.p,
                       <const double*>G.b.w, <const int*>G.keys, rows, lo, hi,
                       ranged, prefetch, with_m)
     elif G.k64:
-        fold_rows(how, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
+        fold_rows(how, wt, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
                   <const int64_t*>G.keys, rows, lo, hi, ranged, prefetch, with_m)
     else:
-        fold_rows(how, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
+        fold_rows(how, wt, G, <const float*>G.b.t, <const float*>G.b.p, <const float*>G.b.w,
                   <const int*>G.keys, rows, lo, hi, ranged, prefetch, with_m)
 
 
