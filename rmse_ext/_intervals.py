@@ -95,6 +95,23 @@ def _sum(raw: Any, k: int) -> float:
     return hi + lo if math.isfinite(hi) else hi
 
 
+def normalized(raw: Any) -> list[float]:
+    """The (hi, lo) pairs of ``raw`` with hi = fl(hi + lo) and lo its exact
+    error (TwoSum): one spelling per value, so a read-out of the pairs
+    depends on the sums only, not on how a batch split left them (issue 18:
+    the same bits in any split)."""
+    out = []
+    for k in range(len(raw) // 2):
+        hi, lo = float(raw[2 * k]), float(raw[2 * k + 1])
+        s = hi + lo
+        if not math.isfinite(s):
+            out += [hi if not math.isfinite(hi) else s, 0.0]
+            continue
+        z = s - hi
+        out += [s, (hi - (s - z)) + (lo - z)]
+    return out
+
+
 def relative_se(raw: Any) -> tuple[float, float]:
     """``(mean, se / mean)``: the weighted mean of the units and its standard
     error relative to it, read from the six moment sums (hi, lo pairs).
@@ -108,6 +125,7 @@ def relative_se(raw: Any) -> tuple[float, float]:
     underflowed so far (units below ~1e-154) that the sums contradict each
     other -- is inf: the interval is then (0, inf), never an exception.
     NaN where there are no units, or too few (n_eff <= 1), or a NaN."""
+    raw = normalized(raw)
     w, wx, w2 = _sum(raw, 0), _sum(raw, 1), _sum(raw, 3)
     if not (w > 0.0 and w2 > 0.0) or math.isnan(wx):
         return math.nan, math.nan

@@ -11,8 +11,10 @@
 # P(K > 12) < 2**-32).  The
 # draws depend only on (seed, stream, index, b): the same for any batch split
 # and any thread count.  Replicate b keeps sum k_b*w*x and sum k_b*w; its RMSE
-# is sqrt of their ratio.  Sums run in float64 over blocks of BOOT_BLOCK units
-# and are folded into double-doubles (add_dd) between blocks.
+# is sqrt of their ratio.  Sums run as TwoSum pairs (boot_unit_pairs) over
+# blocks of BOOT_BLOCK units and are folded into double-doubles (add_dd)
+# between blocks: exact to O(u**2), so the same bits however the batches cut
+# the blocks (issue 18: any split gives the same bits).
 
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -64,6 +66,34 @@ cdef extern from *:
             wt[b] += (double)k * w;
         }
     }
+
+    /* boot_unit into compensated pairs: tot[b] + tot_c[b] += fl(k_b * wx),
+       wt[b] + wt_c[b] += fl(k_b * w), each addition error-free (Knuth's
+       TwoSum), so a block's sums are the terms' exact sum to O(u**2) and
+       do not depend on where the batches cut the blocks; the terms are
+       the grouped fold's (replicates_into), so the pooled replicates are
+       its overall ones. */
+    static inline void rmse_boot_pair(double x, double* __restrict s, double* __restrict c) {
+        double sn = *s + x, z = sn - *s;
+        *c += (*s - (sn - z)) + (x - z);
+        *s = sn;
+    }
+
+    static inline void rmse_boot_unit_pairs(uint64_t h, double wx, double w, int n_boot,
+                                            double* __restrict tot, double* __restrict wt,
+                                            double* __restrict tot_c,
+                                            double* __restrict wt_c) {
+        const uint32_t lo = (uint32_t)h, hi = (uint32_t)(h >> 32);
+        int b, j;
+        for (b = 0; b < n_boot; b++) {
+            uint32_t u = (lo + (uint32_t)b * 0x9E3779B9u) ^ hi;
+            int k = 0;
+            u ^= u >> 16; u *= 0x85EBCA6Bu; u ^= u >> 13; u *= 0xC2B2AE35u; u ^= u >> 16;
+            for (j = 0; j < 12; j++) k += u >= rmse_poisson1_cdf[j];
+            rmse_boot_pair((double)k * wx, &tot[b], &tot_c[b]);
+            rmse_boot_pair((double)k * w, &wt[b], &wt_c[b]);
+        }
+    }
     """
     const uint32_t* POISSON1_CDF "rmse_poisson1_cdf"
     uint64_t stream_key "rmse_stream_key"(uint64_t seed, uint64_t stream) nogil
@@ -71,9 +101,12 @@ cdef extern from *:
     int poisson1 "rmse_poisson1"(uint64_t h, uint32_t b) nogil
     void boot_unit "rmse_boot_unit"(uint64_t h, double wx, double w, int n_boot,
                                     double* tot, double* wt) nogil
+    void boot_unit_pairs "rmse_boot_unit_pairs"(uint64_t h, double wx, double w, int n_boot,
+                                                double* tot, double* wt, double* tot_c,
+                                                double* wt_c) nogil
 
 cdef enum:
-    BOOT_BLOCK = 1024      # units summed in float64 before the double-double fold
+    BOOT_BLOCK = 1024      # units summed in TwoSum pairs before the double-double fold
 
 
 cdef void boot_run(const p_real* t, const p_real* p, const double* w,
@@ -82,19 +115,20 @@ cdef void boot_run(const p_real* t, const p_real* p, const double* w,
                    double* tot, double* wt, DD* state) noexcept nogil:
     """Units 0 .. n-1 (stream indices first .. first+n-1) into the replicate
     double-doubles ``state`` (n_boot totals, then n_boot weight sums);
-    tot and wt are n_boot-long scratch."""
+    tot and wt are n_boot-long scratch, each followed 2 * n_boot words on
+    by its compensations (4 * n_boot words from tot)."""
     cdef Py_ssize_t i, b, block = 0, end
     cdef double wv, x
     while block < n:
         end = n if n < block + BOOT_BLOCK else block + BOOT_BLOCK
-        memset(tot, 0, n_boot * sizeof(double))
-        memset(wt, 0, n_boot * sizeof(double))
+        memset(tot, 0, 4 * n_boot * sizeof(double))
         for i in range(block, end):
             if unit_at(t, p, w, i, cols, w_mode, w_scalar, omit, &x, &wv):
-                boot_unit(unit_hash(key, first + <uint64_t>i), wv * x, wv, n_boot, tot, wt)
+                boot_unit_pairs(unit_hash(key, first + <uint64_t>i), wv * x, wv, n_boot,
+                                tot, wt, tot + 2 * n_boot, wt + 2 * n_boot)
         for b in range(n_boot):
-            add_dd(&state[b], tot[b], 0.0)
-            add_dd(&state[n_boot + b], wt[b], 0.0)
+            add_dd(&state[b], tot[b], tot[2 * n_boot + b])
+            add_dd(&state[n_boot + b], wt[b], wt[2 * n_boot + b])
         block = end
 
 
@@ -130,7 +164,7 @@ cdef class Bootstrap:
         cdef DD* state = <DD*>cnp.PyArray_DATA(self.sums)
         if cols <= 0:
             cols = 1
-        cdef double* scratch = <double*>calloc(2 * self.n_boot, sizeof(double))
+        cdef double* scratch = <double*>calloc(4 * self.n_boot, sizeof(double))
         if scratch == NULL:
             raise MemoryError()
         with nogil:

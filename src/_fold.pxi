@@ -131,12 +131,15 @@ cdef struct Lanes:
 
 
 # The interval's moment sums, beside the main Lanes (which they never
-# change): x = fl((p - t)**2), w the weight (1 unweighted).  Each term is
-# multiply-added into a lane of a plain block sum (MomentBlock), which is
-# moved, error-free (TwoSum), into the compensated lanes of IntervalLanes
-# once its lanes may hold MOMENT_BLOCK terms, and at the end of a chunk:
-# compensation at a sixteenth of its cost per element (the error bound is in
-# _kernel_body.pxi).  Unweighted runs use xx only.
+# change): x = fl((p - t)**2), w the weight (1 unweighted).  Each term, the
+# rounded product moment_factors names (the same term the grouped and the
+# spelled-out rooms add), enters a lane of a block sum (MomentBlock) by
+# TwoSum, its error into the block's compensation; the block moves into the
+# compensated lanes of IntervalLanes once its lanes may hold MOMENT_BLOCK
+# terms, and at the end of a chunk.  Every addition is error-free, so the
+# sums are exact to O(u**2) wherever a batch or a block starts: the interval
+# has the same bits in 1 or 7 batches (issue 18; a plain block sum, rounded
+# per term, depended on the cuts).  Unweighted runs use xx only.
 cdef enum:
     MOMENT_BLOCK = 16      # terms in a block lane between flushes
 
@@ -145,6 +148,10 @@ cdef struct MomentBlock:
     double ww[LANES]       # w**2
     double wwx[LANES]      # w**2 * x
     double wwxx[LANES]     # w**2 * x**2
+    double xx_e[LANES]     # their TwoSum errors
+    double ww_e[LANES]
+    double wwx_e[LANES]
+    double wwxx_e[LANES]
 
 cdef struct IntervalLanes:
     MomentBlock block      # first: a MomentBlock* of the lanes is their address
@@ -327,9 +334,9 @@ cdef inline void add_sq(policy* how, double p, double t, double* s, double* c,
 
 cdef inline void sq_into(policy* how, moment_block* A, Py_ssize_t j, double p, double t,
                          double* s, double* c, int64_t* om) noexcept nogil:
-    """add_sq; for an interval batch also A's lane j of sum x**2 += x*x,
+    """add_sq; for an interval batch also A's lane j of sum x**2 += fl(x*x),
     x = fl(d*d) (the product the main lane formed, so the same value), into
-    block lane j."""
+    block lane j error-free."""
     cdef double sq, e, d
     cdef bint ok
     cdef MomentFactors f
@@ -347,7 +354,7 @@ cdef inline void sq_into(policy* how, moment_block* A, Py_ssize_t j, double p, d
         sq = d * d
     if moment_block is MomentBlock:      # w = 1: only w*x**2 = x*x is summed
         f = moment_factors(sq, 1.0, sq)
-        A.xx[j] = mul_add(f.a[0], f.b[0], A.xx[j])
+        add_exact_lane(f.a[0] * f.b[0], &A.xx[j], &A.xx_e[j])
 
 
 cdef inline void add_wsq(policy* how, double p, double t, double w, double* s, double* c,
@@ -386,7 +393,8 @@ cdef inline void wsq_into(policy* how, moment_block* A, Py_ssize_t j, double p, 
                           int64_t* om) noexcept nogil:
     """add_wsq; for an interval batch also A's lane j of the four moment
     sums (moment_factors of the unit sq with weight w, x = fl(w * sq) the
-    product the main lane formed), multiply-added into block lane j.  A
+    product the main lane formed), each rounded product added into block
+    lane j error-free (TwoSum).  A
     removed element (zero weight, omitted) has sq = w = 0 here, so it adds
     zeros."""
     cdef double sq, e
@@ -396,27 +404,29 @@ cdef inline void wsq_into(policy* how, moment_block* A, Py_ssize_t j, double p, 
     add_exact_lane(w, ws, wc)
     if moment_block is MomentBlock:
         f = moment_factors(sq, w, w * sq)
-        A.xx[j] = mul_add(f.a[0], f.b[0], A.xx[j])
-        A.ww[j] = mul_add(f.a[1], f.b[1], A.ww[j])
-        A.wwx[j] = mul_add(f.a[2], f.b[2], A.wwx[j])
-        A.wwxx[j] = mul_add(f.a[3], f.b[3], A.wwxx[j])
+        add_exact_lane(f.a[0] * f.b[0], &A.xx[j], &A.xx_e[j])
+        add_exact_lane(f.a[1] * f.b[1], &A.ww[j], &A.ww_e[j])
+        add_exact_lane(f.a[2] * f.b[2], &A.wwx[j], &A.wwx_e[j])
+        add_exact_lane(f.a[3] * f.b[3], &A.wwxx[j], &A.wwxx_e[j])
 
 
-cdef inline void flush_lanes(double* a, double* s, double* c) noexcept nogil:
-    """Block lanes a into the compensated lanes (s, c), error-free (TwoSum)."""
+cdef inline void flush_lanes(double* a, double* e, double* s, double* c) noexcept nogil:
+    """Block lanes a (errors e) into the compensated lanes (s, c), error-free
+    (TwoSum)."""
     cdef Py_ssize_t j
     for j in range(LANES):
-        add_exact_lane(a[j], &s[j], &c[j])
+        add_lane(a[j], e[j], &s[j], &c[j])
         a[j] = 0.0
+        e[j] = 0.0
 
 
 cdef inline void flush_block(MomentBlock* a, IntervalLanes* X, bint weighted) noexcept nogil:
     """The block sums a into X's compensated lanes (xx only unweighted)."""
-    flush_lanes(a.xx, X.xx_s, X.xx_c)
+    flush_lanes(a.xx, a.xx_e, X.xx_s, X.xx_c)
     if weighted:
-        flush_lanes(a.ww, X.ww_s, X.ww_c)
-        flush_lanes(a.wwx, X.wwx_s, X.wwx_c)
-        flush_lanes(a.wwxx, X.wwxx_s, X.wwxx_c)
+        flush_lanes(a.ww, a.ww_e, X.ww_s, X.ww_c)
+        flush_lanes(a.wwx, a.wwx_e, X.wwx_s, X.wwx_c)
+        flush_lanes(a.wwxx, a.wwxx_e, X.wwxx_s, X.wwxx_c)
 
 
 cdef void flush_moments(IntervalLanes* X) noexcept nogil:

@@ -29,18 +29,19 @@
 # without changing them, so the total stays bitwise the plain one: with
 # sq = fl(d*d), x = fl(w*sq) (x = sq unweighted), the terms w*x**2 = x*sq
 # (unweighted sq*sq), w**2 = w*w, w**2*x = w*x and w**2*x**2 = x*x are each
-# one product of rounded factors, multiply-added (one FMA; a*b+c, two
-# roundings, without one) into a lane of a plain block sum.  Counting the
+# one product of rounded factors, rounded once and added by TwoSum into a
+# lane of a compensated block sum (its error kept), which TwoSum moves,
+# error-free, into a compensated lane every MOMENT_BLOCK = 16 terms; the
+# lanes and chunks fold as the total's do (O(n u**2)).  Counting the
 # roundings (d: 1, sq: 1, x: 1, the product: 1, squares doubling them), a
 # term is its exact value times (1 + theta) with |theta| <= gamma_k for
-# k = 8 (w*x**2; 7 unweighted), 1 (w**2), 5 (w**2*x) and 9 (w**2*x**2);
-# a block lane holds at most MOMENT_BLOCK = 16 terms, summed recursively
-# (gamma_15 of their magnitudes), before TwoSum moves it, error-free, into
-# a compensated lane, and the lanes and chunks fold as the total's do
-# (O(n u**2)).  So each moment sum S over the kept units is within
-# (k + 16) * u * sum|terms| of its exact value, hi + lo read exactly, for
-# any n below 2**40 -- no product underflowing (a term or factor below
-# 2**-1022 adds up to 2**-1074 times the factors after it).  Sum w*x is the
+# k = 8 (w*x**2; 7 unweighted), 1 (w**2), 5 (w**2*x) and 9 (w**2*x**2).
+# So each moment sum S over the kept units is within (k + 1) * u *
+# sum|terms| of its exact value, hi + lo read exactly, for any n below
+# 2**40 -- no product underflowing (a term or factor below 2**-1022 adds up
+# to 2**-1074 times the factors after it) -- and, the sum of the same
+# rounded terms exact to O(n u**2), it does not depend on where batches or
+# blocks start: the same bits in any split (issue 18).  Sum w*x is the
 # main total, sum w the main weight sum (or the exact count).  The rooms
 # that sum units one at a time (Moments.fold, the per-key sums) form the
 # same products (moment_factors, _fold.pxi) and add each, rounded once,
