@@ -452,9 +452,10 @@ def compare_rows(n: int, rounds: int) -> list[dict[str, Any]]:
     """Issue 20: multioutput='raw_values' on an (n/8, 8) float64 batch
     against the pooled update (target <= 1.5x its time), and one
     ``evaluate`` of three prediction columns on n/2 rows by 10^4 string keys
-    against three single-model calls (target <= 0.6x their time)."""
-    import pandas as pd
+    against three single-model calls (target <= 0.6x their time).  The
+    frame is pandas where installed, else a dict of arrays (pandas is optional)."""
     from .. import evaluate
+    pd, _ = frame_libraries()
     rng = np.random.default_rng(2)
     t, p = rng.normal(size=(n // 8, 8)), rng.normal(size=(n // 8, 8))
     cases: dict[str, Callable[[], Any]] = {
@@ -469,8 +470,9 @@ def compare_rows(n: int, rounds: int) -> list[dict[str, Any]]:
     m = n // 2
     names = np.array([f"store-{i:05d}" for i in range(10_000)], dtype=object)
     y = rng.normal(size=m)
-    frame = pd.DataFrame({"key": names[rng.integers(0, 10_000, m)], "y": y,
-                          **{c: y + rng.normal(size=m) for c in "abc"}})
+    columns = {"key": names[rng.integers(0, 10_000, m)], "y": y,
+               **{c: y + rng.normal(size=m) for c in "abc"}}
+    frame: Any = columns if pd is None else pd.DataFrame(columns)
     cases = {"one": lambda: evaluate(frame, "y", ["a", "b", "c"], by="key"),
              "three": lambda: [evaluate(frame, "y", c, by="key") for c in "abc"]}
     med = interleaved(cases, min(rounds, 3))
