@@ -30,7 +30,7 @@ float64, as in ``rmse_ext._inputs``.
 >>> read_values(pd.DataFrame({"d": pd.to_datetime(["2026-01-01"])}), "d")
 Traceback (most recent call last):
 ...
-TypeError: column 'd' must hold real numbers (bool, int, float or decimal); got datetimes (dtype datetime64[us])
+TypeError: column 'd' must hold real numbers (bool, int, float or decimal); got datetimes (dtype datetime64[...])
 """
 from __future__ import annotations
 

@@ -209,15 +209,29 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
     )
 
 
+def int_dtype_of(keys: list[Any]) -> Any:
+    """int64 when every Python int fits it, else uint64 when every one fits
+    that, else None.  Bounds are checked here, not by NumPy: NumPy 1.x
+    wraps -1 to 2**64 - 1 where NumPy 2 raises OverflowError.
+
+    >>> int_dtype_of([-1, 2**63]), int_dtype_of([1, 2**63]), int_dtype_of([])
+    (None, <class 'numpy.uint64'>, <class 'numpy.int64'>)
+    """
+    lo, hi = (min(keys), max(keys)) if keys else (0, 0)
+    if -2**63 <= lo and hi < 2**63:
+        return np.int64
+    if 0 <= lo and hi < 2**64:
+        return np.uint64
+    return None
+
+
 def _python_ints(keys: list[Any]) -> KeyBatch:
     """Integer objects of any size: as int64 or uint64 when they all fit
     one, else factorised by value (Python ints beyond both, e.g. -1 beside
     2**64 - 1: NumPy alone would read them as floats)."""
-    for dtype in (np.int64, np.uint64):
-        try:
-            return _integers(np.array(keys, dtype=dtype))
-        except OverflowError:
-            pass
+    dtype = int_dtype_of(keys)
+    if dtype is not None:
+        return _integers(np.array(keys, dtype=dtype))
     index: dict[int, int] = {}
     codes = np.array([index.setdefault(int(key), len(index)) for key in keys], np.int64)
     return KeyBatch("int", codes=codes, uniques=list(index))
@@ -357,11 +371,10 @@ def key_array(kind: Optional[str], keys: Any) -> np.ndarray:
         return np.asarray(keys, dtype=np.int64).view(kind)
     if isinstance(keys, np.ndarray):
         return keys
-    for dtype in (np.int64, np.uint64):     # all fit one of these unless mixed
-        try:
-            return np.array(keys, dtype=dtype)
-        except OverflowError:
-            pass
+    keys = [int(key) for key in keys]
+    dtype = int_dtype_of(keys)
+    if dtype is not None:
+        return np.array(keys, dtype=dtype)
     out = np.empty(len(keys), dtype=object)
     out[:] = [int(key) for key in keys]
     return out

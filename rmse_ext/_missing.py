@@ -84,7 +84,7 @@ def result_of(acc: Any, dtype: Any = None) -> Any:
     value = acc.value() if dtype is None else acc.value_as(dtype)
     if value or acc.count() or not acc.get_raw()[5]:    # nonzero, NaN, or counted
         return value
-    return value * np.nan if dtype is not None else math.nan
+    return type(value)(math.nan) if dtype is not None else math.nan   # its own dtype on NumPy 1.x too
 
 
 def nan_if_all_omitted(value: Any, count: Any, omitted: Any) -> Any:

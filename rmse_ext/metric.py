@@ -178,7 +178,7 @@ class RootMeanSquaredError(MetricSettings):
     # -- read-outs beyond Keras -----------------------------------------------
 
     @property
-    def total(self) -> Union[float, np.ndarray]:
+    def total(self) -> Union[float, np.ndarray[Any, Any]]:
         """The weighted sum of squared errors so far, in float64 (with
         ``multioutput``: an array, one per output)."""
         if self._multioutput is not None:
@@ -186,7 +186,7 @@ class RootMeanSquaredError(MetricSettings):
         return _total(self._acc)
 
     @property
-    def count(self) -> Union[float, np.ndarray]:
+    def count(self) -> Union[float, np.ndarray[Any, Any]]:
         """The sum of the weights that applied (elements when unweighted),
         float64 (with ``multioutput``: an array, one per output)."""
         if self._multioutput is not None:

@@ -317,6 +317,11 @@ POOLS = {
 }
 
 
+# pandas before 3 hashes object strings as C strings: 'a' and 'a\x00' are one
+# category of pd.Categorical before the key codec sees them (a pandas limit)
+PANDAS_KEEPS_NUL = int(pd.__version__.split(".")[0]) >= 3
+
+
 def representations(kind, keys):
     """Every way this batch of keys may be written (each one exact)."""
     lo, hi = min(keys), max(keys)
@@ -342,12 +347,14 @@ def representations(kind, keys):
     else:
         arrow = pa.string() if kind == "str" else pa.binary()
         ways.update({"Arrow": pa.array(keys, arrow),
-                     "Arrow dictionary": pa.array(keys, arrow).dictionary_encode(),
-                     "Categorical": pd.Categorical(keys)})
-        if not any(k.endswith("\x00" if kind == "str" else b"\x00") for k in keys):
+                     "Arrow dictionary": pa.array(keys, arrow).dictionary_encode()})
+        nul = "\x00" if kind == "str" else b"\x00"
+        if not any(nul in k for k in keys) or PANDAS_KEEPS_NUL:
+            ways["Categorical"] = pd.Categorical(keys)
+            if kind == "str":
+                ways["pandas string"] = pd.Series(keys, dtype="string")
+        if not any(k.endswith(nul) for k in keys):
             ways["fixed width"] = np.array(keys)         # U / S cannot end in NUL
-        if kind == "str":
-            ways["pandas string"] = pd.Series(keys, dtype="string")
     try:
         import polars as pl
         if kind != "int" or -2**63 <= lo <= hi < 2**63 or 0 <= lo <= hi < 2**64:

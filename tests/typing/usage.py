@@ -21,8 +21,8 @@ def batch_rmse(y_true: npt.NDArray[np.float64], y_pred: npt.NDArray[np.float64],
     clone.reset_states()
     name: str = metric.name
     dtype: str = metric.dtype
-    total: Union[float, np.ndarray] = metric.total      # an array with multioutput
-    count: Union[float, np.ndarray] = metric.count
+    total: Union[float, np.ndarray[Any, Any]] = metric.total      # an array with multioutput
+    count: Union[float, np.ndarray[Any, Any]] = metric.count
     assert name and dtype and total >= 0.0 and count >= 0.0 and running >= 0.0
     return float(metric.result())
 
