@@ -214,6 +214,42 @@ def test_keys_differing_by_trailing_nul_characters_stay_distinct(keys):
     assert other.keys().tolist() == list(expected)
 
 
+PANDAS_NUL_KEYS = {
+    "object Series": lambda k: pd.Series(k, dtype=object),
+    "string Series": lambda k: pd.Series(k, dtype="string"),
+    "python string Series": lambda k: pd.Series(k, dtype="string[python]"),
+    "Index": lambda k: pd.Index(k, dtype=object),
+    "Categorical, explicit categories": lambda k: pd.Categorical(k, categories=sorted(set(k))),
+}
+
+
+@pytest.mark.parametrize("form", sorted(PANDAS_NUL_KEYS))
+@pytest.mark.parametrize("keys", [["a", "a\x00", "a", "\x00a"], [b"a", b"a\x00", b"\x00a", b"a"]])
+def test_nul_keys_in_pandas_objects_stay_distinct(form, keys):
+    """pandas < 3 hashes object strings as C strings in pd.factorize (one key
+    for "a" and "a\\x00"): the codec reads them by its own object path."""
+    if isinstance(keys[0], bytes) and "string" in form:
+        pytest.skip("pandas string dtypes hold str")
+    from rmse_ext._keys import read_keys
+
+    batch = read_keys(PANDAS_NUL_KEYS[form](keys), 4)
+    assert [batch.uniques[c] for c in batch.codes] == keys
+    m = fresh()
+    m.update_state(np.zeros(4), [1.0, 2.0, 3.0, 4.0], PANDAS_NUL_KEYS[form](keys))
+    assert len(m.to_dict()) == 3
+
+
+def test_pandas_object_keys_keep_their_errors():
+    from rmse_ext._keys import read_keys
+
+    for groups in (pd.Series(["a", None]), pd.Series(["a", pd.NA], dtype="string")):
+        with pytest.raises(ValueError, match="groups has a missing key .* at position 1"):
+            read_keys(groups, 2)
+    with pytest.raises(TypeError, match="mixes key types: str keys, and a bytes"):
+        read_keys(pd.Series(["a", b"b"]), 2)
+    assert read_keys(pd.Series([1, 2**64 - 1, -1], dtype=object), 3).uniques == [1, 2**64 - 1, -1]
+
+
 def test_a_nul_key_meets_the_same_key_read_from_a_fixed_width_array():
     m = fresh()
     m.update_state([0.0, 0.0], [1.0, 2.0], np.array(["a", "b"]))          # U1: no NULs
@@ -318,7 +354,8 @@ POOLS = {
 
 
 # pandas before 3 hashes object strings as C strings: 'a' and 'a\x00' are one
-# category of pd.Categorical before the key codec sees them (a pandas limit)
+# category of a pd.Categorical whose categories pandas infers, before the key
+# codec sees them (a pandas limit; explicit categories stay apart)
 PANDAS_KEEPS_NUL = int(pd.__version__.split(".")[0]) >= 3
 
 
@@ -351,8 +388,11 @@ def representations(kind, keys):
         nul = "\x00" if kind == "str" else b"\x00"
         if not any(nul in k for k in keys) or PANDAS_KEEPS_NUL:
             ways["Categorical"] = pd.Categorical(keys)
-            if kind == "str":
-                ways["pandas string"] = pd.Series(keys, dtype="string")
+        ways["Categorical, explicit categories"] = pd.Categorical(
+            keys, categories=sorted(set(keys)))
+        ways["pandas object"] = pd.Series(keys, dtype=object)
+        if kind == "str":
+            ways["pandas string"] = pd.Series(keys, dtype="string")
         if not any(k.endswith(nul) for k in keys):
             ways["fixed width"] = np.array(keys)         # U / S cannot end in NUL
     try:
