@@ -75,7 +75,7 @@ def load(build: str) -> ModuleType:
     module = compiled(MODULES[build])
     if module is not baseline:
         module.share_pool_of(baseline.pool_capsule())
-    return module
+    return register(module)
 
 
 def choose() -> ModuleType:
@@ -108,10 +108,24 @@ def build_name(module: ModuleType) -> str:
 
 def module_of(obj: Any) -> ModuleType:
     """The kernel module an accumulator or a Batch comes from (an
-    accumulator folds the Batch type of its own module)."""
-    return sys.modules[type(obj).__module__]
+    accumulator folds the Batch type of its own module).  The builds are
+    one C file compiled three times, so their types share their names
+    (``rmse_ext._kernel.Batch``): each type is looked up itself."""
+    return BUILD_OF_TYPE[type(obj)]
 
 
+BUILD_OF_TYPE: dict[type, ModuleType] = {}
+
+
+def register(module: ModuleType) -> ModuleType:
+    """Remember which build each of ``module``'s types belongs to."""
+    for value in vars(module).values():
+        if isinstance(value, type):
+            BUILD_OF_TYPE.setdefault(value, module)
+    return module
+
+
+register(baseline)
 kernel = choose()
 # The modes and policies (the same values in every build).
 TMode = baseline.TMode

@@ -1,6 +1,7 @@
-# The rmse_ext accumulator kernel.  Included by _kernel.pyx (baseline ISA),
-# _kernel_avx2.pyx (the same code compiled with -mavx2 -mfma) and
-# _kernel_avx512.pyx (-mavx512f -mavx512vl -mfma); see setup.py.
+# The rmse_ext accumulator kernel.  Included by _kernel.pyx, whose one
+# generated C file is compiled three times (setup.py): baseline ISA, with
+# -mavx2 -mfma (rmse_ext._kernel_avx2) and with -mavx512f -mavx512vl -mfma
+# (rmse_ext._kernel_avx512).
 #
 # The kernel trusts its inputs: the Python side (rmse_ext/_rules.py resolves
 # the layout, rmse_ext/_plan.py builds the Batch) has already converted every

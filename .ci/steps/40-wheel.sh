@@ -22,8 +22,7 @@ dist = pathlib.Path(sys.argv[1])
 (sdist,), (wheel,) = dist.glob("*.tar.gz"), dist.glob("*.whl")
 with tarfile.open(sdist) as tar:
     names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-need = {"setup.py", "pyproject.toml", "src/_kernel.pyx", "src/_kernel_avx2.pyx",
-        "src/_kernel_avx512.pyx", "src/_kernel_body.pxi", "src/_pool.pxi", "src/_cpu.pxi",
+need = {"setup.py", "pyproject.toml", "src/_kernel.pyx", "src/_kernel_body.pxi", "src/_pool.pxi", "src/_cpu.pxi",
         "src/_threads.pxi", "src/_glibc_compat.h",
         "rmse_ext/_kernel.pyi", "rmse_ext/_kernel_avx2.pyi", "rmse_ext/_kernel_avx512.pyi",
         "rmse_ext/py.typed", "rmse_ext/io/__init__.py", "rmse_ext/io/npy.py",
