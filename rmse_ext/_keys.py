@@ -71,11 +71,46 @@ class KeyBatch(NamedTuple):
     uniques: Optional[list[Any]] = None
 
 
-def missing_error(name: str, position: int) -> ValueError:
-    return ValueError(
-        f"{name} has a missing key (None, NaN, NaT or null) at position {position}; "
-        f"rmse_ext has no missing group: fill the key in or drop the sample"
-    )
+class AtKey(Exception):
+    """A codec error at one key, its position structured: ``name`` (the
+    argument or column), ``position`` (0-based, among the keys the codec was
+    given) and the message around them.  ``str()`` is the Python doors'
+    message ("... at position 3 ..."); ``said(at, name)`` says the position
+    (and the name) another door's way -- the CLI's 1-based data row and line
+    (docs/semantics.md 8.5) -- without parsing the message.
+
+    >>> exc = missing_error("groups", 3)
+    >>> exc.position, exc.said("row 4 (line 5)", "k.csv")[:42]
+    (3, 'k.csv has a missing key (None, NaN, NaT or')
+    """
+
+    def __init__(self, name: str, position: int, middle: str, tail: str) -> None:
+        self.name, self.position, self.middle, self.tail = name, position, middle, tail
+        super().__init__(self.said(f"position {position}"))
+
+    def said(self, at: str, name: Optional[str] = None) -> str:
+        return f"{self.name if name is None else name}{self.middle}{at}{self.tail}"
+
+    def at(self, position: int) -> "AtKey":
+        """The same error at another position (e.g. a sample's, not a category's)."""
+        return type(self)(self.name, position, self.middle, self.tail)
+
+    def __reduce__(self) -> Any:             # pickles (dask and Spark workers send it back)
+        return type(self), (self.name, self.position, self.middle, self.tail)
+
+
+class KeyValueError(AtKey, ValueError):
+    """A missing key (ValueError) at a position."""
+
+
+class KeyTypeError(AtKey, TypeError):
+    """A key of the wrong type (TypeError) at a position."""
+
+
+def missing_error(name: str, position: int) -> KeyValueError:
+    return KeyValueError(
+        name, position, " has a missing key (None, NaN, NaT or null) at ",
+        "; rmse_ext has no missing group: fill the key in or drop the sample")
 
 
 def _library(x: Any) -> str:
@@ -264,10 +299,9 @@ def _is_missing(key: Any) -> bool:
 def _raise_bad_object(key: Any, position: int, name: str, expected: str) -> None:
     if _is_missing(key):
         raise missing_error(name, position)
-    raise TypeError(
-        f"{name} mixes key types: {expected} keys, and a {type(key).__name__} "
-        f"({key!r}) at position {position}; one metric takes one kind of key"
-    )
+    raise KeyTypeError(name, position, f" mixes key types: {expected} keys, and a "
+                       f"{type(key).__name__} ({key!r}) at ",
+                       "; one metric takes one kind of key")
 
 
 # -- kinds: one metric, one kind --------------------------------------------------
@@ -415,7 +449,10 @@ def _with_uniques(codes: np.ndarray, uniques: Any, name: str) -> KeyBatch:
     if not used.all():              # categories no sample has are not keys
         codes = (np.cumsum(used) - 1)[codes]
         uniques = np.asarray(uniques)[used]
-    inner = read_keys(uniques, len(uniques), name)
+    try:
+        inner = read_keys(uniques, len(uniques), name)
+    except AtKey as exc:        # at a distinct key: said at its first sample
+        raise exc.at(int(np.argmax(codes == exc.position))) from None
     if inner.ints is not None:
         values = inner.ints.tolist()
     else:
@@ -437,12 +474,13 @@ def _from_pandas(x: Any, name: str) -> tuple[KeyBatch, int]:
     if isinstance(dtype, pd.PeriodDtype):       # a period is keyed by its start
         x = pd.Series(x).dt.start_time
         dtype = x.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biuMmO" or _python_strings(dtype):
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuMm":
+        return _from_numpy(np.asarray(x), name), len(x)
+    if isinstance(dtype, np.dtype) and dtype.kind == "O" or _python_strings(dtype):
         # object and Python-storage string keys: the codec's own object path
         # (pandas < 3 factorizes them as C strings: "a" and "a\x00" were one
-        # key), 1.5-2x faster than pd.factorize here
-        return _from_numpy(np.asarray(x, dtype=object if dtype.kind == "O" else None), name), \
-            len(x)
+        # key), 1.5-2x faster than pd.factorize there
+        return _from_numpy(np.asarray(x, dtype=object), name), len(x)
     # Arrow-backed strings, nullable numbers: pandas' own hash (keeps NULs)
     codes, uniques = pd.factorize(x, use_na_sentinel=True)
     return _with_uniques(codes, np.asarray(uniques, dtype=object), name), len(x)

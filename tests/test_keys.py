@@ -250,6 +250,34 @@ def test_pandas_object_keys_keep_their_errors():
     assert read_keys(pd.Series([1, 2**64 - 1, -1], dtype=object), 3).uniques == [1, 2**64 - 1, -1]
 
 
+# -- positions: structured, said by each door its own way (docs/semantics.md 8.5) --------
+
+@pytest.mark.parametrize("groups, position, error", [
+    (np.array(["2024-01-01", "NaT", "NaT"], dtype="M8[D]"), 1, ValueError),
+    (["a", "b", None], 2, ValueError),
+    (pd.Series(["a", "b", "c", pd.NA], dtype="string"), 3, ValueError),
+    (pa.array([1, None]), 1, ValueError),
+    (["a", b"b"], 1, TypeError),
+    # a category's error is said at its first sample, not at the category
+    (pd.Categorical(["x", "y", "x", None]), 3, ValueError),
+    (pd.Categorical.from_codes([0, 0, 1], categories=pd.Index(["s", b"b"], dtype=object)), 2,
+     TypeError),
+])
+def test_key_errors_carry_their_position(groups, position, error):
+    from rmse_ext._keys import AtKey
+
+    m = fresh()
+    with pytest.raises(error) as info:
+        m.update_state(np.zeros(len(groups)), np.ones(len(groups)), groups)
+    exc = info.value
+    assert isinstance(exc, AtKey) and exc.position == position and exc.name == "groups"
+    assert f"at position {position};" in str(exc)           # the Python door: 0-based
+    assert exc.said("row 9", "k.csv").startswith("k.csv ") and "at row 9;" in exc.said("row 9")
+    again = pickle.loads(pickle.dumps(exc))                  # dask/Spark workers send it back
+    assert type(again) is type(exc) and str(again) == str(exc) and again.position == position
+    assert m.keys().tolist() == []                           # state unchanged
+
+
 def test_a_nul_key_meets_the_same_key_read_from_a_fixed_width_array():
     m = fresh()
     m.update_state([0.0, 0.0], [1.0, 2.0], np.array(["a", "b"]))          # U1: no NULs

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import time
 from typing import Any, Iterator, Optional
@@ -13,6 +12,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from .. import GroupedRootMeanSquaredError, RootMeanSquaredError, _missing
+from .._keys import AtKey
 from .._rules import resolve
 from .._results import RESULT_COLUMNS
 from ..io import InputError, Table, open_table
@@ -340,12 +340,14 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
                             metric.update_state(got[0], got[1],
                                                 chunks[tables.index(keys.table)][keys.key],
                                                 got[2] if len(got) == 3 else None)
+                    except AtKey as exc:
+                        assert keys is not None
+                        raise key_error(exc, keys, rows) from None
                     except (TypeError, ValueError) as exc:
                         labels = [op.label for op in pairs.roles(j)] + (
                             [keys.label] if keys is not None else [])
                         raise InputError(" and ".join(labels),
-                                         f"rows {rows + 1}-{rows + n}: "
-                                         f"{as_rows(str(exc), rows)}") from None
+                                         f"rows {rows + 1}-{rows + n}: {exc}") from None
                 rows += n
                 progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
                                 time.perf_counter() - start)
@@ -379,11 +381,18 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     return report
 
 
-def as_rows(message: str, rows: int) -> str:
-    """A message of the metric's, its 0-based ``position`` within the chunk
-    (of a key, a row) given as the CLI's 1-based row of the whole input."""
-    return re.sub(r"(?<!flat )\bposition (\d+)",
-                  lambda m: f"row {rows + int(m[1]) + 1}", message)
+def at_row(op: Operand, row: int) -> str:
+    """Where data row ``row`` (1-based, of the whole input) of ``op`` is, as
+    the CLI says it: "row 4", and its line for a text file, "row 4 (line 6)"
+    (docs/semantics.md 8.5)."""
+    line = op.table.line_of(row)
+    return f"row {row}" + ("" if line is None else f" (line {line})")
+
+
+def key_error(exc: AtKey, keys: Operand, rows: int) -> InputError:
+    """A key codec error at a key of the chunk starting after ``rows`` rows,
+    naming the key file (and column) and the key's data row."""
+    return InputError(keys.label, exc.said(at_row(keys, rows + exc.position + 1), ""))
 
 
 def row_chunks(tables: list[Table], chunk_rows: int
