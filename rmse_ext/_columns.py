@@ -17,7 +17,7 @@ whichever library holds it:
   Periods -- is a TypeError naming the column;
 - *nulls*: pandas NA, NaT-free None in object columns, Arrow and polars
   nulls are missing values read as NaN, exactly like NaN (the policy
-  decides afterwards: ``missing_value_error`` for 'raise').
+  decides afterwards: ``raise_on_missing`` for 'raise').
 
 Values come out as NumPy arrays (integers stay integers when the column has
 no nulls, so integers past 2**53 keep every bit); decimals are the nearest
@@ -43,9 +43,10 @@ import numpy as np
 
 from ._arrow import is_arrow, not_numbers, read_column
 from ._inputs import FLOAT64, arrow_values, kernel_dtype
+from ._missing import raise_on_nan
 
 __all__ = ["library", "column_names", "find_column", "column", "read_values",
-           "read_columns", "resolved", "narrowed", "missing_value_error", "first_missing_row"]
+           "read_columns", "resolved", "narrowed", "raise_on_missing"]
 
 NUMBER_TYPES = (bool, int, float, np.bool_, np.integer, np.floating, Decimal, Fraction)
 
@@ -227,28 +228,9 @@ def _objects(a: np.ndarray, name: str) -> np.ndarray:
 
 # -- nan_policy='raise' on columns ----------------------------------------------------
 
-def first_missing_row(a: np.ndarray) -> Optional[int]:
-    """The row (index along the first axis) of ``a``'s first NaN, or None."""
-    if a.dtype.kind != "f" or not a.size:
-        return None
-    nan = np.isnan(a).reshape(-1)
-    first = int(np.argmax(nan))
-    return first // (a.size // (len(a) if a.ndim else 1)) if nan[first] else None
-
-
-def missing_value_error(label: Any, row: int, what: str = "null or NaN", where: str = "",
-                        within: str = "") -> ValueError:
-    """The 'raise' error of a frame door: the column, its 0-based row (and
-    ``where``: e.g. which partition), and how to skip missing values."""
-    return ValueError(f"column {label_text(label)} has a missing value ({what}) at row "
-                      f"{row}{where}{within} (nan_policy='raise'); pass nan_policy='omit' "
-                      f"to leave such elements out")
-
-
 def raise_on_missing(columns: dict[Any, np.ndarray], where: str = "") -> None:
-    """nan_policy='raise': ValueError naming the first column (in the order
-    given) that holds a null or NaN, and its first such row."""
-    for label, values in columns.items():
-        row = first_missing_row(values)
-        if row is not None:
-            raise missing_value_error(label, row, where=where)
+    """nan_policy='raise' on a frame's columns (rmse_ext._missing's rule and
+    message): ValueError naming the first column (in the order given) that
+    holds a null or NaN, its first 0-based row, ``where`` (e.g. which
+    partition) and how to skip missing values."""
+    raise_on_nan(columns, column=True, where=where)

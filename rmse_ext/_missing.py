@@ -135,55 +135,98 @@ def first_nan_row(a: np.ndarray) -> tuple[int, int, int] | None:
 class Missing(NamedTuple):
     """Where the first missing value of an argument or column is."""
 
-    name: str       # the argument or column
+    name: Any       # the argument or column (its label)
     flat: int       # flat C-order position in it (an argument in pieces: over all)
     row: int        # its row (first axis), counted from first_missing's row_offset
     element: int    # its position within the row
-    per_row: int    # elements per row
+    per_row: int    # elements per row (ragged rows: that row's)
 
 
-def first_missing(columns: Mapping[str, Any], *, row_offset: int = 0,
+class Ragged(NamedTuple):
+    """Rows of different lengths (an Arrow list column): row ``i`` is
+    ``values[offsets[i]:offsets[i + 1]]``, offsets counted from 0."""
+
+    offsets: np.ndarray
+    values: np.ndarray
+
+
+def _first_in(piece: Any) -> tuple[int, int, int, int] | None:
+    """``(flat, row, element, per_row)`` of one piece's first NaN, or None."""
+    if isinstance(piece, Ragged):
+        flat = first_nan(piece.values[:int(piece.offsets[-1])])
+        if flat is None:
+            return None
+        row = int(np.searchsorted(piece.offsets, flat, "right")) - 1
+        start = int(piece.offsets[row])
+        return flat, row, flat - start, int(piece.offsets[row + 1]) - start
+    first = first_nan_row(piece)
+    if first is None:
+        return None
+    row, element, per_row = first
+    return row * per_row + element, row, element, per_row
+
+
+def _extent(piece: Any) -> tuple[int, int]:
+    """``(elements, rows)`` of one piece."""
+    if isinstance(piece, Ragged):
+        return int(piece.offsets[-1]), len(piece.offsets) - 1
+    return piece.size, len(piece) if piece.ndim else 1
+
+
+def first_missing(columns: Mapping[Any, Any], *, row_offset: int = 0,
                   by_row: bool = False) -> Missing | None:
-    """The first missing value of ``columns`` (name -> array, or an object
-    with ``pieces``; None entries skipped), nulls already read as NaN:
-    the first NaN of the first column, in the order given, that has one --
-    or with ``by_row`` the one in the earliest row of any column (a tie:
-    the first column).  Rows count from ``row_offset`` (a reader's chunk).
-    The one scanner behind every door's nan_policy='raise'.
+    """The first missing value of ``columns`` (name -> array, ``Ragged``
+    rows, or an object with ``pieces``; None entries skipped), nulls already
+    read as NaN: the first NaN of the first column, in the order given, that
+    has one -- or with ``by_row`` the one in the earliest row of any column
+    (a tie: the first column).  Rows count from ``row_offset`` (a reader's
+    chunk, a partition's batch).  The one scanner behind every door's
+    nan_policy='raise'.
 
     >>> first_missing({"y_true": np.zeros(3), "y_pred": np.array([[0, 1], [np.nan, 2]])})
     Missing(name='y_pred', flat=2, row=1, element=0, per_row=2)
+    >>> first_missing({"t": Ragged(np.array([0, 2, 2, 5]), np.array([0, 1, 2, np.nan, 4]))})
+    Missing(name='t', flat=3, row=2, element=1, per_row=3)
     """
     found: list[Missing] = []
     for name, a in columns.items():
         if a is None:
             continue
-        pieces = a.pieces if hasattr(a, "pieces") else [np.asarray(a)]
+        pieces = a.pieces if hasattr(a, "pieces") else \
+            [a if isinstance(a, Ragged) else np.asarray(a)]
         flat, rows = 0, row_offset
         for piece in pieces:
-            first = first_nan_row(piece)
+            first = _first_in(piece)
             if first is not None:
-                row, element, per_row = first
-                found.append(Missing(name, flat + row * per_row + element, rows + row,
-                                     element, per_row))
+                at, row, element, per_row = first
+                found.append(Missing(name, flat + at, rows + row, element, per_row))
                 break
-            flat, rows = flat + piece.size, rows + (len(piece) if piece.ndim else 1)
+            size, length = _extent(piece)
+            flat, rows = flat + size, rows + length
         if found and not by_row:
             break
     return min(found, key=lambda m: m.row) if found else None
 
 
 def missing_message(found: Missing, *, column: bool = False, where: str = "",
-                    skip: str = "nan_policy='omit'") -> str:
+                    skip: str = "nan_policy='omit'", element: bool = False) -> str:
     """The nan_policy='raise' message for ``found``: the argument and its flat
     position, or (``column``) the column and its row -- then ``where``
-    (partition, file), and how to skip missing values (``skip``: the
-    door's spelling, e.g. ``--nan-policy omit``)."""
+    (partition, file), with ``element`` the element within a row of an
+    array column (when its rows hold more than one), and how to skip missing
+    values (``skip``: the door's spelling, e.g. ``--nan-policy omit``).
+
+    >>> missing_message(Missing("y", 7, 3, 1, 2), column=True, where=" of partition 0",
+    ...                 element=True)  # doctest: +NORMALIZE_WHITESPACE
+    "column 'y' has a missing value (null or NaN) at row 3 of partition 0, element 1 of its
+    array (nan_policy='raise'); pass nan_policy='omit' to leave such elements out"
+    """
     if column:
         at = f"column {found.name!r} has a missing value (null or NaN) at row {found.row}"
     else:
         at = f"{found.name} has a NaN at flat position {found.flat}"
-    return f"{at}{where} (nan_policy='raise'); pass {skip} to leave such elements out"
+    within = f", element {found.element} of its array" if element and found.per_row > 1 else ""
+    return f"{at}{where}{within} (nan_policy='raise'); pass {skip} to leave such elements out"
 
 
 def missing_error(found: Missing, **how: Any) -> ValueError:
@@ -191,12 +234,13 @@ def missing_error(found: Missing, **how: Any) -> ValueError:
     return ValueError(missing_message(found, **how))
 
 
-def raise_on_nan(arrays: dict[str, Any]) -> None:
+def raise_on_nan(arrays: Mapping[Any, Any], **how: Any) -> None:
     """'raise': ValueError for the first argument holding a NaN (an
-    argument in pieces counts positions over all of them)."""
+    argument in pieces counts positions over all of them); ``how`` as
+    ``missing_message`` takes it (``column=True`` for a frame's columns)."""
     found = first_missing(arrays)
     if found is not None:
-        raise missing_error(found)
+        raise missing_error(found, **how)
 
 
 def fold_policy(nan_policy: str) -> str:

@@ -25,7 +25,6 @@ import numpy as np
 from . import _backend
 from ._backend import TMode, WMode
 from ._inputs import FLOAT64, Chunks
-from ._missing import kernel_policy
 from ._plan import full_plan, plan_layout, weighted_rows_plan
 from ._rules import resolve
 
@@ -151,9 +150,6 @@ def slice_plans(layout: Any, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarra
     w_rows = np.broadcast_to(w, layout.w_out_shape)
     return [weighted_rows_plan(t_rows[..., j], p_rows[..., j], w_rows, w, policy)
             for j in range(d)]
-
-
-policy_of = kernel_policy     # the rule is _missing's (issue 18: one owner for missing values)
 
 
 # -- state that travels (merge, get_state, pickle) ---------------------------------------

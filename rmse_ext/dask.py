@@ -303,8 +303,10 @@ def _raise_on_nan(**operands: Any) -> None:
         flat = da.isnan(a).ravel()
         found, first = dask_compute(flat.any(), flat.argmax())
         if found:
-            raise ValueError(f"{name} has a NaN at flat position {int(first)} "
-                             f"(nan_policy='raise')")
+            per_row = max(a.size // max(a.shape[0] if a.ndim else 1, 1), 1)
+            row, element = divmod(int(first), per_row)
+            raise _missing.missing_error(_missing.Missing(name, int(first), row, element,
+                                                          per_row))
 
 
 # -- metrics with a confidence interval (docs/intervals.md) ---------------------------

@@ -44,10 +44,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from ._arrow import Chunk, Leaf, not_numbers, read_batches
-from ._columns import column_names, find_column, missing_value_error
+from ._columns import column_names, find_column
 from ._inputs import arrow_values, read_nulls
-from ._keys import KeyCoder, kind_of_arrow, missing_error, to_arrow
-from ._missing import check_policy, fold_policy
+from ._keys import KeyCoder, kind_of_arrow, to_arrow
+from ._keys import missing_error as missing_key_error
+from ._missing import Missing, Ragged, check_policy, first_missing, fold_policy, missing_error
 from ._results import ResultTable
 from ._tabular import RAW_FIELDS, Part, as_part, by_columns, merged_parts, refuse_empty
 from .grouped import GroupedRootMeanSquaredError
@@ -135,14 +136,14 @@ def _spelled_out(column: Any, length: np.ndarray) -> np.ndarray:
     return spelled
 
 
-def _batch_operands(names: list[str], picked: dict[str, Chunk]
-                    ) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """One batch's operands for ``update_state``: one sample per row, or,
-    for ragged array rows spelled out element by element, one per element
-    (then also each row's number of elements, for repeating the row's key)."""
-    columns = [(name, _rows_of(picked[name], f"column {name!r}")) for name in names]
-    rows = next(len(c[0]) - 1 if isinstance(c, tuple) else len(c) for _, c in columns)
+def _batch_operands(columns: list[Any]) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """One batch's operands for ``update_state`` from its columns as
+    ``_rows_of`` reads them (in y_true, y_pred, weight order): one sample
+    per row, or, for ragged array rows spelled out element by element, one
+    per element (then also each row's number of elements, for repeating
+    the row's key)."""
     arrays = [c for _, c in columns]
+    rows = next(len(c[0]) - 1 if isinstance(c, tuple) else len(c) for c in arrays)
     if all(isinstance(c, np.ndarray) and c.ndim == 1 for c in arrays):
         return arrays, None                         # one element per row
     if not any(isinstance(c, tuple) for c in arrays):
@@ -170,53 +171,28 @@ def _partition_id() -> int:
     return context.partitionId() if context else 0
 
 
-def _first_missing(chunk: Chunk) -> tuple[int, int | None, str] | None:
-    """The first null or NaN of one column of a batch: (row, element in the
-    row's array or None for a number column, "null" or "NaN"), or None."""
-    if isinstance(chunk, Leaf):
-        if not chunk.values.size:
-            return None
-        values = chunk.values.reshape(len(chunk.values), -1)
-        null = np.zeros(values.shape, bool) if chunk.valid is None else \
-            ~np.broadcast_to(chunk.valid.reshape(len(values), -1), values.shape)
-        missing = null | np.isnan(values) if values.dtype.kind == "f" else null
-        if not missing.any():
-            return None
-        row, element = divmod(int(np.argmax(missing)), values.shape[1])
-        return (row, element if chunk.values.ndim > 1 else None,
-                "null" if null[row, element] else "NaN")
-    rows, first, last = len(chunk.offsets) - 1, int(chunk.offsets[0]), int(chunk.offsets[-1])
-    values = chunk.values.values[first:last]
-    null = np.zeros(len(values), bool) if chunk.values.valid is None else \
-        ~chunk.values.valid[first:last]
-    missing = null | np.isnan(values) if values.dtype.kind == "f" else null
-    null_rows = np.zeros(rows, bool) if chunk.valid is None else ~chunk.valid
-    elements = np.flatnonzero(missing)
-    row_of = np.searchsorted(chunk.offsets - first, elements, "right") - 1
-    elements, row_of = elements[~null_rows[row_of]], row_of[~null_rows[row_of]]
-    null_row = int(np.argmax(null_rows)) if null_rows.any() else rows
-    if len(elements) and row_of[0] < null_row:
-        e, r = int(elements[0]), int(row_of[0])
-        return r, e + first - int(chunk.offsets[r]), "null" if null[e] else "NaN"
-    return (null_row, None, "null") if null_row < rows else None
-
-
 class _FirstMissing:
-    """nan_policy='raise' over a partition's batches: the first null or NaN
-    of each value column, its row counted from 0 over the partition."""
+    """nan_policy='raise' over a partition's batches (rmse_ext._missing's
+    rule, per partition): the first value column, in y_true, y_pred, weight
+    order, holding a null or NaN, and its first row, counted from 0 over the
+    partition (and the element within an array row)."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
-        self.found: dict[str, tuple[int, int | None, str]] = {}
+        self.found: dict[str, Missing] = {}
         self.rows = 0                           # rows of the batches scanned
 
-    def scan(self, picked: dict[str, Chunk], rows: int) -> bool:
-        """Look at one more batch; True once a missing value has been seen."""
-        for name in self.names:
-            hit = None if name in self.found else _first_missing(picked[name])
-            if hit is not None:
-                self.found[name] = (self.rows + hit[0], hit[1], hit[2])
-        self.rows += rows
+    def scan(self, columns: list[tuple[str, Any]]) -> bool:
+        """Look at one more batch (its columns as ``_rows_of`` reads them,
+        nulls as NaN); True once a missing value has been seen."""
+        for name, column in columns:
+            if name not in self.found:
+                hit = first_missing({name: Ragged(*column) if isinstance(column, tuple)
+                                     else column}, row_offset=self.rows)
+                if hit is not None:
+                    self.found[name] = hit
+        column = columns[0][1]
+        self.rows += len(column[0]) - 1 if isinstance(column, tuple) else len(column)
         return bool(self.found)
 
     @property
@@ -225,13 +201,9 @@ class _FirstMissing:
         return self.names[0] in self.found
 
     def error(self) -> ValueError:
-        """The product's 'raise' rule, per partition: the first column (in
-        y_true, y_pred, weight order) holding a missing value, its first row."""
-        name = next(name for name in self.names if name in self.found)
-        row, element, what = self.found[name]
-        within = "" if element is None else f", element {element} of its array"
-        return missing_value_error(name, row, what, f" of partition {_partition_id()}",
-                                   within)
+        found = next(self.found[name] for name in self.names if name in self.found)
+        return missing_error(found, column=True, where=f" of partition {_partition_id()}",
+                             element=True)
 
 
 def _batches(names: list[str], batches: Iterator[Any], nan_policy: str
@@ -245,8 +217,9 @@ def _batches(names: list[str], batches: Iterator[Any], nan_policy: str
     scanner = _FirstMissing(names) if nan_policy == "raise" else None
     for batch in batches:
         for picked in read_batches(batch, names, "partition"):
-            if scanner is None or not scanner.scan(picked, batch.num_rows):
-                yield (batch, *_batch_operands(names, picked))
+            columns = [(name, _rows_of(picked[name], f"column {name!r}")) for name in names]
+            if scanner is None or not scanner.scan(columns):
+                yield (batch, *_batch_operands(columns))
         if scanner is not None and scanner.settled:
             break
     if scanner is not None and scanner.found:
@@ -284,7 +257,7 @@ def _batch_keys(batch: Any, by: list[str], length: np.ndarray | None) -> list[An
         col = batch.column(name)
         if col.null_count:
             nulls = col.is_null().to_numpy(zero_copy_only=False)
-            raise missing_error(f"by column {name!r}", int(np.argmax(nulls)))
+            raise missing_key_error(f"by column {name!r}", int(np.argmax(nulls)))
         keys.append(col if length is None else col.take(np.repeat(np.arange(len(length)),
                                                                     length)))
     return keys

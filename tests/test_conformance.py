@@ -701,3 +701,93 @@ def test_interval_bits_at_uneven_cuts(method, weighted):
             m.update_state(t[a:b], p[a:b], None if w is None else w[a:b])
         got.add(tuple(map(bits, m.confidence_interval(0.9))))
     assert len(got) == 1, got
+
+
+# -- nan_policy='raise': one message at every door (docs/semantics.md 8.1, 8.5) ----------------
+
+RAISE_ROWS = 8
+SKIP = "(nan_policy='raise'); pass nan_policy='omit' to leave such elements out"
+
+
+def raise_columns():
+    """y has its first missing value at row 5 (0-based); yhat one later."""
+    t, p = np.arange(RAISE_ROWS, dtype=float), np.arange(RAISE_ROWS, dtype=float) + 0.5
+    t[5], p[6] = np.nan, np.nan
+    return {"k": np.array(list("abab" * 2)), "y": t, "yhat": p, "yhat2": p + 1.0}
+
+
+def argument_message(position):
+    return f"^y_true has a NaN at flat position {position} {SKIP}$".replace("(", r"\(") \
+        .replace(")", r"\)")
+
+
+def column_message(row, where=""):
+    return f"^column 'y' has a missing value \\(null or NaN\\) at row {row}{where} " + \
+        SKIP.replace("(", r"\(").replace(")", r"\)") + "$"
+
+
+ARGUMENT_DOORS = {
+    "function": lambda t, p, k: root_mean_squared_error(t, p),
+    "metric": lambda t, p, k: RootMeanSquaredError(nan_policy="raise").update_state(t, p),
+    "grouped-metric": lambda t, p, k: GroupedRootMeanSquaredError(
+        nan_policy="raise").update_state(t, p, k),
+    "dask-arrays": lambda t, p, k: dask_door(RootMeanSquaredError(nan_policy="raise"), t, p),
+    "dask-arrays-grouped": lambda t, p, k: dask_door(
+        GroupedRootMeanSquaredError(nan_policy="raise"), t, p, k),
+}
+
+
+def dask_door(metric, t, p, *keys):
+    da = pytest.importorskip("dask.array")
+    import rmse_ext.dask
+    return rmse_ext.dask.update_state(metric, da.from_array(t, chunks=3),
+                                      da.from_array(p, chunks=3), *keys)
+
+
+# the function stands in for scikit-learn's: its words are those its tests match
+SKLEARN_MESSAGE = (r"^Input y_true contains NaN \(the first at flat position 5; "
+                   r"nan_policy='raise'\); pass nan_policy='omit' to leave such elements out\.$")
+
+
+@pytest.mark.parametrize("door", ARGUMENT_DOORS)
+def test_raise_names_the_argument_and_flat_position_at_every_door(door):
+    cols = raise_columns()
+    expected = SKLEARN_MESSAGE if door == "function" else argument_message(5)
+    with pytest.raises(ValueError, match=expected):
+        ARGUMENT_DOORS[door](cols["y"], cols["yhat"], cols["k"])
+
+
+@pytest.mark.parametrize("call", ["evaluate", "evaluate-by", "compare", "rolling"])
+@pytest.mark.parametrize("frame_kind", ["pandas", "pandas-nullable", "polars", "pyarrow-2-batches",
+                                        "dict-lists"])
+def test_raise_names_the_column_and_row_at_every_frame_door(frame_kind, call):
+    cols = raise_columns()
+    if frame_kind == "dict-lists":          # a null is a missing value exactly like NaN
+        cols = {n: [None if isinstance(x, float) and math.isnan(x) else x for x in v.tolist()]
+                for n, v in cols.items()}
+        frame = dict(cols)
+    else:
+        frame = FRAMES[frame_kind](cols)
+    with pytest.raises(ValueError, match=column_message(5)):
+        if call == "rolling":
+            rmse_ext.rolling(frame, "y", "yhat", window=2)
+        else:
+            rmse_ext.evaluate(frame, "y", ["yhat", "yhat2"] if call == "compare" else "yhat",
+                              by="k" if call == "evaluate-by" else None)
+
+
+@pytest.mark.parametrize("by", [None, "k"])
+def test_raise_names_the_partition_on_dask_frames(by):
+    frame = dask_frame(raise_columns(), 2)              # rows 0-3 and 4-7
+    with pytest.raises(ValueError, match=column_message(1, " of partition 1")):
+        rmse_ext.evaluate(frame, "y", "yhat", by=by)
+
+
+def test_raise_names_the_partition_on_spark(spark):
+    cols = raise_columns()
+    rows = [(k, None if math.isnan(t) else t, p) for k, t, p in
+            zip(cols["k"].tolist(), cols["y"].tolist(), cols["yhat"].tolist())]
+    df = spark.createDataFrame(rows, "k string, y double, yhat double").coalesce(1)
+    for by in (None, "k"):
+        with pytest.raises(ValueError, match=column_message(5, " of partition 0")):
+            rmse_ext.evaluate(df, "y", "yhat", by=by)

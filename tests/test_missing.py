@@ -323,6 +323,16 @@ def test_first_missing_counts_positions_over_pieces():
     assert (found.flat, found.row, found.element) == (5, 2, 1)
 
 
+def test_first_missing_in_ragged_rows():
+    """Rows of different lengths (Spark array columns): the row holding the
+    first NaN and the element within it; empty rows and a tail past the
+    last row are skipped."""
+    rows = _missing.Ragged(np.array([0, 2, 2, 5]), np.array([0.0, 1.0, 2.0, np.nan, 4.0, np.nan]))
+    assert _missing.first_missing({"t": rows}, row_offset=7) == _missing.Missing("t", 3, 9, 1, 3)
+    clean = _missing.Ragged(np.array([0, 1, 1]), np.array([0.0, np.nan]))    # NaN past the rows
+    assert _missing.first_missing({"t": clean}) is None
+
+
 def test_missing_error_names_the_place_and_how_to_skip():
     found = _missing.Missing("y", 5, 2, 1, 2)
     assert str(_missing.missing_error(found)) == (
@@ -332,6 +342,11 @@ def test_missing_error_names_the_place_and_how_to_skip():
                                       skip="--nan-policy omit")) == (
         "column 'y' has a missing value (null or NaN) at row 2 of partition 3 "
         "(nan_policy='raise'); pass --nan-policy omit to leave such elements out")
+    assert str(_missing.missing_error(found, column=True, element=True)) == (
+        "column 'y' has a missing value (null or NaN) at row 2, element 1 of its array "
+        "(nan_policy='raise'); pass nan_policy='omit' to leave such elements out")
+    one = _missing.Missing("y", 2, 2, 0, 1)          # rows of one element: no element named
+    assert "of its array" not in _missing.missing_message(one, column=True, element=True)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32"])
