@@ -228,6 +228,10 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
     if all(isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_))
            for key in keys):
         return _python_ints(keys)
+    families = [_family(key) for key in keys]
+    if any(f != families[0] for f in families):       # NumPy would cast them to one
+        bad = next(i for i, f in enumerate(families) if f != families[0])
+        _raise_bad_object(keys[bad], bad, name, families[0])
     dates = _dates(keys)
     if dates is not None:
         return _from_numpy(dates, name)
@@ -242,6 +246,19 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
         f"{name} must hold keys of one kind (integer, bool, str, bytes or "
         f"datetime); got Python objects of type(s) {', '.join(kinds)}"
     )
+
+
+def _family(key: Any) -> str:
+    """The kind a Python key object is of (its type's name when none)."""
+    if isinstance(key, (bool, np.bool_)):
+        return "bool"
+    if isinstance(key, (int, np.integer)):
+        return "int"
+    if isinstance(key, (datetime.date, np.datetime64)):
+        return "datetime"
+    if isinstance(key, (datetime.timedelta, np.timedelta64)):
+        return "timedelta"
+    return type(key).__name__
 
 
 def int_dtype_of(keys: list[Any]) -> Any:

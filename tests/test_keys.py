@@ -278,6 +278,18 @@ def test_key_errors_carry_their_position(groups, position, error):
     assert m.keys().tolist() == []                           # state unchanged
 
 
+@pytest.mark.parametrize("groups, position", [
+    ([1, "b"], 1), ([True, 2], 1), ([2, 3, True], 2), ([1, b"x"], 1),
+    (pd.Series([7, "7"], dtype=object), 1)])
+def test_python_keys_of_mixed_kinds_are_refused_not_cast(groups, position):
+    """NumPy would read [1, "b"] as the strings "1", "b" and [True, 2] as the
+    ints 1, 2 (True pooled with 1): the codec refuses them, naming the position."""
+    m = fresh()
+    with pytest.raises(TypeError, match=f"groups mixes key types: .* at position {position};"):
+        m.update_state(np.zeros(len(groups)), np.ones(len(groups)), groups)
+    assert m.keys().tolist() == []
+
+
 def test_a_nul_key_meets_the_same_key_read_from_a_fixed_width_array():
     m = fresh()
     m.update_state([0.0, 0.0], [1.0, 2.0], np.array(["a", "b"]))          # U1: no NULs
