@@ -16,10 +16,11 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _backend
+from .._keys import AtKey, KeyCoder
 from ..io import InputError, open_table
 from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, check_order, default_min_samples,
                        parse_window, read_samples, read_times)
-from .eval import (Operand, Progress, check_rows, default_chunk_rows, positive_int,
+from .eval import (Operand, Progress, check_rows, default_chunk_rows, key_error, positive_int,
                    raise_on_nan_row, row_chunks, row_elements)
 
 ROLLING_EXAMPLES = """\
@@ -166,6 +167,7 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
     tables = list(dict.fromkeys(op.table for op in every))
     writer = Writer(args.out)
     windows: dict[Any, Any] = {}
+    coder = KeyCoder([args.group_column], ["groups"])
     names = [c for c in (args.group_column, args.time_column) if c is not None]
     rows = 0
     try:
@@ -188,9 +190,12 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
                 time_raw = None if when is None else read[id(when)]
                 labels = " and ".join(op.label for op in every)
                 try:
-                    out = roll_chunk(windows, spec, least, args.nan_policy, arrays, key_chunk,
-                                     None if time_raw is None or when is None else
+                    out = roll_chunk(windows, coder, spec, least, args.nan_policy, arrays,
+                                     key_chunk, None if time_raw is None or when is None else
                                      time_values(time_raw, when.label), rows)
+                except AtKey as exc:
+                    assert group is not None
+                    raise key_error(exc, group, rows) from None
                 except (TypeError, ValueError) as exc:
                     raise InputError(labels, f"rows {rows + 1}-{rows + n}: {exc}") from None
                 columns: dict[str, Any] = {}
@@ -215,11 +220,13 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
             "seconds": time.perf_counter() - start}
 
 
-def roll_chunk(windows: dict[Any, Any], spec: Any, least: int, nan_policy: str,
-               arrays: list[np.ndarray], keys: Optional[np.ndarray],
+def roll_chunk(windows: dict[Any, Any], coder: KeyCoder, spec: Any, least: int,
+               nan_policy: str, arrays: list[np.ndarray], keys: Optional[np.ndarray],
                time_chunk: Optional[np.ndarray], offset: int = 0) -> dict[str, np.ndarray]:
     """One chunk of rows through the windows of their series (made on first
-    sight): rmse, count, weight_sum per row."""
+    sight): rmse, count, weight_sum per row.  A series is a key as the key
+    codec reads it (``coder``, kept from chunk to chunk: a key whose type
+    widens between chunks stays one series); ``windows`` by its code."""
     s = read_samples(arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None, nan_policy)
     if s.sums is not None:
         raise ValueError("rows whose weights are averaged (semantics 3.3) or integers past "
@@ -230,8 +237,10 @@ def roll_chunk(windows: dict[Any, Any], spec: Any, least: int, nan_policy: str,
         series: Any
         series, codes = [None], np.zeros(s.n, np.int64)
     else:
-        series, codes = np.unique(keys, return_inverse=True)
-        codes = np.ascontiguousarray(codes.reshape(-1), dtype=np.int64)
+        stable = coder.codes([keys], s.n)          # dense: 0 .. series seen so far
+        used = np.bincount(stable) > 0
+        series = np.flatnonzero(used).tolist()
+        codes = np.ascontiguousarray((np.cumsum(used) - 1)[stable], dtype=np.int64)
     order, starts = module.series_order(codes, len(series))
     for g, key in enumerate(series):               # times checked before any window moves
         idx = order[starts[g]:starts[g + 1]]

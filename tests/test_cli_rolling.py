@@ -1,0 +1,63 @@
+"""``rmse-ext rolling``'s series are keys as the one key codec reads them
+(rmse_ext._keys, issue 18/19): per-series values equal
+``rolling_root_mean_squared_error(..., groups=)`` for awkward keys in any
+``--chunk-rows`` split, and a missing key is an input error at its row."""
+import numpy as np
+import pytest
+
+from rmse_ext import rolling_root_mean_squared_error
+from rmse_ext.cli import main
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+N = 23
+AWKWARD = {
+    "NUL strings": ["a", "a\x00", "\x00a", "", "a\x00\x00"],
+    "NUL bytes": [b"a", b"a\x00", b"\x00", b"\xff"],
+    "uint64 past 2**63": np.array([1, 2**63, 2**64 - 1], np.uint64),
+    "dates": np.array(["2024-01-01", "1969-12-31", "2262-04-11"], dtype="M8[D]"),
+}
+
+
+def roll(tmp_path, capsys, table, *extra):
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=4)
+    code = main(["rolling", str(tmp_path / "d.parquet"), "--true-column", "y",
+                 "--pred-column", "p", "--group-column", "k", "--out",
+                 str(tmp_path / "r.parquet"), "--no-progress", *map(str, extra)])
+    err = capsys.readouterr().err
+    return code, err, (pq.read_table(tmp_path / "r.parquet").to_pydict() if code == 0 else None)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 7, 100])
+@pytest.mark.parametrize("case", sorted(AWKWARD))
+def test_series_are_the_codecs_keys_in_any_chunking(tmp_path, capsys, case, chunk_rows):
+    rng = np.random.default_rng(len(case) + chunk_rows)
+    pool = AWKWARD[case]
+    keys = [pool[i] for i in rng.integers(0, len(pool), N)]
+    y, p = rng.normal(size=N), rng.normal(size=N)
+    column = pa.array(np.array(keys)) if isinstance(pool, np.ndarray) else pa.array(keys)
+    code, err, out = roll(tmp_path, capsys, pa.table({"k": column, "y": y, "p": p}),
+                          "--window", 3, "--min-samples", 1, "--chunk-rows", chunk_rows)
+    assert code == 0, err
+    groups = np.empty(N, dtype=object)
+    groups[:] = list(pa.array(column).to_pylist())
+    want = rolling_root_mean_squared_error(y, p, window=3, groups=groups, min_samples=1)
+    assert out["rmse"] == want.tolist()                              # bit for bit
+    assert out["k"] == column.to_pylist()
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 5])
+def test_a_missing_key_is_an_input_error_at_its_row(tmp_path, capsys, chunk_rows):
+    """NaT keys were series of their own (np.unique put NaTs together, the
+    windows' dict, keyed by value, told every NaT apart): the codec refuses them."""
+    keys = np.array(["2024-01-01", "2024-01-02", "2024-01-01", "NaT", "NaT", "2024-01-02"],
+                    dtype="M8[D]")
+    np.savez(tmp_path / "d.npz", k=keys, y=np.zeros(6), p=np.arange(6.0))
+    code = main(["rolling", str(tmp_path / "d.npz"), "--true-column", "y", "--pred-column", "p",
+                 "--group-column", "k", "--window", "2", "--min-samples", "1", "--out",
+                 str(tmp_path / "r.csv"), "--no-progress", "--chunk-rows", str(chunk_rows)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"rmse-ext: error: {tmp_path / 'd.npz'}:k: has a missing key (None, "
+                          f"NaN, NaT or null) at row 4; ")
