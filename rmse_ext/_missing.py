@@ -209,22 +209,26 @@ def first_missing(columns: Mapping[Any, Any], *, row_offset: int = 0,
 
 
 def missing_message(found: Missing, *, column: bool = False, where: str = "",
-                    skip: str = "nan_policy='omit'", element: bool = False) -> str:
+                    skip: str = "nan_policy='omit'", element: bool = False,
+                    subject: str | None = None) -> str:
     """The nan_policy='raise' message for ``found``: the argument and its flat
     position, or (``column``) the column and its row -- then ``where``
     (partition, file), with ``element`` the element within a row of an
     array column (when its rows hold more than one), and how to skip missing
     values (``skip``: the door's spelling, e.g. ``--nan-policy omit``).
+    ``subject``: what has it, instead of the argument or column ("": the
+    message starts at "has", after the CLI's file label).
 
     >>> missing_message(Missing("y", 7, 3, 1, 2), column=True, where=" of partition 0",
     ...                 element=True)  # doctest: +NORMALIZE_WHITESPACE
     "column 'y' has a missing value (null or NaN) at row 3 of partition 0, element 1 of its
     array (nan_policy='raise'); pass nan_policy='omit' to leave such elements out"
     """
+    who = subject if subject is not None else f"column {found.name!r}" if column else found.name
     if column:
-        at = f"column {found.name!r} has a missing value (null or NaN) at row {found.row}"
+        at = f"{who} has a missing value (null or NaN) at row {found.row}".lstrip()
     else:
-        at = f"{found.name} has a NaN at flat position {found.flat}"
+        at = f"{who} has a NaN at flat position {found.flat}".lstrip()
     within = f", element {found.element} of its array" if element and found.per_row > 1 else ""
     return f"{at}{where}{within} (nan_policy='raise'); pass {skip} to leave such elements out"
 

@@ -719,6 +719,7 @@ def test_csv_progress_moves_with_the_standard_library_reader(tmp_path, monkeypat
     """Item 12: without pyarrow the bar is updated every few ten thousand
     rows, not once at the end."""
     from rmse_ext.cli import build_parser
+    import rmse_ext.cli._format as fmt
     import rmse_ext.cli.eval as ev
     write_csv(tmp_path / "v.csv", {"y": np.zeros(200_000), "yhat": np.ones(200_000)})
     monkeypatch.setitem(sys.modules, "pyarrow", None)
@@ -734,7 +735,7 @@ def test_csv_progress_moves_with_the_standard_library_reader(tmp_path, monkeypat
         def close(self):
             pass
 
-    monkeypatch.setattr(ev, "Progress", Recorder)
+    monkeypatch.setattr(fmt, "Progress", Recorder)
     parser = build_parser()
     args = parser.parse_args(["eval", str(tmp_path / "v.csv"), *ONE_FILE_COLUMNS])
     overall = ev.evaluate(args, parser)["overall"]

@@ -221,7 +221,9 @@ def test_positions_in_text_files_are_row_and_line(tmp_path, capsys):
     path.write_text("y,p\n1,2\n\n2,nan\n")
     code, out, err = run(capsys, path, "--true-column", "y", "--pred-column", "p",
                          "--nan-policy", "raise")
-    assert code == 2 and "has a NaN at row 2 (line 4)" in err
+    assert code == 2 and err == (f"rmse-ext: error: {path} column 'p': has a missing value (null "
+                                 f"or NaN) at row 2 (line 4) (nan_policy='raise'); pass "
+                                 f"--nan-policy omit to leave such elements out\n")
 
 
 # -- keys read by the io/ readers, as every column -------------------------------------------

@@ -61,3 +61,30 @@ def test_a_missing_key_is_an_input_error_at_its_row(tmp_path, capsys, chunk_rows
     assert code == 2
     assert err.startswith(f"rmse-ext: error: {tmp_path / 'd.npz'}:k: has a missing key (None, "
                           f"NaN, NaT or null) at row 4; ")
+
+
+def test_the_chunk_loop_closes_inputs_then_the_output_however_it_ends():
+    """eval's and rolling's one frame (cli._format.ChunkLoop): the bar, every
+    input table and then the output are closed, also when a chunk fails."""
+    from rmse_ext.cli._format import ChunkLoop
+
+    closed = []
+
+    class Table:
+        bytes_total = 0
+
+        def __init__(self, name):
+            self.name = name
+
+        def bytes_done(self):
+            return 0
+
+        def close(self):
+            closed.append(self.name)
+
+    with pytest.raises(ValueError, match="bad chunk"):
+        with ChunkLoop([Table("a"), Table("b")], then=lambda: closed.append("out")) as loop:
+            loop.show(False)
+            loop.done(1)
+            raise ValueError("bad chunk")
+    assert sorted(closed[:2]) == ["a", "b"] and closed[2:] == ["out"]

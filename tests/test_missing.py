@@ -214,7 +214,8 @@ def test_cli_nan_policy(tmp_path, capsys):
     np.save(tmp_path / "p.npy", np.array([1.0, 2.0, 5.0]))
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"),
                  "--nan-policy", "raise"]) == 2
-    assert "t.npy: has a NaN at row 2 (nan_policy='raise')" in capsys.readouterr().err
+    assert "t.npy: has a missing value (null or NaN) at row 2 (nan_policy='raise'); pass " \
+        "--nan-policy omit" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--json",
                  "--nan-policy", "omit", "--dtype", "float64"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -231,12 +232,14 @@ def test_cli_raise_names_the_first_nan_row_of_the_whole_input(tmp_path, capsys, 
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--no-progress",
                  "--chunk-rows", chunk_rows, "--nan-policy", "raise"]) == 2
     err = capsys.readouterr().err
-    assert "p.npy: has a NaN at row 6 (element 1 of the row) (nan_policy='raise')" in err
+    assert "p.npy: has a missing value (null or NaN) at row 6, element 1 of its array " \
+        "(nan_policy='raise')" in err
     p[5, 1] = 1.0
     np.save(tmp_path / "p.npy", p)
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"), "--no-progress",
                  "--chunk-rows", chunk_rows, "--nan-policy", "raise"]) == 2
-    assert "t.npy: has a NaN at row 8 (element 2 of the row)" in capsys.readouterr().err
+    assert "t.npy: has a missing value (null or NaN) at row 8, element 2 of its array" \
+        in capsys.readouterr().err
 
 
 def test_cli_parquet_nulls(tmp_path, capsys):

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
+import time
+from contextlib import ExitStack
 from typing import Any, Callable, NoReturn
 
 import numpy as np
@@ -38,6 +42,84 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+# -- the chunk loop of eval and rolling ----------------------------------------------------
+
+class Progress:
+    """A tqdm bar on stderr (bytes read, MB/s, elements/s), or nothing."""
+
+    def __init__(self, enabled: bool, total_bytes: int) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:  # tqdm is a dependency; without it, no bar
+            return
+        try:
+            size = os.get_terminal_size(sys.stderr.fileno())
+        except OSError:
+            size = os.terminal_size((0, 0))
+        # a terminal that reports no size (some pseudo-terminals) gets 80x24
+        self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000,
+                        desc="reading", file=sys.stderr, ncols=size.columns or 80,
+                        nrows=size.lines or 24, mininterval=0.2)
+        self.shown = 0
+
+    def update(self, bytes_done: int, elements: int, seconds: float) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(bytes_done - self.shown)
+        self.shown = bytes_done
+        if seconds > 0:
+            rate = self.bar.format_sizeof(elements / seconds)
+            self.bar.set_postfix_str(f"{rate} elements/s", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class ChunkLoop:
+    """The frame of a subcommand's chunk loop (``rmse-ext eval`` and
+    ``rolling``): the input tables -- and ``then``, e.g. the output's close
+    -- closed when the loop ends, however it ends; ``show(enabled)`` starts
+    the progress bar once the tables are started, ``done(elements)`` moves
+    it after each chunk, and it is closed first.
+
+    >>> with ChunkLoop([], then=lambda: print("closed")) as loop:
+    ...     loop.show(False)
+    ...     loop.done(10)
+    closed
+    """
+
+    def __init__(self, tables: list[Any], then: Callable[[], Any] | None = None,
+                 start: float | None = None) -> None:
+        self.tables, self.start = tables, time.perf_counter() if start is None else start
+        self.progress: Any = None
+        self.stack = ExitStack()
+        if then is not None:
+            self.stack.callback(then)
+        for table in tables:
+            self.stack.callback(table.close)
+
+    def __enter__(self) -> "ChunkLoop":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stack.close()          # the bar, then the tables, then ``then`` (last in, first out)
+
+    def show(self, enabled: bool) -> None:
+        self.progress = Progress(enabled and sys.stderr.isatty(),
+                                 sum(t.bytes_total for t in self.tables))
+        self.stack.callback(self.progress.close)
+
+    def done(self, elements: int) -> None:
+        """After a chunk: ``elements`` elements read so far."""
+        if self.progress is not None:
+            self.progress.update(sum(t.bytes_done() for t in self.tables), elements,
+                                 time.perf_counter() - self.start)
 
 
 # -- numbers -----------------------------------------------------------------------------

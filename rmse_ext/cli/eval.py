@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from typing import Any, Iterator, Optional
@@ -16,7 +15,7 @@ from .._keys import AtKey
 from .._rules import resolve
 from .._results import RESULT_COLUMNS
 from ..io import InputError, Table, open_table
-from ._format import PROG
+from ._format import PROG, ChunkLoop
 from .report import combined_report, grouped_report, print_report, ungrouped_report
 
 #: target bytes per operand per chunk (as float64), i.e. 1M rows of scalars
@@ -244,55 +243,32 @@ def default_chunk_rows(operands: list[Operand]) -> int:
     return min([rows, *hints])
 
 
-class Progress:
-    """A tqdm bar on stderr (bytes read, MB/s, elements/s), or nothing."""
-
-    def __init__(self, enabled: bool, total_bytes: int) -> None:
-        self.bar = None
-        if not enabled:
-            return
-        try:
-            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:  # tqdm is a dependency; without it, no bar
-            return
-        try:
-            size = os.get_terminal_size(sys.stderr.fileno())
-        except OSError:
-            size = os.terminal_size((0, 0))
-        # a terminal that reports no size (some pseudo-terminals) gets 80x24
-        self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000,
-                        desc="reading", file=sys.stderr, ncols=size.columns or 80,
-                        nrows=size.lines or 24, mininterval=0.2)
-        self.shown = 0
-
-    def update(self, bytes_done: int, elements: int, seconds: float) -> None:
-        if self.bar is None:
-            return
-        self.bar.update(bytes_done - self.shown)
-        self.shown = bytes_done
-        if seconds > 0:
-            rate = self.bar.format_sizeof(elements / seconds)
-            self.bar.set_postfix_str(f"{rate} elements/s", refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def start_tables(tables: list[Table], every: list[Operand], chunk_rows: Optional[int],
+                 nan_policy: str) -> int:
+    """Start reading every table, each on the columns ``every`` reads of it
+    (one column in two roles is read once: issue 18, defect 7), nulls as NaN
+    under 'omit'; the rows per chunk (``chunk_rows`` or the default)."""
+    chunk_rows = chunk_rows or default_chunk_rows(every)
+    for table in tables:
+        table.nulls = "nan" if nan_policy == "omit" else "reject"
+        table.start(list(dict.fromkeys(op.key for op in every if op.table is table)),
+                    chunk_rows)
+    return chunk_rows
 
 
 def raise_on_nan_row(operands: list[Any], arrays: list[np.ndarray], rows: int) -> None:
     """--nan-policy raise: InputError naming the file (and column) of the
-    first row of the input holding a NaN (1-based, counted over the whole
-    input; on a tie the first of y_true, y_pred, weight) and the element
-    within a multi-output row."""
-    found = [(*first, op) for op, a in zip(operands, arrays)
-             if (first := _missing.first_nan_row(np.asarray(a))) is not None]
-    if found:
-        row, element, per_row, op = min(found, key=lambda f: f[0])
-        line = op.table.line_of(rows + row + 1)
-        where = f" (element {element} of the row)" if per_row > 1 else ""
-        at = "" if line is None else f" (line {line})"
-        raise InputError(op.label, f"has a NaN at row {rows + row + 1}{at}{where} "
-                                   f"(nan_policy='raise')")
+    first row of the input holding a NaN (the chunk's ``arrays`` follow
+    ``rows`` rows; on a tie the first of y_true, y_pred, weight), its
+    1-based row and line (``at_row``), the element within a multi-output
+    row, and how to skip: the one scanner and wording of rmse_ext._missing."""
+    found = _missing.first_missing(dict(enumerate(arrays)), row_offset=rows + 1, by_row=True)
+    if found is not None:
+        op = operands[found.name]
+        where = at_row(op, found.row)[len(f"row {found.row}"):]       # its line, if any
+        raise InputError(op.label, _missing.missing_message(
+            found, column=True, subject="", where=where, skip="--nan-policy omit",
+            element=True))
 
 
 def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -308,54 +284,41 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
     if key_name in (*RESULT_COLUMNS, "scope", pairs.label or "scope"):
         raise InputError(keys.label if keys else "", f"the key column is named {key_name!r}, "
                                                      f"like a column of the result; rename it")
-    try:
+    rows = 0
+    with ChunkLoop(tables, start=start) as loop:
         check_rows(every)
         per_rows = [row_elements(pairs.roles(j)) for j in range(len(pairs.pairs))]
         per_row = sum(per_rows)
-        chunk_rows = args.chunk_rows or default_chunk_rows(every)
-        for table in tables:
-            table.nulls = "nan" if args.nan_policy == "omit" else "reject"
-            # one column in two roles is read once (issue 18, defect 7)
-            table.start(list(dict.fromkeys(op.key for op in every if op.table is table)),
-                        chunk_rows)
+        chunk_rows = start_tables(tables, every, args.chunk_rows, args.nan_policy)
         metrics: list[Any] = [
             (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
                 dtype=args.dtype, nan_policy=args.nan_policy,
                 interval=None if args.ci is None else args.ci_method)
             for _ in pairs.pairs]
-        show = not args.no_progress and sys.stderr.isatty()
-        progress = Progress(show, sum(t.bytes_total for t in tables))
-        rows = 0
-        try:
-            for n, chunks in row_chunks(tables, chunk_rows):
-                arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
-                if args.nan_policy == "raise":
-                    raise_on_nan_row(operands, arrays, rows)
-                for j, metric in enumerate(metrics):
-                    got = [chunks[tables.index(op.table)][op.key] for op in pairs.roles(j)]
-                    try:
-                        if keys is None:
-                            metric.update_state(*got)
-                        else:
-                            metric.update_state(got[0], got[1],
-                                                chunks[tables.index(keys.table)][keys.key],
-                                                got[2] if len(got) == 3 else None)
-                    except AtKey as exc:
-                        assert keys is not None
-                        raise key_error(exc, keys, rows) from None
-                    except (TypeError, ValueError) as exc:
-                        labels = [op.label for op in pairs.roles(j)] + (
-                            [keys.label] if keys is not None else [])
-                        raise InputError(" and ".join(labels),
-                                         f"rows {rows + 1}-{rows + n}: {exc}") from None
-                rows += n
-                progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
-                                time.perf_counter() - start)
-        finally:
-            progress.close()
-    finally:
-        for table in tables:
-            table.close()
+        loop.show(not args.no_progress)
+        for n, chunks in row_chunks(tables, chunk_rows):
+            arrays = [chunks[tables.index(op.table)][op.key] for op in operands]
+            if args.nan_policy == "raise":
+                raise_on_nan_row(operands, arrays, rows)
+            for j, metric in enumerate(metrics):
+                got = [chunks[tables.index(op.table)][op.key] for op in pairs.roles(j)]
+                try:
+                    if keys is None:
+                        metric.update_state(*got)
+                    else:
+                        metric.update_state(got[0], got[1],
+                                            chunks[tables.index(keys.table)][keys.key],
+                                            got[2] if len(got) == 3 else None)
+                except AtKey as exc:
+                    assert keys is not None
+                    raise key_error(exc, keys, rows) from None
+                except (TypeError, ValueError) as exc:
+                    labels = [op.label for op in pairs.roles(j)] + (
+                        [keys.label] if keys is not None else [])
+                    raise InputError(" and ".join(labels),
+                                     f"rows {rows + 1}-{rows + n}: {exc}") from None
+            rows += n
+            loop.done(rows * per_row)
     if rows * per_row == 0 and not args.allow_empty:
         what = "no rows" if rows == 0 else f"{rows} rows of 0 elements each"
         raise InputError(" and ".join(t.path for t in tables),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from typing import Any, Optional
 
@@ -20,8 +19,9 @@ from .._keys import AtKey, KeyCoder
 from ..io import InputError, open_table
 from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, check_order, default_min_samples,
                        parse_window, read_samples, read_times)
-from .eval import (Operand, Progress, check_rows, default_chunk_rows, key_error, positive_int,
-                   raise_on_nan_row, row_chunks, row_elements)
+from ._format import ChunkLoop
+from .eval import (Operand, check_rows, key_error, positive_int, raise_on_nan_row, row_chunks,
+                   row_elements, start_tables)
 
 ROLLING_EXAMPLES = """\
 The window is a number of rows (--window 1000) or a duration (--window 1h,
@@ -170,52 +170,40 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
     coder = KeyCoder([args.group_column], ["groups"])
     names = [c for c in (args.group_column, args.time_column) if c is not None]
     rows = 0
-    try:
+    empty = {**{c: np.zeros(0) for c in names}, "rmse": np.zeros(0),
+             "count": np.zeros(0, np.int64), "weight_sum": np.zeros(0),
+             "omitted": np.zeros(0, np.int64)}
+    with ChunkLoop(tables, then=lambda: writer.close(empty), start=start) as loop:
         check_rows(every)
         per_row = row_elements(operands)
-        chunk_rows = args.chunk_rows or default_chunk_rows(every)
-        for table in tables:
-            table.nulls = "nan" if args.nan_policy == "omit" else "reject"
-            table.start(list(dict.fromkeys(op.key for op in every if op.table is table)),
-                        chunk_rows)
-        show = not args.no_progress and sys.stderr.isatty()
-        progress = Progress(show, sum(t.bytes_total for t in tables))
-        try:
-            for n, chunks in row_chunks(tables, chunk_rows):
-                read = {id(op): chunks[tables.index(op.table)][op.key] for op in every}
-                arrays = [read[id(op)] for op in operands]
-                if args.nan_policy == "raise":
-                    raise_on_nan_row(operands, arrays, rows)
-                key_chunk = None if group is None else read[id(group)]
-                time_raw = None if when is None else read[id(when)]
-                labels = " and ".join(op.label for op in every)
-                try:
-                    out = roll_chunk(windows, coder, spec, least, args.nan_policy, arrays,
-                                     key_chunk, None if time_raw is None or when is None else
-                                     time_values(time_raw, when.label), rows)
-                except AtKey as exc:
-                    assert group is not None
-                    raise key_error(exc, group, rows) from None
-                except (TypeError, ValueError) as exc:
-                    raise InputError(labels, f"rows {rows + 1}-{rows + n}: {exc}") from None
-                columns: dict[str, Any] = {}
-                if key_chunk is not None:
-                    columns[args.group_column] = key_chunk
-                if time_raw is not None:
-                    columns[args.time_column] = time_raw
-                columns.update(out)
-                writer.write(columns)
-                rows += n
-                progress.update(sum(t.bytes_done() for t in tables), rows * per_row,
-                                time.perf_counter() - start)
-        finally:
-            progress.close()
-    finally:
-        for table in tables:
-            table.close()
-        writer.close({**{c: np.zeros(0) for c in names}, "rmse": np.zeros(0),
-                      "count": np.zeros(0, np.int64), "weight_sum": np.zeros(0),
-                      "omitted": np.zeros(0, np.int64)})
+        chunk_rows = start_tables(tables, every, args.chunk_rows, args.nan_policy)
+        loop.show(not args.no_progress)
+        for n, chunks in row_chunks(tables, chunk_rows):
+            read = {id(op): chunks[tables.index(op.table)][op.key] for op in every}
+            arrays = [read[id(op)] for op in operands]
+            if args.nan_policy == "raise":
+                raise_on_nan_row(operands, arrays, rows)
+            key_chunk = None if group is None else read[id(group)]
+            time_raw = None if when is None else read[id(when)]
+            labels = " and ".join(op.label for op in every)
+            try:
+                out = roll_chunk(windows, coder, spec, least, args.nan_policy, arrays,
+                                 key_chunk, None if time_raw is None or when is None else
+                                 time_values(time_raw, when.label), rows)
+            except AtKey as exc:
+                assert group is not None
+                raise key_error(exc, group, rows) from None
+            except (TypeError, ValueError) as exc:
+                raise InputError(labels, f"rows {rows + 1}-{rows + n}: {exc}") from None
+            columns: dict[str, Any] = {}
+            if key_chunk is not None:
+                columns[args.group_column] = key_chunk
+            if time_raw is not None:
+                columns[args.time_column] = time_raw
+            columns.update(out)
+            writer.write(columns)
+            rows += n
+            loop.done(rows * per_row)
     return {"rows": rows, "series": len(windows), "out": args.out,
             "seconds": time.perf_counter() - start}
 
