@@ -91,8 +91,7 @@ def grouped_pairs(frame: Any, pairs: list[tuple[Any, Any]], names: list[Any],
     for t_label, p_label in pairs:
         metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=fold_policy(nan_policy),
                                              **(interval or {}))
-        if position and hasattr(metric._interval, "position"):
-            metric._interval.position = position      # type: ignore[union-attr]
+        metric.advance_bootstrap(position)
         metric._update_read(values[repr(t_label)], values[repr(p_label)], batch, w)
         metrics.append(metric)
     if len(names) == 1:

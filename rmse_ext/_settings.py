@@ -106,6 +106,22 @@ class MetricSettings:
                 "interval='bootstrap'; this one has interval=None")
         return checked
 
+    @property
+    def bootstrap_position(self) -> int:
+        """With ``interval='bootstrap'``, the stream index of the next unit
+        (docs/intervals.md: a unit's draws depend on seed, stream and its
+        index); 0 otherwise.  Engines that fold blocks elsewhere (rmse_ext.dask,
+        the frame doors) start each block's draws from it."""
+        return int(getattr(getattr(self, "_interval", None), "position", 0))
+
+    def advance_bootstrap(self, units: int) -> None:
+        """Move the bootstrap stream past ``units`` units folded elsewhere and
+        merged in (an engine's blocks), so the next update draws fresh ones;
+        nothing without ``interval='bootstrap'``."""
+        interval: Any = getattr(self, "_interval", None)
+        if interval is not None and hasattr(interval, "position"):
+            interval.position += int(units)
+
     def get_config(self) -> dict[str, Any]:
         """Keras's ``{'name', 'dtype'}``; ``num_threads``, ``nan_policy`` and
         the interval settings only when they are not the defaults."""

@@ -29,11 +29,9 @@ import numpy as np
 from dask import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
-from . import _backend, _missing
+from . import _backend, _missing, _state
 from ._columns import library, read_columns, resolved
-from ._grouped_intervals import GroupedBootstrap
 from ._inputs import FLOAT64, as_array, kernel_dtype
-from ._intervals import BootstrapInterval
 from ._keys import check_kind, kind_of_dtype
 from ._missing import check_policy
 from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast, weighted_rows_plan
@@ -45,7 +43,7 @@ from .metric import RootMeanSquaredError
 
 Raw = tuple[float, float, float, float, int, int]
 
-__all__ = ["update_state", "partial_states", "merged_state", "evaluate"]
+__all__ = ["update_state", "partial_states", "merged", "evaluate"]
 
 
 # -- on the workers: one block -> one raw state; raw states -> one ------------------
@@ -186,12 +184,27 @@ def _operands(y_true: Any, y_pred: Any, sample_weight: Any
 
 
 def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
-                   nan_policy: str = "propagate") -> list[Delayed]:
-    """One delayed raw state ``(total_hi, total_lo, weight_hi, weight_lo,
-    elements, omitted)`` per block, after the same checks as
-    ``update_state`` (the layout from rmse_ext._rules.resolve).  Empty
-    inputs give an empty list."""
+                   nan_policy: str = "raise") -> list[Delayed]:
+    """The first of the two stages (``merged`` is the second), as
+    ``rmse_ext.spark.partial_states``: one partial state per block of the
+    squared errors, not yet computed -- a ``dask.delayed`` object per block
+    whose value is the raw state ``(total_hi, total_lo, weight_hi,
+    weight_lo, elements, omitted)``.  The checks of ``update_state`` come
+    first (the layout from rmse_ext._rules.resolve), and ``nan_policy`` is
+    that of the scikit-learn family (docs/semantics.md 8.1): 'raise' (the
+    default) looks for a NaN first and names its flat position, 'omit' counts
+    it in each block's omitted, 'propagate'.  Empty inputs give an empty list."""
+    policy = check_policy(nan_policy)
     layout, t, p, w = _operands(y_true, y_pred, sample_weight)
+    if policy == "raise":
+        _raise_on_nan(y_true=t, y_pred=p, sample_weight=w)
+    return _partial_states(layout, t, p, w, _missing.fold_policy(policy))
+
+
+def _partial_states(layout: Layout, t: da.Array, p: da.Array, w: da.Array | None,
+                    nan_policy: str) -> list[Delayed]:
+    """partial_states' graph for operands already checked (``nan_policy``:
+    the fold policy, 'omit' or 'propagate')."""
     if layout.size == 0:                                              # semantics 4
         return []
     shape = layout.shape
@@ -224,8 +237,9 @@ def partial_states(y_true: Any, y_pred: Any, sample_weight: Any = None, *,
     return totals + counts
 
 
-def merged_state(states: list[Delayed], split_every: int = 8) -> Delayed:
-    """The partial states merged in a tree, ``split_every`` at a time."""
+def _merged_tree(states: list[Delayed], split_every: int = 8) -> Delayed:
+    """The partial states merged in a tree, ``split_every`` at a time (one
+    delayed raw state)."""
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2; got {split_every}")
     merge = delayed(_merge, pure=True)
@@ -236,10 +250,26 @@ def merged_state(states: list[Delayed], split_every: int = 8) -> Delayed:
     return level[0]
 
 
-def _state_of(raw: Raw, accumulator: Any) -> Any:
-    acc = accumulator()
-    acc.set_raw(*raw)
-    return acc
+def merged(states: list[Delayed], split_every: int = 8) -> RootMeanSquaredError:
+    """The second stage, as ``rmse_ext.spark.merged``: ``partial_states``'
+    states merged in a tree (``split_every`` at a time, on the workers,
+    computed on dask's current scheduler) into a float64
+    ``RootMeanSquaredError``, whose ``result()``, ``count`` and ``omitted``
+    are those of the whole input.
+
+    >>> import dask.array as da
+    >>> states = partial_states(da.arange(6.0, chunks=2), da.arange(6.0, chunks=2) + 2.0)
+    >>> m = merged(states)
+    >>> print(len(states), m.result(), m.count)
+    3 2.0 6.0
+    """
+    return _metric_of(_merged_tree(states, split_every).compute(), "float64")
+
+
+def _metric_of(raw: Raw, dtype: str, name: str = "root_mean_squared_error"
+               ) -> RootMeanSquaredError:
+    """A metric holding a merged raw state (through the state format)."""
+    return RootMeanSquaredError.from_state(_state.to_dict(name, dtype, 1, raw))
 
 
 def update_state(metric: Any, y_true: Any, y_pred: Any, *args: Any, groups: Any = None,
@@ -279,21 +309,28 @@ def update_state(metric: Any, y_true: Any, y_pred: Any, *args: Any, groups: Any 
         raise TypeError(
             f"metric must be a rmse_ext.RootMeanSquaredError; got {type(metric).__name__}"
         )
+    if metric.multioutput is not None:
+        raise ValueError(f"rmse_ext.dask folds one pooled output; this metric has "
+                         f"multioutput={metric.multioutput!r} (fold each output's columns "
+                         f"into a metric of its own)")
     if metric.nan_policy == "raise":
         _raise_on_nan(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
     if metric.interval is not None:
         return _update_with_interval(metric, y_true, y_pred, sample_weight, split_every)
-    omit = _missing.fold_policy(metric.nan_policy)
-    states = partial_states(y_true, y_pred, sample_weight, nan_policy=omit)
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2; got {split_every}")
+    states = _partial_states(*_operands(y_true, y_pred, sample_weight),
+                             _missing.fold_policy(metric.nan_policy))
     if states:
-        raw: Raw = merged_state(states, split_every).compute()
-        metric._acc.merge(_state_of(raw, type(metric._acc)))
+        raw: Raw = _merged_tree(states, split_every).compute()
+        metric.merge_state(_metric_of(raw, metric.dtype, metric.name))
     return metric
 
 
 def _raise_on_nan(**operands: Any) -> None:
-    """nan_policy='raise' on dask arrays: one pass to find the first NaN of
-    each operand (its flat position) before anything is folded."""
+    """nan_policy='raise' on dask arrays (rmse_ext._missing's rule and
+    message): one pass to find the first NaN of each operand, in order (its
+    flat position), before anything is folded."""
     for name, x in operands.items():
         if x is None:
             continue
@@ -362,7 +399,7 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
     config = {key: value for key, value in metric.get_config().items()
               if key in ("interval", "n_boot", "seed", "nan_policy")}
     config["dtype"] = metric.dtype
-    stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
+    stream, position = metric.get_config().get("stream", 0), metric.bootstrap_position
     block_state = delayed(_interval_block, pure=True)
     states = []
     for j, index in enumerate(np.ndindex(*(len(c) for c in chunks))):
@@ -375,8 +412,7 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
         states = [merge(*states[i:i + split_every]) for i in range(0, len(states), split_every)]
     root = RootMeanSquaredError.from_state(states[0].compute())
     metric.merge_state(root)
-    if isinstance(metric._interval, BootstrapInterval):
-        metric._interval.position += layout.size
+    metric.advance_bootstrap(layout.size)
     return metric
 
 
@@ -420,7 +456,7 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
             f"groups of shape {g.shape} must hold one key per sample: the squared "
             f"errors have {layout.samples} sample(s) (shape {layout.shape})")
     # the codec's kind checks on the dtype, before anything is computed
-    check_kind(metric._table.kind, kind_of_dtype(g.dtype))
+    check_kind(metric.key_kind, kind_of_dtype(g.dtype))
     if metric.nan_policy == "raise":
         _raise_on_nan(y_true=t, y_pred=p, sample_weight=w)
     if metric.interval is not None:
@@ -452,7 +488,7 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     config = {key: value for key, value in metric.get_config().items()
               if key in ("interval", "n_boot", "seed")}
     config.update(dtype=metric.dtype, nan_policy=_missing.fold_policy(metric.nan_policy))
-    stream, position = metric._interval_args[3], getattr(metric._interval, "position", 0)
+    stream, position = metric.get_config().get("stream", 0), metric.bootstrap_position
     states = []
     for j, (tb, pb, kb, wb) in enumerate(zip(blocks[0], blocks[1], keys, blocks[2])):
         if config.get("interval") == "bootstrap":     # a stream of its own per block
@@ -466,8 +502,7 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
         metric.merge_raw(**states[0].compute())
         return metric
     metric.merge_state(GroupedRootMeanSquaredError.from_state(states[0].compute()))
-    if isinstance(metric._interval, GroupedBootstrap):
-        metric._interval.position += layout.size
+    metric.advance_bootstrap(layout.size)
     return metric
 
 

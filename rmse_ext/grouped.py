@@ -326,6 +326,14 @@ class GroupedRootMeanSquaredError(MetricSettings):
             return self._parts[0].keys()
         return self._table.present()[1]
 
+    @property
+    def key_kind(self) -> Optional[str]:
+        """The kind of key the metric holds ('int', 'bool', 'str', 'bytes',
+        'datetime64[unit]' or 'timedelta64[unit]'; docs/semantics.md 8.7),
+        None before its first key: the engines check new keys against it
+        before any work is sent out."""
+        return self._table.kind
+
     def _per_output(self, read: Any, combine: bool = False) -> Any:
         """multioutput: ``read(part)`` of every output's metric as the last
         axis; ``combine``: as multioutput asks (the average for

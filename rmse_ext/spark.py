@@ -16,7 +16,8 @@ sums.  The driver merges them in partition order by key *value* (composite
 keys are coded over every partition's keys together), so the result is
 deterministic for a given partitioning.  No row-level data reaches the
 driver.  ``partial_states`` / ``merged`` are the same two stages without
-groups, for a ``RootMeanSquaredError``.
+groups (as in ``rmse_ext.dask``: lazy partial states, then a float64
+``RootMeanSquaredError``).
 
 Column types: numbers (byte, short, int, long, float, double, decimal,
 boolean) give one element per row; an array column gives one sample per
@@ -344,7 +345,9 @@ def _value_columns(df: Any, y_true: str, y_pred: str, weight: str | None) -> lis
 
 def partial_states(df: Any, y_true: str, y_pred: str, *, weight: str | None = None,
                    nan_policy: str = "raise") -> Any:
-    """The lazy DataFrame of partial states: one row per partition of ``df``
+    """The first of the two stages (``merged`` is the second), as
+    ``rmse_ext.dask.partial_states``: one partial state per partition of
+    ``df``, not yet computed -- a lazy DataFrame with one row per partition
     (``partition``, ``state``: the JSON of its metric's ``get_state()``,
     ``omitted``: the elements nan_policy='omit' left out, as in the state,
     ``error``: a rejected column's message, else null).  Column names,
@@ -354,9 +357,15 @@ def partial_states(df: Any, y_true: str, y_pred: str, *, weight: str | None = No
     return df.select(*names).mapInArrow(fold, RESULT_SCHEMA)
 
 
-def merged(rows: list[Any]) -> RootMeanSquaredError:
-    """Collected partial-state rows merged in partition order (a partition's
-    error raised here, as the TypeError/ValueError it was)."""
+def merged(rows: Any) -> RootMeanSquaredError:
+    """The second stage, as ``rmse_ext.dask.merged``: ``partial_states``'
+    rows -- collected, or the lazy DataFrame itself (collected here) --
+    merged in partition order into a float64 ``RootMeanSquaredError``,
+    whose ``result()``, ``count`` and ``omitted`` are those of the whole
+    frame (a partition's error raised here, as the TypeError/ValueError it
+    was)."""
+    if hasattr(rows, "collect"):
+        rows = rows.collect()
     metric = RootMeanSquaredError(dtype="float64")
     for row in sorted(rows, key=lambda row: row["partition"]):
         if row["error"] is not None:

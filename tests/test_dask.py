@@ -117,6 +117,61 @@ def test_bad_input_raises_like_the_metric_and_changes_nothing(case):
     assert str(dask_error.value) == str(in_memory_error.value)
 
 
+def test_two_stages_answer_as_their_spark_namesakes():
+    """partial_states / merged: lazy states per block, then a float64
+    RootMeanSquaredError (as rmse_ext.spark's); partial_states follows the
+    scikit-learn family's nan_policy ('raise' by default, position named)."""
+    t, p = normal(30, 2), normal(30, 2)
+    states = rd.partial_states(da.from_array(t, chunks=(7, 2)), da.from_array(p, chunks=(7, 2)))
+    m = rd.merged(states, split_every=2)
+    assert len(states) == 5 and type(m) is RootMeanSquaredError and m.dtype == "float64"
+    assert_agrees(in_memory(t, p), m)
+    t[4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^y_true has a NaN at flat position 9 \(nan_policy="
+                                         r"'raise'\); pass nan_policy='omit' to leave such "):
+        rd.partial_states(da.from_array(t, chunks=(7, 2)), p)
+    omitted = rd.merged(rd.partial_states(da.from_array(t, chunks=(7, 2)), p, nan_policy="omit"))
+    expected = RootMeanSquaredError(dtype="float64", nan_policy="omit")
+    expected.update_state(t, p)
+    assert omitted.omitted == expected.omitted == 1
+    assert_agrees(expected, omitted)
+    assert np.isnan(rd.merged(rd.partial_states(t, p, nan_policy="propagate")).result())
+    with pytest.raises(ValueError, match="nan_policy must be one of"):
+        rd.partial_states(t, p, nan_policy="skip")
+
+
+def test_update_state_merges_through_the_metrics_own_door():
+    """The engine merges a metric of the caller's dtype and name through
+    merge_state (it no longer writes into the accumulator), so a metric
+    the block states cannot describe is refused, unchanged."""
+    t, p = normal(12), normal(12)
+    m = rd.update_state(RootMeanSquaredError(name="mine", dtype="float32"),
+                        da.from_array(t, chunks=5), p)
+    expected = RootMeanSquaredError(dtype="float32")
+    expected.update_state(t, p)
+    assert m.name == "mine" and m.result().dtype == np.float32
+    assert_agrees(expected, m)
+    outputs = RootMeanSquaredError(multioutput="raw_values")
+    with pytest.raises(ValueError, match="multioutput"):
+        rd.update_state(outputs, da.from_array(t.reshape(6, 2), chunks=3), p.reshape(6, 2))
+    assert outputs.get_state() == RootMeanSquaredError(multioutput="raw_values").get_state()
+
+
+@pytest.mark.parametrize("interval", ["bootstrap", "normal", None])
+def test_the_bootstrap_stream_moves_through_the_metrics_seam(interval):
+    """bootstrap_position / advance_bootstrap: the engine moves the stream
+    past the units its blocks folded, as an in-memory update does."""
+    t, p = normal(10), normal(10)
+    m = RootMeanSquaredError(dtype="float64", interval=interval)
+    rd.update_state(m, da.from_array(t, chunks=3), p)
+    here = RootMeanSquaredError(dtype="float64", interval=interval)
+    here.update_state(t, p)
+    assert m.bootstrap_position == here.bootstrap_position == (10 if interval == "bootstrap"
+                                                               else 0)
+    here.advance_bootstrap(5)
+    assert here.bootstrap_position == (15 if interval == "bootstrap" else 0)
+
+
 def test_unknown_chunk_sizes_and_wrong_metric_are_rejected():
     x = da.from_array(normal(20), chunks=5)
     unknown = x[x > 0]
@@ -177,10 +232,8 @@ def test_on_a_two_process_local_cluster(client):
     states = rd.partial_states(y_true, y_pred, weights)
     raws = client.gather(client.compute(states))
     assert len(raws) >= 4 and all(is_raw_state(r) for r in raws)
-    root = client.compute(rd.merged_state(states, split_every=2)).result()
-    assert is_raw_state(root)
-    merged = RootMeanSquaredError(dtype="float64")
-    merged._acc.set_raw(*root)
+    merged = rd.merged(states, split_every=2)          # computed on the client's cluster
+    assert type(merged) is RootMeanSquaredError and merged.dtype == "float64"
     assert_agrees(in_memory(t, p, w), merged)
 
 

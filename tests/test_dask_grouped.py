@@ -168,3 +168,16 @@ def test_evaluate_on_a_dask_dataframe_checks_column_types_before_computing():
     assert computed == []
     with pytest.raises(ValueError, match="has no rows"):
         rmse_ext.dask.evaluate(dd.from_pandas(pdf.iloc[:0], npartitions=1), "y", "yhat")
+
+
+def test_the_key_kind_is_read_through_the_metrics_seam():
+    """key_kind (documented on the grouped metric) is what the engine checks
+    new keys against before any block is computed."""
+    m = GroupedRootMeanSquaredError(dtype="float64")
+    assert m.key_kind is None
+    m.update_state([0.0], [1.0], ["a"])
+    assert m.key_kind == "str"
+    before = m.get_state()
+    with pytest.raises(TypeError, match="holds int keys, but this metric's keys are str"):
+        rd.update_state(m, da.zeros(2), da.ones(2), da.from_array(np.array([1, 2])))
+    assert m.get_state() == before

@@ -84,6 +84,11 @@ def test_only_one_small_state_per_partition_reaches_the_driver(table):
     merged = rmse_ext.spark.merged(rows)
     assert merged.count == pytest.approx(w.sum(), rel=1e-12)
     assert float(merged.result()) == rmse_of(df, "y", "yhat", weight="w")
+    # as rmse_ext.dask.merged: the lazy states themselves are taken too, and the
+    # answer is a float64 RootMeanSquaredError holding the whole frame's state
+    again = rmse_ext.spark.merged(states)
+    assert type(again) is RootMeanSquaredError and again.dtype == "float64"
+    assert again.get_state() == merged.get_state()
 
 
 def test_deterministic_for_a_partitioning(table):
