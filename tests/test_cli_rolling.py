@@ -88,3 +88,26 @@ def test_the_chunk_loop_closes_inputs_then_the_output_however_it_ends():
             loop.done(1)
             raise ValueError("bad chunk")
     assert sorted(closed[:2]) == ["a", "b"] and closed[2:] == ["out"]
+
+
+def test_key_columns_are_written_exactly(tmp_path, capsys):
+    """Keys with NUL bytes inside survive the output: Parquet through the
+    codec's to_arrow (pyarrow ends NumPy strings at a NUL: b"a\\x00b" was
+    written as b"a"), CSV bytes as hex as rmse-ext eval writes them (the
+    decoded text of b"\\xff" and of b"\\\\xff" was the same)."""
+    keys = np.array([b"a\x00b", b"a", b"a\x00b", b"\xffa", b"\\xffa"])
+    np.savez(tmp_path / "d.npz", k=keys, y=np.zeros(5), p=np.arange(5.0))
+    args = ["rolling", str(tmp_path / "d.npz"), "--true-column", "y", "--pred-column", "p",
+            "--group-column", "k", "--window", "2", "--min-samples", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "r.parquet")]) == 0
+    out = pq.read_table(tmp_path / "r.parquet").to_pydict()
+    assert out["k"] == keys.tolist()
+    assert out["count"] == [1, 1, 2, 1, 1]
+    assert main([*args, "--out", str(tmp_path / "r.csv")]) == 0
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["k"] + [k.hex() for k in keys.tolist()]
+    strings = np.array(["a\x00b", "a", "a\x00b"])
+    np.savez(tmp_path / "s.npz", k=strings, y=np.zeros(3), p=np.arange(3.0))
+    args[1] = str(tmp_path / "s.npz")
+    assert main([*args, "--out", str(tmp_path / "s.parquet")]) == 0
+    assert pq.read_table(tmp_path / "s.parquet").column("k").to_pylist() == strings.tolist()

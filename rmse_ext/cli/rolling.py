@@ -15,11 +15,11 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _backend
-from .._keys import AtKey, KeyCoder
+from .._keys import AtKey, KeyCoder, to_arrow
 from ..io import InputError, open_table
 from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, check_order, default_min_samples,
                        parse_window, read_samples, read_times)
-from ._format import ChunkLoop
+from ._format import ChunkLoop, key_cells
 from .eval import (Operand, check_rows, key_error, positive_int, raise_on_nan_row, row_chunks,
                    row_elements, start_tables)
 
@@ -72,13 +72,14 @@ def window_arg(text: str) -> Any:
 
 
 class Writer:
-    """Output rows to CSV (streamed) or Parquet (one row group per chunk)."""
+    """Output rows to CSV (streamed) or Parquet (one row group per chunk);
+    bytes in the ``keys`` columns as hex in CSV."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, keys: tuple[str, ...] = ()) -> None:
         lower = path.lower()
         if not lower.endswith((".csv", ".parquet", ".pq")):
             raise InputError(path, "--out must end in .csv or .parquet")
-        self.path, self.parquet = path, not lower.endswith(".csv")
+        self.path, self.parquet, self.keys = path, not lower.endswith(".csv"), keys
         self.writer: Any = None
         self.file: Any = None
 
@@ -86,7 +87,9 @@ class Writer:
         if self.parquet:
             import pyarrow as pa
             import pyarrow.parquet as pq
-            table = pa.table({k: pa.array(np.asarray(v)) for k, v in columns.items()})
+            # text and bytes through to_arrow: pyarrow ends NumPy strings at a NUL
+            table = pa.table({k: to_arrow(a) if a.dtype.kind in "SUO" else pa.array(a)
+                              for k, a in ((k, np.asarray(v)) for k, v in columns.items())})
             if self.writer is None:
                 self.writer = pq.ParquetWriter(self.path, table.schema)
             self.writer.write_table(table)
@@ -97,9 +100,12 @@ class Writer:
             self.writer.writerow(list(columns))
         cols = [np.asarray(v) for v in columns.values()]
         text: list[Any] = [c.astype(str) if c.dtype.kind in "fiumMU" else c for c in cols]
-        for k, c in enumerate(cols):
+        for k, (name, c) in enumerate(zip(columns, cols)):
             if c.dtype.kind == "f":
                 text[k] = [repr(float(x)) for x in c]
+            elif name in self.keys and (c.dtype.kind == "S" or (
+                    c.dtype.kind == "O" and c.size and isinstance(c[0], bytes))):
+                text[k] = key_cells("bytes", c)       # hex, as rmse-ext eval writes bytes keys
             elif c.dtype.kind == "S":
                 text[k] = [bytes(x).decode("utf-8", "backslashreplace") for x in c]
         self.writer.writerows(zip(*text))
@@ -165,7 +171,7 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
     operands, group, when = resolve_columns(args, parser)
     every = operands + [op for op in (group, when) if op is not None]
     tables = list(dict.fromkeys(op.table for op in every))
-    writer = Writer(args.out)
+    writer = Writer(args.out, keys=() if args.group_column is None else (args.group_column,))
     windows: dict[Any, Any] = {}
     coder = KeyCoder([args.group_column], ["groups"])
     names = [c for c in (args.group_column, args.time_column) if c is not None]
