@@ -143,18 +143,18 @@ def read_times(time: Any, samples: int, spec: WindowSpec, name: str = "time") ->
         if a.dtype.kind not in "mM":
             raise TypeError(f"{name} must hold datetimes or timedeltas for a duration window; "
                             f"got {a.dtype} (a float window spans numeric times)")
-        bad = np.isnat(a)
-        if bad.any():
-            raise ValueError(f"{name} has a missing time (NaT) at position {int(np.argmax(bad))}")
         unit = "M8[ns]" if a.dtype.kind == "M" else "m8[ns]"
-        return np.ascontiguousarray(a.astype(unit).view(np.int64))
+        ticks = np.ascontiguousarray(a.astype(unit, copy=False).view(np.int64))
+        missing = _backend.kernel.time_faults(ticks)[0]
+        if missing >= 0:
+            raise ValueError(f"{name} has a missing time (NaT) at position {missing}")
+        return ticks
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers for a numeric (float) window; got {a.dtype}")
     f = np.ascontiguousarray(a, dtype=FLOAT64)
-    bad = ~np.isfinite(f)
-    if bad.any():
-        raise ValueError(f"{name} has a missing or infinite time at position "
-                         f"{int(np.argmax(bad))}")
+    missing = _backend.kernel.time_faults(f)[0]
+    if missing >= 0:
+        raise ValueError(f"{name} has a missing or infinite time at position {missing}")
     return f
 
 
@@ -191,9 +191,8 @@ def check_order(times: Any, last: Any = None, positions: Any = None,
     if last is not None and times[0] < last:
         raise ValueError(f"{name} must be non-decreasing: {name}[0] is before the newest "
                          f"time already in the window")
-    down = np.flatnonzero(times[1:] < times[:-1])
-    if len(down):
-        i = int(down[0]) + 1
+    i = _backend.kernel.time_faults(times)[1]
+    if i >= 0:
         at = i if positions is None else int(positions[i])
         what = where
         raise ValueError(f"{name} must be non-decreasing (within a series): it decreases "
@@ -345,7 +344,7 @@ class RollingRootMeanSquaredError(MetricSettings):
     def result(self) -> np.floating[Any]:
         """The RMSE over the window, a NumPy scalar of ``dtype``: 0 empty,
         NaN when every element in it was omitted."""
-        value: np.floating[Any] = self._dtype.type(self._win.value())
+        value: np.floating[Any] = self._win.value_as(self._result_dtype)
         return value
 
     def reset_state(self) -> None:

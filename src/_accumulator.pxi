@@ -7,6 +7,18 @@ cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void* data, cnp.dtype descr, object base)
 
 
+cdef inline object float_scalar(double v, cnp.dtype descr):
+    """v as a NumPy scalar of the float dtype ``descr`` (float32 and float64
+    built in C: no Python-level conversion)."""
+    cdef float f
+    if descr.type_num == cnp.NPY_DOUBLE and descr.byteorder != c'>':
+        return PyArray_Scalar(&v, descr, None)
+    if descr.type_num == cnp.NPY_FLOAT and descr.byteorder != c'>':
+        f = <float>v
+        return PyArray_Scalar(&f, descr, None)
+    return (<object>descr).type(v)
+
+
 cdef struct Count:
     uint64_t lo
     uint64_t hi            # the value is hi * 2**64 + lo
@@ -247,14 +259,8 @@ cdef class Accumulator:
     def value_as(self, cnp.dtype descr):
         """value() as a NumPy scalar of the float dtype ``descr`` (float32
         and float64 built in C: no Python-level conversion)."""
-        cdef double v = sqrt_of_ratio(self.total, count_dd(self.weight, self.elements))
-        cdef float f
-        if descr.type_num == cnp.NPY_DOUBLE and descr.byteorder != c'>':
-            return PyArray_Scalar(&v, descr, None)
-        if descr.type_num == cnp.NPY_FLOAT and descr.byteorder != c'>':
-            f = <float>v
-            return PyArray_Scalar(&f, descr, None)
-        return (<object>descr).type(v)
+        return float_scalar(sqrt_of_ratio(self.total, count_dd(self.weight, self.elements)),
+                            descr)
 
     def count(self):
         """The weight sum plus the unweighted element count, in float64."""

@@ -21,7 +21,8 @@
 # from mid: the state is the items and mid, and a restored window continues
 # bitwise.
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
 from libc.math cimport NAN
 from libc.stdint cimport INT64_MIN
 
@@ -480,23 +481,114 @@ cdef int roll_series(Window* W, const WinSpec* S, const double* t, const double*
 
 
 # ---------------------------------------------------------------------------
-# Sample-count windows of one-element samples: the block-suffix scheme
+# Windows of one-element samples, every value at once: the block-suffix scheme
 # ---------------------------------------------------------------------------
 #
-# For a window of the last L samples, cut a series into blocks of L.  The
-# window ending at offset j of a block is the previous block's samples from
-# j + 1 on (its suffix sum S[j + 1]) plus this block's first j + 1 (the
-# running prefix sum P): S[j + 1] + P, two double-double sums of samples in
-# the window and nothing else -- no subtraction, as the two-stacks window,
-# with fewer steps per sample: one pass gathers the squared errors, one
-# forms P and S[j + 1] + P, one (vectorised) takes the roots, one forms the
-# block's suffix sums for the next block.  rolling_values takes this path
-# for count windows of one-element samples without 'omit'; it holds
-# BLOCK_ARRAYS * (L + 1) doubles.
+# The two-stacks window above, laid out for a whole series at once.  Cut the
+# series into blocks at the samples where a window first loses the start of
+# the block before (for the last L samples: every L samples; for a time
+# window where the window start passes it).  The window ending at a sample
+# of a block is then the previous block's suffix sum from the window's start
+# on, plus the running prefix sum of this block up to the sample: S[h] + P,
+# two double-double sums of samples in the window and nothing else -- no
+# subtraction, as the two-stacks window (its flip is the block boundary).
+# Per block: one pass forms the items (vectorised), one sequential pass runs
+# the prefix sum forwards and, interleaved with it, the block's own suffix
+# sums backwards (two independent chains: the pass is bound by the latency of
+# one addition per sample, not two), and per chunk of rows one vectorised
+# pass forms S[h] + P and its root.  rolling_values takes this path for
+# one-element samples without 'omit', for count and time windows; it holds
+# O(window) doubles (the largest block, grown as needed).
 
 cdef enum:
-    BLOCK_MAX = 1 << 16        # longer count windows go through the two-stacks window
-    BLOCK_ARRAYS = 16
+    CHUNK_ROWS = 128           # rows whose roots are taken in one vectorised pass
+
+cdef struct BlockBufs:
+    double* x_hi               # the block's items: w * (p - t)**2 as hi + lo,
+    double* x_lo               # and the weight
+    double* xw
+    double* s_hi               # the previous block's suffix sums (entry m: 0)
+    double* s_lo
+    double* sw_hi
+    double* sw_lo
+    double* n_hi               # this block's suffix sums, being formed
+    double* n_lo
+    double* nw_hi
+    double* nw_lo
+    int64_t* heads             # each sample's window start (a series position)
+    Py_ssize_t cap             # entries each array holds
+
+cdef enum:
+    BLOCK_DOUBLES = 11         # the double arrays of BlockBufs
+
+cdef struct RootChunk:         # fixed arrays: the loops over them vectorise
+    double f_hi[CHUNK_ROWS]    # the front: the previous block's suffix at the head
+    double f_lo[CHUNK_ROWS]
+    double fw_hi[CHUNK_ROWS]
+    double fw_lo[CHUNK_ROWS]
+    double p_hi[CHUNK_ROWS]    # the back: this block's prefix
+    double p_lo[CHUNK_ROWS]
+    double pw_hi[CHUNK_ROWS]
+    double pw_lo[CHUNK_ROWS]
+    double t_hi[CHUNK_ROWS]    # the window's sums
+    double t_lo[CHUNK_ROWS]
+    double c_hi[CHUNK_ROWS]
+    double c_lo[CHUNK_ROWS]
+    double root[CHUNK_ROWS]
+    double usual[CHUNK_ROWS]
+    double samples[CHUNK_ROWS]
+
+
+cdef void block_bufs_free(BlockBufs* B) noexcept nogil:
+    cdef double** arrays[BLOCK_DOUBLES]
+    cdef int k
+    block_arrays(B, arrays)
+    for k in range(BLOCK_DOUBLES):
+        free(arrays[k][0])
+        arrays[k][0] = NULL
+    free(B.heads)
+    B.heads = NULL
+    B.cap = 0
+
+
+cdef inline void block_arrays(BlockBufs* B, double*** arrays) noexcept nogil:
+    arrays[0] = &B.x_hi
+    arrays[1] = &B.x_lo
+    arrays[2] = &B.xw
+    arrays[3] = &B.s_hi
+    arrays[4] = &B.s_lo
+    arrays[5] = &B.sw_hi
+    arrays[6] = &B.sw_lo
+    arrays[7] = &B.n_hi
+    arrays[8] = &B.n_lo
+    arrays[9] = &B.nw_hi
+    arrays[10] = &B.nw_lo
+
+
+cdef int block_bufs_grow(BlockBufs* B, Py_ssize_t cap) noexcept nogil:
+    """Room for cap + 1 entries in every array, keeping what they hold (the
+    previous block's suffix sums, the heads); -1 out of memory."""
+    cdef Py_ssize_t c = 64 if B.cap < 64 else B.cap
+    cdef double** arrays[BLOCK_DOUBLES]
+    cdef double* d
+    cdef int64_t* h
+    cdef int k
+    while c < cap + 1:
+        c *= 2
+    if c == B.cap:
+        return 0
+    block_arrays(B, arrays)
+    for k in range(BLOCK_DOUBLES):
+        d = <double*>realloc(arrays[k][0], c * sizeof(double))
+        if d == NULL:
+            return -1
+        arrays[k][0] = d
+    h = <int64_t*>realloc(B.heads, c * sizeof(int64_t))
+    if h == NULL:
+        return -1
+    B.heads = h
+    B.cap = c
+    return 0
 
 
 cdef inline void item_of(double p, double t, const double* w, Py_ssize_t i, double* x_hi,
@@ -526,117 +618,164 @@ cdef inline void dd_sum_into(double a_hi, double a_lo, double b_hi, double b_lo,
     lo[0] = ((a_hi - (s - z)) + (b_hi - z)) + (a_lo + b_lo)
 
 
-cdef int roll_count_blocks(const double* t, const double* p, const double* w,
-                           const int64_t* order, Py_ssize_t k0, Py_ssize_t k1,
-                           int64_t L, const RollOut* O, double* buf) noexcept nogil:
+cdef inline Py_ssize_t block_end(const WinSpec* S, const int64_t* order, Py_ssize_t k0,
+                                 Py_ssize_t k1, Py_ssize_t b0, const int64_t* ti,
+                                 const double* tf, Py_ssize_t* h, BlockBufs* B) noexcept nogil:
+    """The end of the block starting at series position b0: the first
+    position whose window starts after b0 (k1 if none); each sample's window
+    start stored in B.heads (h: a time window's moving start).  -1 out of
+    memory."""
+    cdef Py_ssize_t k = b0, end, cap = B.cap - 1
+    cdef int64_t* heads = B.heads
+    cdef int64_t lim_i
+    cdef double now
+    if S.kind == WIN_COUNT:                 # the window of k starts at k - L + 1
+        end = b0 + S.size if k1 - b0 > S.size else k1
+        if end - b0 > cap and block_bufs_grow(B, end - b0) < 0:
+            return -1
+        for k in range(b0, end):
+            B.heads[k - b0] = k - S.size + 1 if k - S.size + 1 > k0 else k0
+        return end
+    while k < k1:
+        if S.kind == WIN_INT_TIME:          # as must_pop: oldest <= newest - span
+            lim_i = ti[order[k] if order != NULL else k] - S.span_i
+            while ti[order[h[0]] if order != NULL else h[0]] <= lim_i:
+                h[0] += 1
+        else:                               # newest - oldest >= span
+            now = tf[order[k] if order != NULL else k]
+            while now - tf[order[h[0]] if order != NULL else h[0]] >= S.span_f:
+                h[0] += 1
+        if h[0] > b0:
+            break
+        if k - b0 >= cap:
+            if block_bufs_grow(B, k - b0 + 1) < 0:
+                return -1
+            cap = B.cap - 1
+            heads = B.heads
+        heads[k - b0] = h[0]
+        k += 1
+    return k
+
+
+cdef int roll_blocks(const WinSpec* S, const double* t, const double* p, const double* w,
+                     const int64_t* order, Py_ssize_t k0, Py_ssize_t k1, const int64_t* ti,
+                     const double* tf, const RollOut* O, BlockBufs* B,
+                     RootChunk* C) noexcept nogil:
     """The values of samples order[k0:k1] (k0:k1 without an order) of one
-    series for a window of the last L samples; buf holds BLOCK_ARRAYS *
-    (L + 1) doubles.  Returns 0."""
-    cdef Py_ssize_t stride = L + 1
-    cdef double* x_hi = buf
-    cdef double* x_lo = buf + stride
-    cdef double* xw = buf + 2 * stride
-    cdef double* s_hi = buf + 3 * stride
-    cdef double* s_lo = buf + 4 * stride
-    cdef double* sw_hi = buf + 5 * stride
-    cdef double* sw_lo = buf + 6 * stride
-    cdef double* p_hi = buf + 7 * stride
-    cdef double* p_lo = buf + 8 * stride
-    cdef double* pw_hi = buf + 9 * stride
-    cdef double* pw_lo = buf + 10 * stride
-    cdef double* c_hi = buf + 11 * stride
-    cdef double* c_lo = buf + 12 * stride
-    cdef double* root = buf + 13 * stride
-    cdef double* usual = buf + 14 * stride
-    cdef double* tot_hi = buf + 15 * stride       # the fix-ups' totals
-    cdef Py_ssize_t n = k1 - k0, b0, m, j, i, g
-    cdef double ph, pl, wh, wl, th, tl, least = <double>O.min_samples
-    cdef DD T, C, S, Sw
-    cdef int64_t count
-    for j in range(stride):
-        s_hi[j] = 0.0
-        s_lo[j] = 0.0
-        sw_hi[j] = 0.0
-        sw_lo[j] = 0.0
-    b0 = 0
-    while b0 < n:
-        m = L if n - b0 > L else n - b0
+    series of one-element samples; -1 out of memory."""
+    cdef Py_ssize_t b0 = k0, b1, m, prev = k0, j, c0, r, i, g, h = k0, q
+    cdef double ph, pl, wh, wl, sh, sl, vh, vl, least = <double>O.min_samples
+    cdef double* swap
+    cdef DD T, W
+    cdef bint weighted = w != NULL
+    if B.cap == 0 and block_bufs_grow(B, 64) < 0:
+        return -1
+    B.s_hi[0] = 0.0                      # no previous block: an empty front
+    B.s_lo[0] = 0.0
+    B.sw_hi[0] = 0.0
+    B.sw_lo[0] = 0.0
+    while b0 < k1:
+        b1 = block_end(S, order, k0, k1, b0, ti, tf, &h, B)
+        if b1 < 0:
+            return -1
+        m = b1 - b0
         if order == NULL:                           # the block's items (vectorised)
             for j in range(m):
-                item_of(p[k0 + b0 + j], t[k0 + b0 + j], w, k0 + b0 + j, &x_hi[j], &x_lo[j],
-                        &xw[j])
+                item_of(p[b0 + j], t[b0 + j], w, b0 + j, &B.x_hi[j], &B.x_lo[j], &B.xw[j])
         else:
             for j in range(m):
                 if j + GATHER_AHEAD < m:            # scattered rows: ask for them early
-                    g = order[k0 + b0 + j + GATHER_AHEAD]
+                    g = order[b0 + j + GATHER_AHEAD]
                     prefetch_ahead(t + g, 0)
                     prefetch_ahead(p + g, 0)
-                    if w != NULL:
+                    if weighted:
                         prefetch_ahead(w + g, 0)
-                i = order[k0 + b0 + j]
-                item_of(p[i], t[i], w, i, &x_hi[j], &x_lo[j], &xw[j])
-        ph = 0.0                                    # the running prefix sums
-        pl = 0.0
-        wh = 0.0
-        wl = 0.0
-        for j in range(m):
-            add_lane(x_hi[j], x_lo[j], &ph, &pl)
-            p_hi[j] = ph
-            p_lo[j] = pl
-            if w != NULL:
-                add_exact_lane(xw[j], &wh, &wl)
-                pw_hi[j] = wh
-                pw_lo[j] = wl
-        if w != NULL:                               # the windows' weights
-            for j in range(m):
-                dd_sum_into(sw_hi[j + 1], sw_lo[j + 1], pw_hi[j], pw_lo[j], &c_hi[j], &c_lo[j])
-        else:
-            for j in range(m):
-                c_hi[j] = <double>(b0 + j + 1 if b0 + j + 1 < L else L)
-                c_lo[j] = 0.0
-        for j in range(m):                          # vectorised: S[j + 1] + P, and its root
-            dd_sum_into(s_hi[j + 1], s_lo[j + 1], p_hi[j], p_lo[j], &th, &tl)
-            tot_hi[j] = th
-            p_lo[j] = tl
-            root[j] = usual_root(th, tl, c_hi[j], c_lo[j], &usual[j])
-            if <double>(b0 + j + 1 if b0 + j + 1 < L else L) < least:
-                root[j] = NAN
-                usual[j] = 1.0
-        for j in range(m):                          # the rare rest: inf, NaN, weight 0, ...
-            if usual[j] != 1.0:
-                T.hi = tot_hi[j]
-                T.lo = p_lo[j] if isfinite(T.hi) else 0.0
-                C.hi = c_hi[j]
-                C.lo = c_lo[j] if isfinite(C.hi) else 0.0
-                root[j] = sqrt_of_ratio(T, C)
-        if order == NULL:
-            for j in range(m):
-                O.rmse[k0 + b0 + j] = root[j]
-        else:
-            for j in range(m):
-                O.rmse[order[k0 + b0 + j]] = root[j]
-        if O.count != NULL:
-            for j in range(m):
-                i = k0 + b0 + j if order == NULL else order[k0 + b0 + j]
-                count = b0 + j + 1 if b0 + j + 1 < L else L
-                O.count[i] = count
-                O.weight_sum[i] = c_hi[j] + c_lo[j] if isfinite(c_hi[j]) else c_hi[j]
-                O.omitted[i] = 0
-        if m == L:                                  # the block's suffix sums, newest first
-            dd_zero(&S)
-            dd_zero(&Sw)
-            j = m
-            while j > 0:
-                j -= 1
-                add_lane(x_hi[j], x_lo[j], &S.hi, &S.lo)
-                s_hi[j] = S.hi
-                s_lo[j] = S.lo
-                if w != NULL:
-                    add_exact_lane(xw[j], &Sw.hi, &Sw.lo)
-                    sw_hi[j] = Sw.hi
-                    sw_lo[j] = Sw.lo
-        b0 += m
+                i = order[b0 + j]
+                item_of(p[i], t[i], w, i, &B.x_hi[j], &B.x_lo[j], &B.xw[j])
+        ph = pl = wh = wl = 0.0                     # the prefix (the back)
+        sh = sl = vh = vl = 0.0                     # this block's suffix, from its end
+        B.n_hi[m] = B.n_lo[m] = B.nw_hi[m] = B.nw_lo[m] = 0.0
+        c0 = 0
+        while c0 < m:
+            q = m - c0 if m - c0 < CHUNK_ROWS else CHUNK_ROWS
+            for j in range(q):                      # two independent chains
+                add_lane(B.x_hi[c0 + j], B.x_lo[c0 + j], &ph, &pl)
+                C.p_hi[j] = ph
+                C.p_lo[j] = pl
+                r = m - 1 - c0 - j
+                add_lane(B.x_hi[r], B.x_lo[r], &sh, &sl)
+                B.n_hi[r] = sh
+                B.n_lo[r] = sl
+                if weighted:
+                    add_exact_lane(B.xw[c0 + j], &wh, &wl)
+                    C.pw_hi[j] = wh
+                    C.pw_lo[j] = wl
+                    add_exact_lane(B.xw[r], &vh, &vl)
+                    B.nw_hi[r] = vh
+                    B.nw_lo[r] = vl
+            for j in range(q):                      # the front at each window's start
+                r = B.heads[c0 + j] - prev
+                C.f_hi[j] = B.s_hi[r]
+                C.f_lo[j] = B.s_lo[r]
+                C.samples[j] = <double>(b0 + c0 + j + 1 - B.heads[c0 + j])
+                if weighted:
+                    C.fw_hi[j] = B.sw_hi[r]
+                    C.fw_lo[j] = B.sw_lo[r]
+            chunk_roots(C, q, weighted, least)
+            chunk_out(C, q, order, b0 + c0, O)
+            c0 += q
+        swap = B.s_hi; B.s_hi = B.n_hi; B.n_hi = swap      # this block is the next front
+        swap = B.s_lo; B.s_lo = B.n_lo; B.n_lo = swap
+        swap = B.sw_hi; B.sw_hi = B.nw_hi; B.nw_hi = swap
+        swap = B.sw_lo; B.sw_lo = B.nw_lo; B.nw_lo = swap
+        prev = b0
+        b0 = b1
     return 0
+
+
+cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted,
+                             double least) noexcept nogil:
+    """Each window's sums S[h] + P and root (vectorised: no call, no branch),
+    then the rare rest (inf, NaN, weight 0, a quotient out of range) by
+    sqrt_of_ratio."""
+    cdef Py_ssize_t j
+    cdef DD T, W
+    if weighted:
+        for j in range(q):
+            dd_sum_into(C.fw_hi[j], C.fw_lo[j], C.pw_hi[j], C.pw_lo[j], &C.c_hi[j], &C.c_lo[j])
+    else:
+        for j in range(q):
+            C.c_hi[j] = C.samples[j]
+            C.c_lo[j] = 0.0
+    for j in range(q):
+        dd_sum_into(C.f_hi[j], C.f_lo[j], C.p_hi[j], C.p_lo[j], &C.t_hi[j], &C.t_lo[j])
+        C.root[j] = usual_root(C.t_hi[j], C.t_lo[j], C.c_hi[j], C.c_lo[j], &C.usual[j])
+        C.root[j] = NAN if C.samples[j] < least else C.root[j]
+        C.usual[j] = 1.0 if C.samples[j] < least else C.usual[j]
+    for j in range(q):
+        if C.usual[j] != 1.0:
+            T.hi = C.t_hi[j]
+            T.lo = C.t_lo[j] if isfinite(T.hi) else 0.0
+            W.hi = C.c_hi[j]
+            W.lo = C.c_lo[j] if isfinite(W.hi) else 0.0
+            C.root[j] = sqrt_of_ratio(T, W)
+
+
+cdef inline void chunk_out(const RootChunk* C, Py_ssize_t q, const int64_t* order,
+                           Py_ssize_t k, const RollOut* O) noexcept nogil:
+    """Write the chunk's values for series positions k, k + 1, ..."""
+    cdef Py_ssize_t j, i
+    if order == NULL:
+        memcpy(O.rmse + k, C.root, q * sizeof(double))
+    else:
+        for j in range(q):
+            O.rmse[order[k + j]] = C.root[j]
+    if O.count != NULL:
+        for j in range(q):
+            i = k + j if order == NULL else order[k + j]
+            O.count[i] = <int64_t>C.samples[j]
+            O.weight_sum[i] = C.c_hi[j] + C.c_lo[j] if isfinite(C.c_hi[j]) else C.c_hi[j]
+            O.omitted[i] = 0
 
 
 cdef int push_samples(Window* W, const WinSpec* S, const double* t, const double* p,
@@ -688,7 +827,8 @@ def rolling_values(cnp.ndarray t, cnp.ndarray p, cnp.ndarray w, Py_ssize_t run,
     cdef const int64_t* tip = <const int64_t*>data_or_null(ti)
     cdef const double* tfp = <const double*>data_or_null(tf)
     cdef int failed = 0
-    cdef double* buf
+    cdef BlockBufs B
+    cdef RootChunk* C
     spec_of(&S, kind, size, span_i, span_f)
     O.rmse = <double*>cnp.PyArray_DATA(rmse)
     O.count = NULL if count is None else <int64_t*>cnp.PyArray_DATA(count)
@@ -699,18 +839,24 @@ def rolling_values(cnp.ndarray t, cnp.ndarray p, cnp.ndarray w, Py_ssize_t run,
         order_p = <const int64_t*>cnp.PyArray_DATA(order)
         starts_p = <const int64_t*>cnp.PyArray_DATA(starts)
         groups = cnp.PyArray_SIZE(starts) - 1
-    if kind == WIN_COUNT and run == 1 and not omit and size <= BLOCK_MAX:
-        buf = <double*>malloc(BLOCK_ARRAYS * (size + 1) * sizeof(double))
-        if buf == NULL:
+    if run == 1 and not omit:
+        memset(&B, 0, sizeof(BlockBufs))
+        C = <RootChunk*>malloc(sizeof(RootChunk))
+        if C == NULL:
             raise MemoryError("rolling window")
         with nogil:
             if order_p == NULL:
-                roll_count_blocks(tp, pp, wp, NULL, 0, n, size, &O, buf)
+                failed = roll_blocks(&S, tp, pp, wp, NULL, 0, n, tip, tfp, &O, &B, C)
             else:
                 for g in range(groups):
-                    roll_count_blocks(tp, pp, wp, order_p, starts_p[g], starts_p[g + 1], size,
-                                      &O, buf)
-        free(buf)
+                    failed = roll_blocks(&S, tp, pp, wp, order_p, starts_p[g], starts_p[g + 1],
+                                         tip, tfp, &O, &B, C)
+                    if failed:
+                        break
+        block_bufs_free(&B)
+        free(C)
+        if failed:
+            raise MemoryError("rolling window")
         return
     if window_init(&W, size + 1 if kind == WIN_COUNT else 64, w is not None) < 0:
         raise MemoryError("rolling window")
@@ -769,6 +915,39 @@ cdef inline bint has_nan(const double* x, Py_ssize_t n) noexcept nogil:
 
 
 cdef int64_t NAT = INT64_MIN        # numpy.datetime64("NaT") as int64
+
+
+def time_faults(cnp.ndarray x):
+    """(missing, decrease): the first position of x -- C-contiguous int64
+    times (NaT, INT64_MIN, missing) or float64 (not finite missing) --
+    holding a missing time, and the first whose time is before the one
+    before it; -1 for none.  One branch-free pass finds whether there is
+    either; the positions are looked for only then."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), i, missing = -1, down = -1
+    cdef const int64_t* a = <const int64_t*>cnp.PyArray_DATA(x)
+    cdef const double* f = <const double*>cnp.PyArray_DATA(x)
+    cdef bint ints = cnp.PyArray_TYPE(x) != cnp.NPY_DOUBLE, bad = False
+    if n == 0:
+        return -1, -1
+    with nogil:
+        if ints:
+            bad = a[0] == NAT
+            for i in range(1, n):
+                bad |= (a[i] == NAT) | (a[i] < a[i - 1])
+        else:
+            bad = not isfinite(f[0])
+            for i in range(1, n):
+                bad |= (f[i] - f[i] != 0.0) | (f[i] < f[i - 1])
+        if bad:
+            for i in range(n):
+                if (a[i] == NAT) if ints else not isfinite(f[i]):
+                    missing = i
+                    break
+            for i in range(1, n):
+                if (a[i] < a[i - 1]) if ints else f[i] < f[i - 1]:
+                    down = i
+                    break
+    return missing, down
 NS_DATETIME = np.dtype("M8[ns]")
 
 
@@ -784,6 +963,8 @@ cdef class RollingWindow:
     """
     cdef Window W
     cdef WinSpec S
+    cdef object read_out      # value_as's last answer; None once the window changed
+    cdef object read_descr    # the dtype it was made in
 
     def __cinit__(self, int kind, int64_t size, int64_t span_i, double span_f):
         spec_of(&self.S, kind, size, span_i, span_f)
@@ -805,6 +986,7 @@ cdef class RollingWindow:
         cdef const int64_t* tip = <const int64_t*>data_or_null(ti)
         cdef const double* tfp = <const double*>data_or_null(tf)
         cdef int failed
+        self.read_out = None
         if n * run > GIL_FREE_ABOVE:
             with nogil:
                 failed = push_samples(&self.W, &self.S, tp, pp, wp, n, run, omit, tip, tfp)
@@ -888,6 +1070,7 @@ cdef class RollingWindow:
                             or has_nan(<const double*>cnp.PyArray_DATA(pa), n * run)
                             or (wp != NULL and has_nan(wp, n * run))):
             return False
+        self.read_out = None
         if push_samples(&self.W, &self.S, <const double*>cnp.PyArray_DATA(ta),
                         <const double*>cnp.PyArray_DATA(pa), wp, n, run, policy == 1,
                         tip, tfp) < 0:
@@ -915,6 +1098,7 @@ cdef class RollingWindow:
         O.weight_sum = <double*>cnp.PyArray_DATA(weight_sum)
         O.omitted = <int64_t*>cnp.PyArray_DATA(omitted)
         O.min_samples = min_samples
+        self.read_out = None
         with nogil:
             failed = roll_series(&self.W, &self.S, tp, pp, wp, run, omit, op, k0, k1, tip, tfp,
                                  &O)
@@ -927,6 +1111,7 @@ cdef class RollingWindow:
         counts (elements, omitted), with their times."""
         cdef WinItem it
         cdef Py_ssize_t i
+        self.read_out = None
         for i in range(sums.shape[0]):
             it.total.hi = sums[i, 0]
             it.total.lo = sums[i, 1]
@@ -944,6 +1129,17 @@ cdef class RollingWindow:
         """The RMSE of the samples in the window (0.0 empty)."""
         cdef double ws
         return window_value(&self.W, &ws)
+
+    def value_as(self, cnp.dtype descr):
+        """value() as a NumPy scalar of the float dtype ``descr``, built in C
+        and kept until the window changes (result()'s fast path)."""
+        cdef double ws
+        if self.read_out is not None and self.read_descr is descr:
+            return self.read_out
+        out = float_scalar(window_value(&self.W, &ws), descr)
+        self.read_out = out
+        self.read_descr = descr
+        return out
 
     def weight_sum(self):
         cdef double ws
@@ -976,6 +1172,7 @@ cdef class RollingWindow:
         return it.ti if self.S.kind == WIN_INT_TIME else it.tf
 
     def clear(self):
+        self.read_out = None
         window_clear(&self.W)
 
     def get_raw(self):
@@ -1009,6 +1206,7 @@ cdef class RollingWindow:
         """Restore a get_raw() state (checked by the caller)."""
         cdef WinItem it
         cdef Py_ssize_t k, n = sums.shape[0]
+        self.read_out = None
         window_clear(&self.W)
         for k in range(n):
             it.total.hi = sums[k, 0]

@@ -152,6 +152,17 @@ def test_keras_reference_and_empty_window():
     assert m.result() == 0.0 and m.samples == 0
 
 
+def test_an_integer_dtype_reads_a_float_result():
+    """As RootMeanSquaredError: the result of an integer-dtype metric is
+    float64 (it was the RMSE truncated to the integer dtype)."""
+    m = RollingRootMeanSquaredError(3, dtype="int32")
+    m.update_state([0, 0], [1, 2])
+    assert m.result().dtype == np.float64 and m.result() == math.sqrt(5 / 2)
+    assert m.result() is m.result()                 # kept until the window changes
+    m.update_state([0], [3])
+    assert m.result() == math.sqrt(14 / 3)
+
+
 def test_a_sample_is_a_leading_index_and_all_its_elements_count():
     m = RollingRootMeanSquaredError(2, dtype="float64")
     m.update_state(np.zeros((3, 2)), [[1, 1], [2, 2], [3, 5]])
@@ -346,6 +357,39 @@ def test_windows_never_cross_series(rows, window):
     ints = rolling_root_mean_squared_error(np.zeros(len(e)), e, window=window, min_samples=1,
                                            groups=np.array([ord(k) * 10**12 for k in keys]))
     assert ints.tolist() == got.tolist()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_long_series_windows_match_the_exact_window(weighted):
+    """Blocks of many samples (the block-suffix kernel's buffers grow past
+    their first size): count and time windows, three interleaved series,
+    bursts of samples at one time, against exact prefix sums per series."""
+    rng = np.random.default_rng(7)
+    n = 1500
+    keys = rng.integers(0, 3, size=n)
+    e = rng.normal(size=n) * 10.0 ** rng.integers(-3, 4, size=n)
+    w = rng.uniform(0, 3, size=n) if weighted else None
+    w_exact = np.ones(n) if w is None else w
+    gaps = np.where(rng.uniform(size=n) < 0.7, 0, rng.integers(1, 4, size=n))
+    times = np.datetime64("2026-01-01", "ns") + np.cumsum(gaps).astype("timedelta64[s]")
+    for window, time in ((150, None), ("400s", times)):
+        got = rolling_root_mean_squared_error(np.zeros(n), e, window=window, sample_weight=w,
+                                              time=time, groups=keys, min_samples=1)
+        for key in range(3):
+            idx = np.flatnonzero(keys == key)
+            tot, wsum = [Fraction(0)], [Fraction(0)]
+            for i in idx:
+                tot.append(tot[-1] + Fraction(w_exact[i]) * Fraction(e[i]) ** 2)
+                wsum.append(wsum[-1] + Fraction(w_exact[i]))
+            want = []
+            for k, i in enumerate(idx):
+                if time is None:
+                    start = max(0, k - window + 1)
+                else:
+                    start = int(np.searchsorted(times[idx], times[i] - np.timedelta64(400, "s"),
+                                                side="right"))
+                want.append(exact_root(tot[k + 1] - tot[start], wsum[k + 1] - wsum[start]))
+            assert_close(got[idx], want)
 
 
 def test_time_order_is_per_series():
