@@ -362,7 +362,13 @@ cdef inline double usual_root(double s_hi, double s_lo, double c_hi, double c_lo
     quotient from 1 / c.hi (one division); *usual is 1.0 when that is the
     answer -- the first quotient between 1e-289 and 1e300 and c > 0 --
     else 0.0 (then sqrt_of_ratio is)."""
-    cdef double inv = 1.0 / c_hi
+    return root_by(s_hi, s_lo, c_hi, c_lo, 1.0 / c_hi, usual)
+
+
+cdef inline double root_by(double s_hi, double s_lo, double c_hi, double c_lo, double inv,
+                           double* usual) noexcept nogil:
+    """usual_root with inv = 1 / c_hi given (a window of a fixed count
+    divides once for all its windows)."""
     cdef double q = s_hi * inv
     cdef double r = mul_add(-q, c_hi, s_hi) + (s_lo - q * c_lo)
     usual[0] = 1.0 if (q > 1e-289) & (q < 1e300) & (c_hi > 0.0) else 0.0
@@ -668,6 +674,7 @@ cdef int roll_blocks(const WinSpec* S, const double* t, const double* p, const d
     cdef double* swap
     cdef DD T, W
     cdef bint weighted = w != NULL
+    cdef double size_d = <double>S.size
     if B.cap == 0 and block_bufs_grow(B, 64) < 0:
         return -1
     B.s_hi[0] = 0.0                      # no previous block: an empty front
@@ -713,6 +720,12 @@ cdef int roll_blocks(const WinSpec* S, const double* t, const double* p, const d
                     add_exact_lane(B.xw[r], &vh, &vl)
                     B.nw_hi[r] = vh
                     B.nw_lo[r] = vl
+            if S.kind == WIN_COUNT and b0 > k0 and not weighted:
+                count_front(C, B, q, c0 + 1, size_d)  # starts at c0 + j + 1, L samples
+                chunk_roots(C, q, False, size_d, least)
+                chunk_out(C, q, order, b0 + c0, O)
+                c0 += q
+                continue
             for j in range(q):                      # the front at each window's start
                 r = B.heads[c0 + j] - prev
                 C.f_hi[j] = B.s_hi[r]
@@ -721,7 +734,7 @@ cdef int roll_blocks(const WinSpec* S, const double* t, const double* p, const d
                 if weighted:
                     C.fw_hi[j] = B.sw_hi[r]
                     C.fw_lo[j] = B.sw_lo[r]
-            chunk_roots(C, q, weighted, least)
+            chunk_roots(C, q, weighted, 0.0, least)
             chunk_out(C, q, order, b0 + c0, O)
             c0 += q
         swap = B.s_hi; B.s_hi = B.n_hi; B.n_hi = swap      # this block is the next front
@@ -733,12 +746,14 @@ cdef int roll_blocks(const WinSpec* S, const double* t, const double* p, const d
     return 0
 
 
-cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted,
+cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted, double fixed,
                              double least) noexcept nogil:
     """Each window's sums S[h] + P and root (vectorised: no call, no branch),
     then the rare rest (inf, NaN, weight 0, a quotient out of range) by
-    sqrt_of_ratio."""
+    sqrt_of_ratio.  fixed > 0: unweighted windows of that many samples each,
+    so one division serves them all."""
     cdef Py_ssize_t j
+    cdef double inv = 1.0 / fixed
     cdef DD T, W
     if weighted:
         for j in range(q):
@@ -747,11 +762,12 @@ cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted,
         for j in range(q):
             C.c_hi[j] = C.samples[j]
             C.c_lo[j] = 0.0
-    for j in range(q):
-        dd_sum_into(C.f_hi[j], C.f_lo[j], C.p_hi[j], C.p_lo[j], &C.t_hi[j], &C.t_lo[j])
-        C.root[j] = usual_root(C.t_hi[j], C.t_lo[j], C.c_hi[j], C.c_lo[j], &C.usual[j])
-        C.root[j] = NAN if C.samples[j] < least else C.root[j]
-        C.usual[j] = 1.0 if C.samples[j] < least else C.usual[j]
+    if fixed > 0.0:
+        for j in range(q):
+            chunk_root(C, j, inv, least)
+    else:
+        for j in range(q):
+            chunk_root(C, j, 1.0 / C.c_hi[j], least)
     for j in range(q):
         if C.usual[j] != 1.0:
             T.hi = C.t_hi[j]
@@ -759,6 +775,26 @@ cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted,
             W.hi = C.c_hi[j]
             W.lo = C.c_lo[j] if isfinite(W.hi) else 0.0
             C.root[j] = sqrt_of_ratio(T, W)
+
+
+cdef inline void chunk_root(RootChunk* C, Py_ssize_t j, double inv, double least) noexcept nogil:
+    """Window j's sum S[h] + P and its root from inv = 1 / its weight (NaN
+    below least samples)."""
+    dd_sum_into(C.f_hi[j], C.f_lo[j], C.p_hi[j], C.p_lo[j], &C.t_hi[j], &C.t_lo[j])
+    C.root[j] = root_by(C.t_hi[j], C.t_lo[j], C.c_hi[j], C.c_lo[j], inv, &C.usual[j])
+    C.root[j] = NAN if C.samples[j] < least else C.root[j]
+    C.usual[j] = 1.0 if C.samples[j] < least else C.usual[j]
+
+
+cdef inline void count_front(RootChunk* C, const BlockBufs* B, Py_ssize_t q, Py_ssize_t r0,
+                             double size_d) noexcept nogil:
+    """The fronts of a count window's chunk past its first block: the
+    previous block's suffix sums from r0 on, contiguous; L samples each."""
+    cdef Py_ssize_t j
+    for j in range(q):
+        C.f_hi[j] = B.s_hi[r0 + j]
+        C.f_lo[j] = B.s_lo[r0 + j]
+        C.samples[j] = size_d
 
 
 cdef inline void chunk_out(const RootChunk* C, Py_ssize_t q, const int64_t* order,
