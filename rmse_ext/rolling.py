@@ -181,22 +181,36 @@ def _time_array(time: Any, name: str) -> np.ndarray:
     return a
 
 
+class OrderError(ValueError):
+    """check_order's ValueError; ``position``: where the time goes back (an
+    index of ``times``, or its entry of ``positions``), for a door that says
+    positions its own way (the CLI: a row and line)."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+    def __reduce__(self) -> Any:
+        return type(self), (str(self), self.position)
+
+
 def check_order(times: Any, last: Any = None, positions: Any = None,
                 name: str = "time", where: str = "position") -> None:
-    """ValueError naming the first position whose time is before the one
-    before it (``last``: the newest time already in the window;
-    ``positions``: the samples' positions in the caller's input)."""
+    """OrderError (a ValueError) naming the first position whose time is
+    before the one before it (``last``: the newest time already in the
+    window; ``positions``: the samples' positions in the caller's input)."""
     if times is None or not len(times):
         return
     if last is not None and times[0] < last:
-        raise ValueError(f"{name} must be non-decreasing: {name}[0] is before the newest "
-                         f"time already in the window")
+        raise OrderError(f"{name} must be non-decreasing: {name}[0] is before the newest "
+                         f"time already in the window",
+                         0 if positions is None else int(positions[0]))
     i = _backend.kernel.time_faults(times)[1]
     if i >= 0:
         at = i if positions is None else int(positions[i])
         what = where
-        raise ValueError(f"{name} must be non-decreasing (within a series): it decreases "
-                         f"at {what} {at}")
+        raise OrderError(f"{name} must be non-decreasing (within a series): it decreases "
+                         f"at {what} {at}", at)
 
 
 # -- one batch as samples -------------------------------------------------------------------

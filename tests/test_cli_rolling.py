@@ -111,3 +111,29 @@ def test_key_columns_are_written_exactly(tmp_path, capsys):
     args[1] = str(tmp_path / "s.npz")
     assert main([*args, "--out", str(tmp_path / "s.parquet")]) == 0
     assert pq.read_table(tmp_path / "s.parquet").column("k").to_pylist() == strings.tolist()
+
+
+@pytest.mark.parametrize("chunk_rows", ["1", "2", "10"])
+def test_time_errors_are_said_at_their_row_and_line(tmp_path, capsys, chunk_rows):
+    """A missing time and a time going back name the time column and the
+    1-based row of the whole input with its line (semantics 8.5); they said
+    "at position 0" of the chunk, or "time[0]", naming every column."""
+    path = tmp_path / "t.csv"
+    path.write_text("ts,k,y,p\n2024-01-01T00:00,a,1,2\n2024-01-01T01:00,b,1,2\n\n"
+                    "2024-01-01T00:30,b,1,3\n2024-01-01T03:00,a,1,2\n")
+    args = ["rolling", str(path), "--true-column", "y", "--pred-column", "p", "--time-column",
+            "ts", "--window", "1h", "--out", str(tmp_path / "r.csv"), "--no-progress",
+            "--chunk-rows", chunk_rows]
+    assert main([*args, "--group-column", "k"]) == 2
+    assert capsys.readouterr().err == (
+        f"rmse-ext: error: {path} column 'ts': must be non-decreasing within a series: the "
+        f"time at row 3 (line 5) is before the series' time before it\n")
+    path.write_text("ts,y,p\n2024-01-01T00:00,1,2\n\n2024-01-01T01:00,1,2\nNaT,1,3\n")
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"rmse-ext: error: {path} column 'ts': has a missing time (NaT) at row 3 (line 5); a "
+        f"time window needs every row's time\n")
+    rows_window = ["rolling", str(path), "--true-column", "y", "--pred-column", "p",
+                   "--time-column", "ts", "--window", "2", "--min-samples", "1", "--out",
+                   str(tmp_path / "r.csv"), "--no-progress", "--chunk-rows", chunk_rows]
+    assert main(rows_window) == 0, capsys.readouterr().err    # a row window needs no times

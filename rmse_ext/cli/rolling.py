@@ -17,11 +17,11 @@ import numpy as np
 from .. import _backend
 from .._keys import AtKey, KeyCoder, to_arrow
 from ..io import InputError, open_table
-from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, check_order, default_min_samples,
-                       parse_window, read_samples, read_times)
+from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, OrderError, check_order,
+                       default_min_samples, parse_window, read_samples, read_times)
 from ._format import ChunkLoop, key_cells
-from .eval import (Operand, check_rows, key_error, positive_int, raise_on_nan_row, row_chunks,
-                   row_elements, start_tables)
+from .eval import (Operand, at_row, check_rows, key_error, positive_int, raise_on_nan_row,
+                   row_chunks, row_elements, start_tables)
 
 ROLLING_EXAMPLES = """\
 The window is a number of rows (--window 1000) or a duration (--window 1h,
@@ -119,16 +119,24 @@ class Writer:
             self.file.close()
 
 
-def time_values(raw: np.ndarray, label: str) -> np.ndarray:
-    """A chunk of the time column as datetimes or numbers (CSV text parsed)."""
+def time_values(raw: np.ndarray, op: Operand, rows: int, spec: Any) -> np.ndarray:
+    """A chunk of the time column (after ``rows`` rows) as datetimes or
+    numbers (CSV text parsed); a time window's missing time (NaT) is an
+    InputError at its row (and line)."""
     if raw.dtype.kind in "US" or raw.dtype == object:
         text = raw.astype(str)
         for kind in ("datetime64[ns]", "float64"):
             try:
-                return np.asarray(text, dtype=kind)
+                raw = np.asarray(text, dtype=kind)
+                break
             except ValueError:
                 continue
-        raise InputError(label, "holds values that are neither datetimes nor numbers")
+        else:
+            raise InputError(op.label, "holds values that are neither datetimes nor numbers")
+    if spec.kind != COUNT and raw.dtype.kind in "Mm" and np.isnat(raw).any():
+        row = rows + int(np.argmax(np.isnat(raw))) + 1
+        raise InputError(op.label, f"has a missing time (NaT) at {at_row(op, row)}; a time "
+                                   f"window needs every row's time")
     return raw
 
 
@@ -195,10 +203,15 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
             try:
                 out = roll_chunk(windows, coder, spec, least, args.nan_policy, arrays,
                                  key_chunk, None if time_raw is None or when is None else
-                                 time_values(time_raw, when.label), rows)
+                                 time_values(time_raw, when, rows, spec), rows)
             except AtKey as exc:
                 assert group is not None
                 raise key_error(exc, group, rows) from None
+            except OrderError as exc:
+                assert when is not None
+                raise InputError(when.label, f"must be non-decreasing within a series: the "
+                                             f"time at {at_row(when, rows + exc.position + 1)}"
+                                             f" is before the series' time before it") from None
             except (TypeError, ValueError) as exc:
                 raise InputError(labels, f"rows {rows + 1}-{rows + n}: {exc}") from None
             columns: dict[str, Any] = {}
@@ -240,8 +253,7 @@ def roll_chunk(windows: dict[Any, Any], coder: KeyCoder, spec: Any, least: int,
         idx = order[starts[g]:starts[g + 1]]
         if tvals is not None and len(idx):
             win = windows.get(key)
-            check_order(tvals[idx], None if win is None else win.last_time(),
-                        positions=idx + offset + 1, where="row")
+            check_order(tvals[idx], None if win is None else win.last_time(), positions=idx)
     out = {"rmse": np.empty(s.n), "count": np.empty(s.n, np.int64),
            "weight_sum": np.empty(s.n), "omitted": np.empty(s.n, np.int64)}
     ti = tvals if spec.kind == INT_TIME else None
