@@ -290,9 +290,11 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         per_rows = [row_elements(pairs.roles(j)) for j in range(len(pairs.pairs))]
         per_row = sum(per_rows)
         chunk_rows = start_tables(tables, every, args.chunk_rows, args.nan_policy)
+        # 'raise' is the CLI's own scan of each chunk (raise_on_nan_row, positions
+        # the CLI's way): the metrics then fold as the policy says, without a second scan
         metrics: list[Any] = [
             (GroupedRootMeanSquaredError if keys is not None else RootMeanSquaredError)(
-                dtype=args.dtype, nan_policy=args.nan_policy,
+                dtype=args.dtype, nan_policy=_missing.fold_policy(args.nan_policy),
                 interval=None if args.ci is None else args.ci_method)
             for _ in pairs.pairs]
         loop.show(not args.no_progress)

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import _backend
+from .. import _backend, _missing
 from .._keys import AtKey, KeyCoder, to_arrow
 from ..io import InputError, open_table
 from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, OrderError, check_order,
@@ -182,6 +182,7 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
     writer = Writer(args.out, keys=() if args.group_column is None else (args.group_column,))
     windows: dict[Any, Any] = {}
     coder = KeyCoder([args.group_column], ["groups"])
+    fold = _missing.fold_policy(args.nan_policy)     # 'raise': raise_on_nan_row scans
     names = [c for c in (args.group_column, args.time_column) if c is not None]
     rows = 0
     empty = {**{c: np.zeros(0) for c in names}, "rmse": np.zeros(0),
@@ -201,7 +202,7 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
             time_raw = None if when is None else read[id(when)]
             labels = " and ".join(op.label for op in every)
             try:
-                out = roll_chunk(windows, coder, spec, least, args.nan_policy, arrays,
+                out = roll_chunk(windows, coder, spec, least, fold, arrays,
                                  key_chunk, None if time_raw is None or when is None else
                                  time_values(time_raw, when, rows, spec), rows)
             except AtKey as exc:
