@@ -631,7 +631,7 @@ cdef inline Py_ssize_t block_end(const WinSpec* S, const int64_t* order, Py_ssiz
     position whose window starts after b0 (k1 if none); each sample's window
     start stored in B.heads (h: a time window's moving start).  -1 out of
     memory."""
-    cdef Py_ssize_t k = b0, end, cap = B.cap - 1
+    cdef Py_ssize_t k = b0, end, cap = B.cap - 1, start = h[0]
     cdef int64_t* heads = B.heads
     cdef int64_t lim_i
     cdef double now
@@ -645,21 +645,23 @@ cdef inline Py_ssize_t block_end(const WinSpec* S, const int64_t* order, Py_ssiz
     while k < k1:
         if S.kind == WIN_INT_TIME:          # as must_pop: oldest <= newest - span
             lim_i = ti[order[k] if order != NULL else k] - S.span_i
-            while ti[order[h[0]] if order != NULL else h[0]] <= lim_i:
-                h[0] += 1
+            while ti[order[start] if order != NULL else start] <= lim_i:
+                start += 1
         else:                               # newest - oldest >= span
             now = tf[order[k] if order != NULL else k]
-            while now - tf[order[h[0]] if order != NULL else h[0]] >= S.span_f:
-                h[0] += 1
-        if h[0] > b0:
+            while now - tf[order[start] if order != NULL else start] >= S.span_f:
+                start += 1
+        if start > b0:
             break
         if k - b0 >= cap:
             if block_bufs_grow(B, k - b0 + 1) < 0:
+                h[0] = start
                 return -1
             cap = B.cap - 1
             heads = B.heads
-        heads[k - b0] = h[0]
+        heads[k - b0] = start
         k += 1
+    h[0] = start
     return k
 
 
@@ -754,6 +756,7 @@ cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted, double f
     so one division serves them all."""
     cdef Py_ssize_t j
     cdef double inv = 1.0 / fixed
+    cdef int rare = 0
     cdef DD T, W
     if weighted:
         for j in range(q):
@@ -768,7 +771,9 @@ cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted, double f
     else:
         for j in range(q):
             chunk_root(C, j, 1.0 / C.c_hi[j], least)
-    for j in range(q):
+    for j in range(q):                      # any rare one? (vectorised)
+        rare |= C.usual[j] != 1.0
+    for j in range(q if rare else 0):
         if C.usual[j] != 1.0:
             T.hi = C.t_hi[j]
             T.lo = C.t_lo[j] if isfinite(T.hi) else 0.0
@@ -779,11 +784,16 @@ cdef inline void chunk_roots(RootChunk* C, Py_ssize_t q, bint weighted, double f
 
 cdef inline void chunk_root(RootChunk* C, Py_ssize_t j, double inv, double least) noexcept nogil:
     """Window j's sum S[h] + P and its root from inv = 1 / its weight (NaN
-    below least samples)."""
-    dd_sum_into(C.f_hi[j], C.f_lo[j], C.p_hi[j], C.p_lo[j], &C.t_hi[j], &C.t_lo[j])
-    C.root[j] = root_by(C.t_hi[j], C.t_lo[j], C.c_hi[j], C.c_lo[j], inv, &C.usual[j])
-    C.root[j] = NAN if C.samples[j] < least else C.root[j]
-    C.usual[j] = 1.0 if C.samples[j] < least else C.usual[j]
+    below least samples).  Formed in registers and stored once each (a
+    masked store read back at once stalls the loads of the rare pass)."""
+    cdef double usual, th, tl, v
+    cdef bint few = C.samples[j] < least
+    dd_sum_into(C.f_hi[j], C.f_lo[j], C.p_hi[j], C.p_lo[j], &th, &tl)
+    v = root_by(th, tl, C.c_hi[j], C.c_lo[j], inv, &usual)
+    C.t_hi[j] = th
+    C.t_lo[j] = tl
+    C.root[j] = NAN if few else v
+    C.usual[j] = 1.0 if few else usual
 
 
 cdef inline void count_front(RootChunk* C, const BlockBufs* B, Py_ssize_t q, Py_ssize_t r0,
