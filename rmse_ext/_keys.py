@@ -210,8 +210,12 @@ def _integers(a: np.ndarray) -> KeyBatch:
 def _objects(a: np.ndarray, name: str) -> KeyBatch:
     """An object array of str (or of bytes), factorised with a dict."""
     a = np.ascontiguousarray(a, dtype=object).reshape(-1)
-    if not a.flags.writeable:       # e.g. pandas 3's categories: the kernel takes object[:]
-        a = a.copy()
+    if not a.flags.writeable:       # pandas 3's copy-on-write views: the kernel takes
+        try:                        # object[:] (writable) but only reads it
+            a = a.view()
+            a.flags.writeable = True
+        except ValueError:          # a base that is read-only itself
+            a = a.copy()
     if a.size == 0:
         return KeyBatch("str", codes=np.zeros(0, np.int64), uniques=[])
     first = a[0]

@@ -484,3 +484,19 @@ def test_streams_whose_keys_widen_match_a_fraction_oracle(case):
     exact = {k: float(Fraction(sum(v), len(v))) ** 0.5 for k, v in oracle.items()}
     for key, got in zip(want, m.result().tolist()):
         assert ulps(got, exact[key]) <= 2, (key, got, exact[key])
+
+
+def test_read_only_object_keys_are_read_in_place_and_left_read_only():
+    """pandas 3's copy-on-write Series give read-only arrays: the codec reads
+    them through a writable view (no copy) and leaves the caller's flag as it was."""
+    from rmse_ext._keys import read_keys
+
+    a = np.array(["b", "a\x00", "b", "a"], dtype=object)
+    a.flags.writeable = False
+    batch = read_keys(a, 4)
+    assert [batch.uniques[c] for c in batch.codes] == a.tolist()
+    assert not a.flags.writeable
+    s = pd.Series(["x", "y", "x"], dtype=object)
+    before = s.to_numpy().flags.writeable
+    assert read_keys(s, 3).codes.tolist() == [0, 1, 0]
+    assert s.to_numpy().flags.writeable == before and s.tolist() == ["x", "y", "x"]
