@@ -92,7 +92,7 @@ def grouped_pairs(frame: Any, pairs: list[tuple[Any, Any]], names: list[Any],
         metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=fold_policy(nan_policy),
                                              **(interval or {}))
         metric.advance_bootstrap(position)
-        metric._update_read(values[repr(t_label)], values[repr(p_label)], batch, w)
+        metric.update_state(values[repr(t_label)], values[repr(p_label)], batch, w)
         metrics.append(metric)
     if len(names) == 1:
         keys = {names[0]: metrics[0].keys()}
