@@ -20,7 +20,7 @@ import numpy as np
 from ._columns import column, find_column, raise_on_missing, read_columns
 from ._keys import keys_to_json, read_keys, split_composite
 from ._results import ResultTable
-from ._missing import fold_policy
+from ._missing import MissingValueError, fold_policy
 from ._tabular import by_name, composite_keys
 from .grouped import GroupedRootMeanSquaredError
 
@@ -143,10 +143,8 @@ def partition_state(part: Any, pairs: list[tuple[Any, Any]], names: list[Any],
     try:
         metrics, keys = grouped_pairs(part, pairs, names, weight, nan_policy, where,
                                       interval, position)
-    except ValueError as error:
-        if nan_policy == "raise" and "(nan_policy='raise')" in str(error):
-            return error
-        raise
+    except MissingValueError as error:
+        return error
     if not names:
         keys = {}
     elif len(names) > 1:         # the metrics' keys are local codes: ship the columns

@@ -233,9 +233,16 @@ def missing_message(found: Missing, *, column: bool = False, where: str = "",
     return f"{at}{where}{within} (nan_policy='raise'); pass {skip} to leave such elements out"
 
 
-def missing_error(found: Missing, **how: Any) -> ValueError:
-    """ValueError(missing_message(found, **how))."""
-    return ValueError(missing_message(found, **how))
+class MissingValueError(ValueError):
+    """nan_policy='raise' refused a missing value (a ValueError, so callers
+    catching ValueError see no change): the engines tell it from other bad
+    input by its class, never by its words (a partition's refusal is handed
+    back to be raised in partition order)."""
+
+
+def missing_error(found: Missing, **how: Any) -> MissingValueError:
+    """MissingValueError(missing_message(found, **how))."""
+    return MissingValueError(missing_message(found, **how))
 
 
 def raise_on_nan(arrays: Mapping[Any, Any], **how: Any) -> None:

@@ -514,10 +514,8 @@ def _frame_partial(part: Any, y_true: Any, y_pred: Any, by: list[Any],
     try:
         return as_part(*grouped_columns(part, y_true, y_pred, by, weight, nan_policy,
                                         where=f" of partition {number}"))
-    except ValueError as error:
-        if nan_policy == "raise" and "(nan_policy='raise')" in str(error):
-            return error
-        raise
+    except _missing.MissingValueError as error:
+        return error
 
 
 def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,

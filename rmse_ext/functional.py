@@ -30,7 +30,8 @@ from . import _backend
 from ._backend import Policy
 from ._inputs import as_array, as_operand, kernel_dtype
 from ._missing import (
-    check_policy, first_missing, fold_policy, kernel_policy, read_operands, result_of,
+    MissingValueError, check_policy, first_missing, fold_policy, kernel_policy, read_operands,
+    result_of,
 )
 from ._plan import full_plan
 
@@ -155,9 +156,9 @@ def _raise_for_non_finite(arrays: dict[str, np.ndarray]) -> None:
     for name, a in arrays.items():
         found = first_missing({name: a})
         if found is not None:
-            raise ValueError(f"Input {name} contains NaN (the first at flat position "
-                             f"{found.flat}; nan_policy='raise'); pass nan_policy='omit' to "
-                             f"leave such elements out.")
+            raise MissingValueError(f"Input {name} contains NaN (the first at flat position "
+                                    f"{found.flat}; nan_policy='raise'); pass "
+                                    f"nan_policy='omit' to leave such elements out.")
         if np.isinf(a).any():
             raise ValueError(
                 f"Input {name} contains infinity or a value too large for "

@@ -49,7 +49,8 @@ from ._columns import column_names, find_column
 from ._inputs import arrow_values, read_nulls
 from ._keys import KeyCoder, kind_of_arrow, to_arrow
 from ._keys import missing_error as missing_key_error
-from ._missing import Missing, Ragged, check_policy, first_missing, fold_policy, missing_error
+from ._missing import (Missing, MissingValueError, Ragged, check_policy, first_missing,
+                       fold_policy, missing_error)
 from ._results import ResultTable
 from ._tabular import RAW_FIELDS, Part, as_part, by_columns, merged_parts, refuse_empty
 from .grouped import GroupedRootMeanSquaredError
@@ -160,9 +161,11 @@ def _error_text(exc: Exception) -> str:
 
 
 def _raise_error(text: str) -> None:
-    """A partition's error, raised on the driver as the TypeError/ValueError it was."""
+    """A partition's error, raised on the driver as the TypeError/ValueError
+    (MissingValueError: a refused missing value) it was."""
     kind, message = text.split(":", 1)
-    raise (TypeError if kind == "TypeError" else ValueError)(message)
+    raise {"TypeError": TypeError, "MissingValueError": MissingValueError}.get(
+        kind, ValueError)(message)
 
 
 def _partition_id() -> int:
