@@ -10,12 +10,13 @@
   unchanged.
 
 This module owns the rules every door applies: ``fold_policy`` (what the
-kernel folds under), ``first_missing`` and ``missing_error`` ('raise'),
+kernel folds under), ``first_missing`` and ``missing_error`` ('raise': a
+``MissingValueError``, a ValueError),
 ``result_of`` (0 or NaN when nothing is counted).
 
 >>> raise_on_nan({"y_true": np.zeros(2), "y_pred": np.array([[1.0, 2.0], [np.nan, 4.0]])})
 Traceback (most recent call last):
-ValueError: y_pred has a NaN at flat position 2 (nan_policy='raise'); pass nan_policy='omit' to leave such elements out
+rmse_ext._missing.MissingValueError: y_pred has a NaN at flat position 2 (nan_policy='raise'); pass nan_policy='omit' to leave such elements out
 """
 from __future__ import annotations
 
