@@ -622,6 +622,7 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
     ([1.0, 2.0, 2.23606797749979], [1, 1, 2])
     """
     from . import _columns, _tabular
+    from ._keys import read_keys
     from ._results import ResultTable, check_key_names
     policy = _missing.check_policy(nan_policy)
     if not (isinstance(frame, dict) or _columns.library(frame) in ("pandas", "polars",
@@ -641,11 +642,13 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
     rows = len(values["y_true"])
     key_cols = [_columns.column(data, _columns.find_column(data, n, "by")) for n in names]
     time_col = None if on is None else _columns.column(data, _columns.find_column(data, on, "on"))
+    key_batches = [read_keys(col, rows, _tabular.by_name(name))
+                   for col, name in zip(key_cols, names)]     # read once: codes and output
     codes = None
     if len(names) == 1:
-        codes = series_codes(key_cols[0], rows, _tabular.by_name(names[0]))
+        codes = series_codes(key_batches[0], rows)
     elif names:
-        composite, _ = _tabular.composite_keys(key_cols, names, rows)
+        composite, _ = _tabular.composite_keys(key_batches, names, rows)
         codes = series_codes(composite, rows)
     try:
         out = rolling_columns(values["y_true"], values["y_pred"], window=window,
@@ -656,7 +659,7 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
         if on is not None and str(exc).startswith("time"):
             raise ValueError(f"column {on!r}: {exc}") from None
         raise
-    table: dict[Any, Any] = {name: _plain(col) for name, col in zip(names, key_cols)}
+    table: dict[Any, Any] = {name: _key_rows(batch) for name, batch in zip(names, key_batches)}
     if on is not None:
         table[on] = _plain(time_col)
     table.update(out)
@@ -666,6 +669,19 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
     return result
 
 
+def _key_rows(batch: Any) -> np.ndarray:
+    """A key column, row by row, as the key codec's read-out (semantics
+    8.7: exact -- "a" and "a\\x00" stay two keys, ints past 2**63 stay ints;
+    np.asarray of a list made them one string, or floats)."""
+    from ._keys import key_array
+    if batch.ints is not None:
+        return key_array(batch.kind, batch.ints)
+    rows: np.ndarray = key_array(batch.kind, batch.uniques)[batch.codes]
+    return rows
+
+
 def _plain(col: Any) -> np.ndarray:
-    """A key or time column as a NumPy array (for the result table)."""
+    """A time column as a NumPy array (for the result table)."""
+    if type(col).__module__.split(".", 1)[0] == "pyarrow":
+        return np.asarray(col.to_numpy(zero_copy_only=False))   # not a view: dates, nulls
     return np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col)

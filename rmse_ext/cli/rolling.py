@@ -140,10 +140,12 @@ def time_values(raw: np.ndarray, op: Operand, rows: int, spec: Any) -> np.ndarra
     return raw
 
 
-def resolve_columns(args: argparse.Namespace, parser: argparse.ArgumentParser
+def resolve_columns(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                    numeric_time: bool = False
                     ) -> tuple[list[Operand], Optional[Operand], Optional[Operand]]:
     """The value operands (y_true, y_pred[, weights]) and the group and time
-    columns of FILE (read as keys: in their own type, text from CSV), each
+    columns of FILE (read as keys: in their own type, text from CSV; the time
+    of a float window as numbers -- the key reader refuses floats), each
     table opened once."""
     if args.y_pred is None and args.pred_column is None:
         parser.error("give PRED_FILE, or --true-column and --pred-column to read both from FILE")
@@ -162,7 +164,7 @@ def resolve_columns(args: argparse.Namespace, parser: argparse.ArgumentParser
     group = None if args.group_column is None else \
         operand("groups", args.y_true, args.group_column, keys=True)
     when = None if args.time_column is None else \
-        operand("time", args.y_true, args.time_column, keys=True)
+        operand("time", args.y_true, args.time_column, keys=not numeric_time)
     return values, group, when
 
 
@@ -176,7 +178,7 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         parser.error(f"--window/--min-samples: {exc}")
     if spec.kind != COUNT and args.time_column is None:
         parser.error(f"a duration window ({args.window}) needs --time-column")
-    operands, group, when = resolve_columns(args, parser)
+    operands, group, when = resolve_columns(args, parser, spec.kind == FLOAT_TIME)
     every = operands + [op for op in (group, when) if op is not None]
     tables = list(dict.fromkeys(op.table for op in every))
     writer = Writer(args.out, keys=() if args.group_column is None else (args.group_column,))

@@ -1,0 +1,538 @@
+"""The conformance matrix for windows (issues 18 and 19): the same data
+through every windows door x every representation x batch splits gives the
+SAME BITS per row.
+
+One small data set (31 rows, 4 series whose rows interleave, values of
+mixed magnitude, weights with an exact zero, a time column with ties, gaps
+and one series behind the others in time) is computed once by the reference
+door -- ``rolling_root_mean_squared_error(..., groups=)`` on NumPy, float64 --
+and every other door is compared with it row by row as ``float.hex`` (bits,
+not closeness; NaN compares as NaN):
+
+- ``RollingRootMeanSquaredError``, one metric per series, fed that series'
+  rows in batches of 1, 2 and 7 samples (values as NumPy, lists, pandas,
+  Arrow, polars): ``result()`` after a batch is the function's value at the
+  batch's last row with ``min_samples=0`` -- the class has no
+  ``min_samples`` (docs/windows.md), and its window always holds that row;
+- ``rmse_ext.rolling`` on pandas (plain, nullable, Categorical keys,
+  Arrow-backed), polars (plain, 7 chunks, Categorical keys, LazyFrame),
+  pyarrow (1/2/7 record batches, dictionary keys) and dicts (NumPy, lists
+  with None as the missing value, chunked and sliced Arrow arrays), with its
+  schema: the ``by`` and ``on`` columns under their names, then ``rmse``,
+  ``count``, ``weight_sum``, ``omitted``, row-aligned with the input;
+- ``rmse-ext rolling`` on .csv / .parquet / .npz (and two .npy files,
+  ungrouped) with ``--chunk-rows`` 1, 2 and 7, writing .csv / .parquet, read
+  back with Python's round-trip float parsing.
+
+Data sets: int windows (unweighted, weighted, 'omit' with NaN in y_true,
+y_pred and a weight), a duration window over datetimes, and a float window
+over numeric times.  Key kinds: strings with NUL-suffixed twins ("a",
+"a\\x00"), uint64 past 2**63, integers whose kind changes between CLI chunks
+(int64, then past 2**63, then -1 beside 2**64 - 1) and dates.
+
+A cell that fails because of a kernel defect is ``xfail(strict=True)``
+naming it.
+"""
+import csv
+import datetime
+import math
+
+import numpy as np
+import pytest
+
+import rmse_ext
+from rmse_ext import RollingRootMeanSquaredError, rolling_root_mean_squared_error
+from rmse_ext.cli import main as cli_main
+from rmse_ext.rolling import rolling_columns
+
+from test_conformance import arrow_chunked, arrow_sliced, bits, marked, pieces, rows_of
+
+pd = pytest.importorskip("pandas")
+pa = pytest.importorskip("pyarrow")
+pl = pytest.importorskip("polars")
+pq = pytest.importorskip("pyarrow.parquet")
+
+N = 31
+SPLITS = (1, 2, 7)
+DETAIL = ["rmse", "count", "weight_sum", "omitted"]
+T0 = np.datetime64("2026-03-01T00:00:00", "ms")
+
+
+# -- the data ----------------------------------------------------------------------------------
+
+def series_codes_of():
+    """Four series, rows interleaved and not contiguous; the first 8 rows
+    hold only series 0 and 1 (so CLI chunks of 1, 2 and 7 rows first see
+    small integer keys, then keys past 2**63)."""
+    rng = np.random.default_rng(19)
+    codes = rng.integers(0, 4, N)
+    codes[:8] = [0, 1, 0, 0, 1, 0, 1, 1]
+    codes[8:12] = [2, 3, 2, 3]
+    return codes
+
+
+CODES = series_codes_of()
+
+KEY_POOLS = {
+    "str": np.array(["a", "a\x00", "b", "a\x00\x00"], dtype=object),
+    "uint64": np.array([5, 7, 2**64 - 1, 2**63 + 1], dtype=np.uint64),
+    # int64 in the first chunks, then past 2**63, then -1 beside 2**64 - 1
+    "int-widening": np.array([-1, 3, 2**64 - 1, 2**63], dtype=object),
+    "date": np.array(["2024-01-01", "1969-12-31", "2262-04-11", "2024-01-02"], dtype="M8[D]"),
+}
+
+
+def keys_of(kind):
+    return KEY_POOLS[kind][CODES]
+
+
+def seconds_of():
+    """Times (seconds after T0), non-decreasing within each series, with ties
+    (within a series too) and gaps; series 3 runs 100 s behind the rest, so
+    the column as a whole is not sorted."""
+    rng = np.random.default_rng(91)
+    steps = rng.choice([0, 0, 1, 7, 40, 200], N)
+    steps[5] = 0                                  # rows 4 and 5: series 1 and 0, same time
+    s = np.cumsum(steps).astype(np.int64)
+    s[CODES == 3] -= 100
+    s[6] = s[5]                                   # a tie inside series 1 (rows 4, 6)
+    s[4] = s[5]
+    return s
+
+
+SECONDS = seconds_of()
+
+
+def values_of(omit, weighted):
+    rng = np.random.default_rng(1919)
+    t = rng.normal(size=N) * 10.0 ** rng.integers(-3, 4, N)
+    p = t + rng.normal(size=N) * 10.0 ** rng.integers(-2, 3, N)
+    w = rng.random(N) * 3 if weighted else None
+    if weighted:
+        w[17] = 0.0                               # an exact zero removes its element
+    if omit:
+        t[5] = np.nan
+        p[12] = np.nan
+        if weighted:
+            w[20] = np.nan
+    return t, p, w
+
+
+#: name -> (window, time kind, weighted, nan_policy, min_samples, CLI --window)
+SETS = {
+    "count": (3, None, False, "raise", None, "3"),
+    "count-weighted": (4, None, True, "raise", 2, "4"),
+    "count-omit": (3, None, True, "omit", 1, "3"),
+    "duration": ("2min", "datetime", True, "raise", None, "2min"),
+    "duration-omit": (datetime.timedelta(seconds=45), "datetime", False, "omit", 2, "45s"),
+    "numeric-omit": (120.0, "numeric", True, "omit", None, "120.0"),
+}
+
+
+class Data:
+    """One data set with one key kind: columns and the reference per row."""
+
+    def __init__(self, name, key_kind="str"):
+        window, time_kind, weighted, policy, least, cli_window = SETS[name]
+        self.name, self.window, self.policy, self.least = name, window, policy, least
+        self.cli_window = cli_window
+        self.t, self.p, self.w = values_of(policy == "omit", weighted)
+        self.keys = keys_of(key_kind)
+        self.key_kind = key_kind
+        self.time_kind = time_kind
+        self.time = None if time_kind is None else (
+            T0 + SECONDS.astype("m8[s]") if time_kind == "datetime" else SECONDS.astype(float))
+
+    def columns(self):
+        cols = {"k": self.keys}
+        if self.time is not None:
+            cols["ts"] = self.time
+        cols.update(y=self.t, yhat=self.p)
+        if self.w is not None:
+            cols["w"] = self.w
+        return cols
+
+    def reference(self, min_samples="default"):
+        """The reference door's columns: rmse, count, weight_sum, omitted."""
+        least = self.least if min_samples == "default" else min_samples
+        rmse = rolling_root_mean_squared_error(
+            self.t, self.p, window=self.window, sample_weight=self.w, time=self.time,
+            groups=self.keys, min_samples=least, nan_policy=self.policy)
+        detail = rolling_columns(self.t, self.p, window=self.window, sample_weight=self.w,
+                                 time=self.time, groups=self.keys, min_samples=least,
+                                 nan_policy=self.policy, detail=True)
+        assert hexes(detail["rmse"]) == hexes(rmse)
+        return table(detail)
+
+    def rolling_kwargs(self):
+        return dict(window=self.window, by="k", on=None if self.time is None else "ts",
+                    weight=None if self.w is None else "w", min_samples=self.least,
+                    nan_policy=self.policy)
+
+
+def hexes(values):
+    return [bits(x) for x in np.asarray(values, dtype=float).tolist()]
+
+
+def table(cols):
+    """{column: per-row values}: floats as float.hex, counts as ints."""
+    return {"rmse": hexes(cols["rmse"]), "count": [int(c) for c in cols["count"]],
+            "weight_sum": hexes(cols["weight_sum"]), "omitted": [int(c) for c in cols["omitted"]]}
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_the_reference_is_the_exact_window(name):
+    """The reference itself against a math.fsum oracle: count, weight_sum
+    and omitted exactly, rmse within 2 ulp (the kernel's documented bound)."""
+    d = Data(name)
+    ref = d.reference()
+    for i in range(N):
+        inside = window_rows(d, i)
+        kept = [j for j in inside if not (np.isnan(d.t[j]) or np.isnan(d.p[j]) or
+                                          (d.w is not None and np.isnan(d.w[j])))]
+        weights = [1.0 if d.w is None else float(d.w[j]) for j in kept]
+        kept_nonzero = [j for j, w in zip(kept, weights) if w != 0.0]
+        assert ref["omitted"][i] == len(inside) - len(kept)
+        assert ref["count"][i] in (len(kept), len(kept_nonzero))
+        assert float.fromhex(ref["weight_sum"][i]) == math.fsum(weights)
+        samples = len(kept) if d.policy == "omit" else len(inside)
+        least = (d.window if isinstance(d.window, int) else 1) if d.least is None else d.least
+        value = float.fromhex(ref["rmse"][i])
+        if samples < least or not kept:
+            assert math.isnan(value)
+            continue
+        if not math.fsum(weights):                       # Keras: 0 / 0 reads 0
+            assert value == 0.0
+            continue
+        exact = math.sqrt(math.fsum(w * (d.t[j] - d.p[j]) ** 2 for j, w in zip(kept, weights))
+                          / math.fsum(weights))
+        assert abs(value - exact) <= 2 * math.ulp(exact)
+
+
+def window_rows(d, i):
+    """The rows in the window ending at row i (same series, up to row i)."""
+    mine = [j for j in range(i + 1) if CODES[j] == CODES[i]]
+    if d.time is None:
+        return mine[-d.window:]
+    span = (d.window.total_seconds() if isinstance(d.window, datetime.timedelta) else
+            120.0 if d.window == "2min" else d.window)
+    return [j for j in mine if SECONDS[j] > SECONDS[i] - span]
+
+
+# -- the streaming class, one metric per series -------------------------------------------------
+
+VALUE_FORMS = {
+    "numpy": lambda a: a,
+    "list": lambda a: a.tolist(),
+    "pandas": lambda a: pd.Series(a),
+    "arrow": lambda a: pa.array(a),
+    "polars": lambda a: pl.Series(a),
+}
+
+
+def class_rows(d, splits, form):
+    """Per row, (rmse, count, weight_sum, omitted) of the series' metric
+    after the batch ending at that row; None for rows inside a batch."""
+    vf = VALUE_FORMS[form]
+    got = [None] * N
+    policy = "omit" if d.policy == "omit" else "propagate"
+    for code in range(4):
+        rows = np.flatnonzero(CODES == code)
+        m = RollingRootMeanSquaredError(d.window, dtype="float64", nan_policy=policy)
+        size = splits
+        for start in range(0, len(rows), size):
+            batch = rows[start:start + size]
+            time = None if d.time is None else vf(d.time[batch])
+            m.update_state(vf(d.t[batch]), vf(d.p[batch]),
+                           None if d.w is None else vf(d.w[batch]), time=time)
+            got[batch[-1]] = (bits(m.result()), m.count, bits(m.weight_sum))
+    return got
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+@pytest.mark.parametrize("name", SETS)
+def test_streaming_class_per_series(name, splits):
+    """Batches of 1, 2 and 7 samples of each series: result(), count and
+    weight_sum after each batch are the reference's at its last row
+    (min_samples=0: the class reads every window, docs/windows.md)."""
+    d = Data(name)
+    ref = d.reference(min_samples=0)
+    want = [(ref["rmse"][i], ref["count"][i], ref["weight_sum"][i]) for i in range(N)]
+    got = class_rows(d, splits, "numpy")
+    assert sum(g is not None for g in got) >= 4
+    assert [g for g in got if g is not None] == [w for w, g in zip(want, got) if g is not None]
+
+
+@pytest.mark.parametrize("form", list(VALUE_FORMS)[1:])
+@pytest.mark.parametrize("name", ["count-omit", "duration", "numeric-omit"])
+def test_streaming_class_value_forms(name, form):
+    d = Data(name)
+    assert class_rows(d, 2, form) == class_rows(d, 2, "numpy")
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_min_samples_only_hides_values(name):
+    """The default min_samples turns short windows into NaN and leaves every
+    other value's bits as with min_samples=0 (what the class reads)."""
+    d = Data(name)
+    full, ref = d.reference(min_samples=0), d.reference()
+    for key in ("count", "weight_sum", "omitted"):
+        assert ref[key] == full[key]
+    hidden = [i for i in range(N) if ref["rmse"][i] != full["rmse"][i]]
+    assert all(ref["rmse"][i] == bits(math.nan) for i in hidden)
+    if (d.least is None and isinstance(d.window, int)) or (d.least or 0) > 1:
+        assert hidden                                    # the cell can tell the two apart
+
+
+# -- rmse_ext.rolling on frames ----------------------------------------------------------------
+
+def value_columns(cols):
+    return [c for c in cols if c not in ("k", "ts")]
+
+
+def pandas_frame(cols, value_dtype=None, key=None):
+    df = pd.DataFrame(cols, index=np.arange(100, 100 + N) * 3)     # not a RangeIndex
+    if value_dtype:
+        df = df.astype({c: value_dtype for c in value_columns(cols)})
+    if key is not None:
+        df["k"] = key(cols["k"])
+    return df
+
+
+def categorical(k):
+    # explicit categories: pandas < 3 merges "a\x00" into "a" when it infers them
+    return pd.Categorical(k, categories=sorted(set(k.tolist())))
+
+
+def arrow_of(a):
+    if a.dtype == object and isinstance(a[0], (int, np.integer)):
+        return pa.array(a.tolist(), type=pa.uint64())
+    return pa.array(a.tolist()) if a.dtype == object else pa.array(a)
+
+
+def arrow_table(cols, batches=1, dictionary=False):
+    table = pa.table({c: arrow_of(v) for c, v in cols.items()})
+    if dictionary:
+        table = table.set_column(0, "k", table["k"].dictionary_encode())
+    return pa.Table.from_batches(
+        [b for rows in pieces(N, batches)
+         for b in table.slice(rows.start, rows.stop - rows.start).to_batches()])
+
+
+def polars_frame(cols, batches=1, categorical_keys=False):
+    df = pl.concat([pl.from_arrow(arrow_table({c: v[rows] for c, v in cols.items()}))
+                    for rows in pieces(N, batches)], rechunk=False)
+    return df.with_columns(pl.col("k").cast(pl.Categorical)) if categorical_keys else df
+
+
+def list_of(a):
+    """A column as a list, None for a missing value."""
+    return [None if isinstance(x, float) and math.isnan(x) else x for x in a.tolist()]
+
+
+FRAMES = {
+    "pandas": lambda c: pandas_frame(c),
+    "pandas-nullable": lambda c: pandas_frame(c, "Float64"),
+    "pandas-Categorical": lambda c: pandas_frame(c, key=categorical),
+    "pandas-arrow-backed": lambda c: pd.DataFrame(
+        {n: pd.Series(arrow_of(v), dtype=pd.ArrowDtype(arrow_of(v).type)) for n, v in c.items()}),
+    "polars": lambda c: polars_frame(c),
+    "polars-7-chunks": lambda c: polars_frame(c, batches=7),
+    "polars-Categorical": lambda c: polars_frame(c, categorical_keys=True),
+    "polars-LazyFrame": lambda c: polars_frame(c).lazy(),
+    "pyarrow": lambda c: arrow_table(c),
+    "pyarrow-2-batches": lambda c: arrow_table(c, 2),
+    "pyarrow-7-batches": lambda c: arrow_table(c, 7),
+    "pyarrow-dictionary-keys": lambda c: arrow_table(c, 2, dictionary=True),
+    "dict-numpy": lambda c: dict(c),
+    "dict-lists": lambda c: {n: list_of(v) for n, v in c.items()},
+    "dict-arrow-chunked": lambda c: {n: arrow_chunked(arrow_of(v)) for n, v in c.items()},
+    "dict-arrow-sliced": lambda c: {n: arrow_sliced(arrow_of(v)) for n, v in c.items()},
+}
+#: the frame kinds each key kind has (polars and pandas Categoricals hold text)
+KEY_FRAMES = {
+    "str": list(FRAMES),
+    "uint64": [f for f in FRAMES if "Categorical" not in f],
+    "int-widening": ["pandas", "dict-numpy", "dict-lists"],
+    "date": [f for f in FRAMES if "Categorical" not in f],
+}
+FRAME_DEFECTS: dict[str, str] = {}
+
+
+def key_text(x):
+    """A key or time as comparable text, whatever library gave it."""
+    if isinstance(x, (datetime.datetime, np.datetime64, pd.Timestamp)):
+        return str(np.datetime64(pd.Timestamp(x).to_datetime64(), "ms"))
+    if isinstance(x, datetime.date):
+        return str(np.datetime64(x, "ms"))
+    if isinstance(x, (float, np.floating)):
+        return bits(x)
+    if isinstance(x, (np.integer, int)):
+        return str(int(x))
+    return repr(x)
+
+
+def check_rolling(d, out, frame):
+    cols = rows_of(out.collect() if hasattr(out, "collect") else out)
+    time = [] if d.time is None else ["ts"]
+    assert list(cols) == ["k", *time, *DETAIL]                 # the one schema
+    assert len(cols["rmse"]) == N
+    assert table(cols) == d.reference()
+    assert [key_text(x) for x in cols["k"]] == [key_text(x) for x in d.keys.tolist()]
+    if d.time is not None:
+        assert [key_text(x) for x in cols["ts"]] == [key_text(x) for x in d.time.tolist()]
+    assert all(type(c) is int for c in cols["count"] + cols["omitted"])
+    if isinstance(frame, pd.DataFrame):
+        assert out.index.equals(frame.index)                   # row-aligned
+
+
+@pytest.mark.parametrize("frame_kind", marked(FRAMES, FRAME_DEFECTS))
+@pytest.mark.parametrize("name", SETS)
+def test_rolling_on_frames(name, frame_kind):
+    d = Data(name)
+    frame = FRAMES[frame_kind](d.columns())
+    check_rolling(d, rmse_ext.rolling(frame, "y", "yhat", **d.rolling_kwargs()), frame)
+
+
+def key_cells():
+    for kind, frames in KEY_FRAMES.items():
+        if kind != "str":
+            for frame_kind in frames:
+                yield kind, frame_kind
+
+
+@pytest.mark.parametrize("key_kind, frame_kind", list(key_cells()))
+@pytest.mark.parametrize("name", ["count-omit", "duration"])
+def test_rolling_key_kinds_on_frames(name, key_kind, frame_kind):
+    d = Data(name, key_kind)
+    if key_kind == "int-widening" and frame_kind != "dict-lists":
+        d.keys = d.keys.astype(object)
+    frame = FRAMES[frame_kind](d.columns())
+    check_rolling(d, rmse_ext.rolling(frame, "y", "yhat", **d.rolling_kwargs()), frame)
+
+
+# -- rmse-ext rolling --------------------------------------------------------------------------
+
+def cell_text(x):
+    """A CSV field: floats round-trip (repr), NaN as an empty field."""
+    if isinstance(x, float):
+        return "" if math.isnan(x) else repr(x)
+    return str(x)
+
+
+def write_input(tmp_path, d, fmt):
+    cols = d.columns()
+    path = tmp_path / f"d.{fmt}"
+    if fmt == "csv":
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(list(cols))
+            for row in zip(*(v.tolist() if v.dtype.kind != "M" else list(v) for v in
+                             cols.values())):
+                writer.writerow([cell_text(x) for x in row])
+    elif fmt == "parquet":
+        pq.write_table(pa.table({n: pa.array(list_of(v), from_pandas=True,
+                                             type=arrow_of(v).type)
+                                 if v.dtype.kind == "f" else arrow_of(v)
+                                 for n, v in cols.items()}), path, row_group_size=5)
+    else:
+        np.savez(path, **cols)
+    return path
+
+
+def run_rolling(tmp_path, d, sources, out_fmt, chunk_rows, *extra):
+    out = tmp_path / f"r.{out_fmt}"
+    args = ["rolling", *map(str, sources), "--window", d.cli_window, "--nan-policy", d.policy,
+            "--out", str(out), "--no-progress", "--chunk-rows", str(chunk_rows), *extra]
+    if d.least is not None:
+        args += ["--min-samples", str(d.least)]
+    code = cli_main(args)
+    assert code == 0
+    if out_fmt == "parquet":
+        return pq.read_table(out).to_pydict()
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    cols = {name: [r[i] for r in body] for i, name in enumerate(header)}
+    for name in ("rmse", "weight_sum"):
+        cols[name] = [float(x) for x in cols[name]]            # round-trip parsing
+    for name in ("count", "omitted"):
+        cols[name] = [int(x) for x in cols[name]]
+    return cols
+
+
+def column_args(d, grouped=True):
+    args = ["--true-column", "y", "--pred-column", "yhat"]
+    if d.w is not None:
+        args += ["--weight-column", "w"]
+    if d.time is not None:
+        args += ["--time-column", "ts"]
+    return args + (["--group-column", "k"] if grouped else [])
+
+
+def check_cli(d, cols, out_fmt):
+    time = [] if d.time is None else ["ts"]
+    assert list(cols) == ["k", *time, *DETAIL]
+    assert table(cols) == d.reference()
+    if out_fmt == "parquet":
+        assert [key_text(x) for x in cols["k"]] == [key_text(x) for x in d.keys.tolist()]
+    else:
+        assert cols["k"] == [cli_key(x) for x in d.keys.tolist()]
+
+
+def cli_key(x):
+    return str(np.datetime64(x, "D")) if isinstance(x, datetime.date) else str(x)
+
+
+@pytest.mark.parametrize("chunk_rows", SPLITS)
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("name", SETS)
+def test_cli(tmp_path, name, fmt, chunk_rows):
+    """rmse-ext rolling FILE in chunks of 1, 2 and 7 rows: the same bits,
+    the same schema, written as the input's format."""
+    d = Data(name)
+    source = write_input(tmp_path, d, fmt)
+    check_cli(d, run_rolling(tmp_path, d, [source], fmt, chunk_rows, *column_args(d)), fmt)
+
+
+# .npz holds no NUL-suffixed strings (NumPy's U drops them) and no mixed ints
+CLI_KEY_CELLS = [(kind, fmt) for kind in KEY_POOLS for fmt in ("csv", "parquet", "npz")
+                 if not (kind in ("int-widening", "str") and fmt == "npz")
+                 and not (kind == "int-widening" and fmt == "parquet")]
+
+
+@pytest.mark.parametrize("chunk_rows", SPLITS)
+@pytest.mark.parametrize("key_kind, fmt", CLI_KEY_CELLS)
+def test_cli_key_kinds(tmp_path, key_kind, fmt, chunk_rows):
+    """Key kinds through the CLI; in CSV the integer keys' kind changes
+    between chunks (int64, then past 2**63, then -1 beside 2**64 - 1)."""
+    d = Data("duration", key_kind)
+    source = write_input(tmp_path, d, fmt)
+    out_fmt = "csv" if fmt == "npz" else fmt
+    check_cli(d, run_rolling(tmp_path, d, [source], out_fmt, chunk_rows, *column_args(d)), out_fmt)
+
+
+@pytest.mark.parametrize("chunk_rows", SPLITS)
+@pytest.mark.parametrize("name", ["count", "count-omit"])
+def test_cli_npy_files_ungrouped(tmp_path, name, chunk_rows):
+    """Two .npy files, one series: the reference without groups."""
+    d = Data(name)
+    np.save(tmp_path / "y.npy", d.t)
+    np.save(tmp_path / "p.npy", d.p)
+    out = run_rolling(tmp_path, d, [tmp_path / "y.npy", tmp_path / "p.npy"], "csv",
+                      chunk_rows)
+    want = rolling_columns(d.t, d.p, window=d.window, min_samples=d.least, nan_policy=d.policy,
+                           detail=True)
+    assert list(out) == DETAIL
+    assert table(out) == table(want)
+
+
+@pytest.mark.parametrize("chunk_rows", SPLITS)
+@pytest.mark.parametrize("name", SETS)
+def test_cli_npz(tmp_path, name, chunk_rows):
+    """Every data set from .npz columns (uint64 keys past 2**63; a float
+    window's numeric times are numbers, not keys)."""
+    d = Data(name, "uint64")
+    source = write_input(tmp_path, d, "npz")
+    check_cli(d, run_rolling(tmp_path, d, [source], "parquet", chunk_rows, *column_args(d)),
+              "parquet")
