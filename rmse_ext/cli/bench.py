@@ -666,7 +666,10 @@ def rolling_rows(n: int, rounds: int) -> list[dict[str, Any]]:
         return rows
     k = min(n, 20_000)
     def river_case() -> Any:
-        metric = utils.Rolling(metrics.RMSE(), window_size=1000)
+        try:                          # river 0.26 takes the class (an instance is deprecated)
+            metric = utils.Rolling(metrics.RMSE, window_size=1000)
+        except TypeError:
+            metric = utils.Rolling(metrics.RMSE(), window_size=1000)
         for a, b in zip(t[:k].tolist(), p[:k].tolist()):
             metric.update(a, b)
             metric.get()
