@@ -166,11 +166,17 @@ def _time_array(time: Any, name: str) -> np.ndarray:
             time = (time.dt if hasattr(time, "dt") else time).tz_convert("UTC")
             time = getattr(time, "dt", time).tz_localize(None) if hasattr(time, "dt") \
                 else time.tz_localize(None)
-        return np.asarray(time.to_numpy())
-    if library in ("pyarrow", "polars"):
+        time = time.to_numpy()                  # objects (datetime.date) read below
+    elif library == "pyarrow":
+        return np.asarray(time.to_numpy(zero_copy_only=False))    # date32, slices: copied
+    elif library == "polars":
         return np.asarray(time.to_numpy())
     a = np.asarray(time)
     if a.dtype == object:
+        # instants with a zone in UTC (NumPy would warn, having no zones)
+        time = np.array([x.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                         if isinstance(x, datetime.datetime) and x.tzinfo is not None else x
+                         for x in a.reshape(-1).tolist()], dtype=object).reshape(a.shape)
         try:
             a = np.asarray(time, dtype="datetime64[ns]")
         except (TypeError, ValueError):
@@ -664,8 +670,17 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
         table[on] = _plain(time_col)
     table.update(out)
     result = ResultTable(table).to_frame(frame)
-    if _columns.library(frame) == "pandas":
+    kind = _columns.library(frame)
+    if kind == "pandas":
         result.index = frame.index
+    if time_col is None or isinstance(frame, dict):
+        return result
+    if kind == "pandas":                # the on column as given: its dtype and zone kept
+        result[on] = time_col            # the same index: no realignment
+    elif kind == "polars":
+        result = result.with_columns(time_col.alias(str(on)))
+    else:
+        result = result.set_column(result.schema.get_field_index(str(on)), str(on), time_col)
     return result
 
 

@@ -333,6 +333,7 @@ def list_of(a):
 FRAMES = {
     "pandas": lambda c: pandas_frame(c),
     "pandas-nullable": lambda c: pandas_frame(c, "Float64"),
+    "pandas-repeated-index": lambda c: pandas_frame(c).set_axis(np.arange(N) // 3),
     "pandas-Categorical": lambda c: pandas_frame(c, key=categorical),
     "pandas-arrow-backed": lambda c: pd.DataFrame(
         {n: pd.Series(arrow_of(v), dtype=pd.ArrowDtype(arrow_of(v).type)) for n, v in c.items()}),
@@ -536,3 +537,73 @@ def test_cli_npz(tmp_path, name, chunk_rows):
     source = write_input(tmp_path, d, "npz")
     check_cli(d, run_rolling(tmp_path, d, [source], "parquet", chunk_rows, *column_args(d)),
               "parquet")
+
+
+# -- time columns in every representation -------------------------------------------------------
+
+def utc(d):
+    return pd.Series(d.time).dt.tz_localize("UTC")
+
+
+#: the duration data set's times as each library holds instants (time zones
+#: included: a window spans instants, whatever zone they are read in)
+TIME_FRAMES = {
+    "pandas-tz": lambda c, d: pd.DataFrame(dict(c, ts=utc(d).dt.tz_convert("Europe/Berlin"))),
+    "pandas-datetime-objects": lambda c, d: pd.DataFrame(
+        dict(c, ts=pd.Series(d.time.astype(object).tolist(), dtype=object))),
+    "polars-tz": lambda c, d: polars_frame(c).with_columns(
+        pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Kolkata")),
+    "pyarrow-tz": lambda c, d: arrow_table(c, 2).set_column(
+        1, "ts", pa.array(d.time).cast(pa.timestamp("ms", tz="America/New_York"))),
+    "dict-datetimes": lambda c, d: dict(c, ts=d.time.astype(object).tolist()),
+    "dict-Timestamps": lambda c, d: dict(c, ts=list(utc(d).dt.tz_convert("Asia/Tokyo"))),
+}
+
+
+def dtype_of(frame, name):
+    if isinstance(frame, dict):
+        return None
+    if isinstance(frame, pa.Table):
+        return frame.schema.field(name).type
+    return frame.schema[name] if isinstance(frame, pl.DataFrame) else frame[name].dtype
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("form", TIME_FRAMES)
+def test_time_columns_in_every_representation(form):
+    """The same instants as pandas tz-aware, datetime objects, polars and
+    Arrow time zones, lists of datetimes / Timestamps: the reference's bits,
+    without a warning, and the ``on`` column comes back as the frame gave it
+    (its type, its zone)."""
+    d = Data("duration")
+    frame = TIME_FRAMES[form](d.columns(), d)
+    out = rmse_ext.rolling(frame, "y", "yhat", **d.rolling_kwargs())
+    check_rolling(d, out, frame)
+    assert dtype_of(out, "ts") == dtype_of(frame, "ts")
+
+
+DAYS = np.array(["2024-02-27", "2024-02-28", "2024-02-28", "2024-03-01", "2024-03-09",
+                 "2024-03-10", "2024-03-12", "2024-03-12"], dtype="M8[D]")
+DATE_FORMS = {
+    "numpy": lambda t: t,
+    "pandas-objects": lambda t: pd.Series(t.tolist(), dtype=object),
+    "polars": lambda t: pl.Series(t),
+    "arrow": lambda t: pa.array(t),
+    "dict-list": lambda t: t.tolist(),
+}
+
+
+@pytest.mark.parametrize("form", DATE_FORMS)
+def test_dates_as_times(form):
+    """Dates (datetime.date objects, polars Date, Arrow date32) are times:
+    a '3D' window over them as over datetime64[D]."""
+    y = np.zeros(len(DAYS))
+    p = np.arange(1.0, len(DAYS) + 1) * 10.0 ** np.arange(-3, len(DAYS) - 3)
+    want = rolling_columns(y, p, window="3D", time=DAYS, nan_policy="raise", detail=True)
+    cols = {"ts": DATE_FORMS[form](DAYS), "y": y, "yhat": p}
+    frame = pd.DataFrame(cols) if form.startswith("pandas") else \
+        pl.DataFrame(cols) if form == "polars" else pa.table(cols) if form == "arrow" else cols
+    out = rows_of(rmse_ext.rolling(frame, "y", "yhat", window="3D", on="ts"))
+    assert list(out) == ["ts", *DETAIL]
+    assert table(out) == table(want)
+    assert [key_text(x) for x in out["ts"]] == [key_text(x) for x in DAYS.tolist()]
