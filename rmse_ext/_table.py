@@ -93,13 +93,20 @@ class GroupTable:
         moves the rows already held to the hashed layout first, keyed by
         their canonical values (rmse_ext._keys), so every earlier key keeps
         its row whatever form the new batch's keys come in."""
+        keys, base, _ = self.admit_sorted(batch)
+        return keys, base
+
+    def admit_sorted(self, batch: KeyBatch) -> tuple[np.ndarray, int, bool]:
+        """``admit``, and whether the kernel keys are known never to
+        decrease (dense integer keys: the range pass checks it; the grouped
+        fold then finds runs by bisection -- GroupedBatch(ascending=))."""
         self.kind = batch.kind
         if self.dense:
             if batch.ints is not None:
-                lo, hi = _backend.kernel.int_range(batch.ints)
+                lo, hi, ascending = _backend.kernel.int_span(batch.ints)
                 if self._fits_dense(lo, hi, batch.ints.shape[0]):
                     self._extend_dense(lo, hi)
-                    return batch.ints, self.base
+                    return batch.ints, self.base, bool(ascending)
             self._to_hashed()
         if batch.ints is not None:
             codes, first = _backend.kernel.factorize_records(batch.ints)
@@ -108,7 +115,7 @@ class GroupTable:
             assert batch.codes is not None and batch.uniques is not None
             codes, uniques = batch.codes, batch.uniques
         rows = self._rows_for(uniques)
-        return rows[codes], 0
+        return rows[codes], 0, False
 
     def _fits_dense(self, lo: int, hi: int, samples: int) -> bool:
         if self.size:

@@ -130,16 +130,18 @@ def every_row(size: int) -> np.ndarray:
 
 
 def fold_plan(table: GroupTable, plan: GroupedPlan, keys: np.ndarray, base: int,
-              num_threads: int, moments: bool = False) -> None:
+              num_threads: int, moments: bool = False, ascending: bool = False) -> None:
     """Fold a plan into the table's rows (the kernel keys already admitted);
     with ``moments`` each element's "normal" interval unit into its key's
-    extra row too, in the same pass (not for semantics 3.3's row means)."""
+    extra row too, in the same pass (not for semantics 3.3's row means);
+    ``ascending``: the keys are known never to decrease (runs found by
+    bisection, the same runs)."""
     if plan.count_weights is not None:
         assert not moments
         fold_averaged(table, plan, keys, base)
         return
     batch = _backend.kernel.GroupedBatch(plan.batch, keys, plan.inner, base,
-                                         table.extra if moments else None)
+                                         table.extra if moments else None, ascending)
     threads = min(num_threads, table.size, plan.batch.size // (PARALLEL_MIN_SIZE // 2) or 1)
     if threads <= 1:
         batch.fold(table.rows)
@@ -294,11 +296,11 @@ class GroupedRootMeanSquaredError(MetricSettings):
 
     def _fold(self, plan: GroupedPlan, keys: KeyBatch,
               units: Optional[_grouped_intervals.Prepared] = None) -> None:
-        kernel_keys, base = self._table.admit(keys)
+        kernel_keys, base, ascending = self._table.admit_sorted(keys)
         route = None if self._interval is None else _grouped_intervals.route(
             self._interval, self._table, kernel_keys, base, plan.count_weights is None)
         fold_plan(self._table, plan, kernel_keys, base, self._num_threads,
-                  moments=route is _grouped_intervals.IN_FOLD)
+                  moments=route is _grouped_intervals.IN_FOLD, ascending=ascending)
         if self._interval is not None:
             assert units is not None
             self._interval.fold(self._table, units, kernel_keys, base, self._num_threads, route)

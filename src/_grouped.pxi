@@ -18,7 +18,16 @@
 # Runs.  Consecutive samples with one key (data sorted by series) form a run
 # (found 8 keys at a time, run_end); a run of GROUP_RUN_MIN elements or more
 # is reduced by the ungrouped kernel's lanes (memory-bandwidth speed) and
-# enters its row once.
+# enters its row once.  Keys known to be ascending (GroupedBatch(...,
+# ascending=True): the key table's range pass checked it, int_span) have
+# their run ends found by galloping and bisection (sorted_run_end): the same
+# runs, with a few key reads per run instead of all of them, so sorted data
+# reads its keys once (in that range pass) and its operands once.
+#
+# Scattered keys (no key equal to the next) go in blocks of GROUP_BLOCK
+# lone elements (fold_plain): the squares of a block are formed together
+# (one vector operation), then each enters its row in stream order -- the
+# same additions as one by one, so the same bits.
 #
 # Per-key interval moments (interval='normal': GROUP_MOMENT_WORDS per key,
 # six sums, then their compensations) ride the same pass when the batch's
@@ -47,6 +56,7 @@ cdef extern from *:
 
 cdef enum:
     GROUP_RUN_MIN = 32
+    GROUP_BLOCK = 8                 # lone elements whose squares are formed together
     PREFETCH_AHEAD = 16             # samples ahead (rows far out of cache)
     PREFETCH_ABOVE = 1 << 15        # rows (2 MiB of state)
 
@@ -75,6 +85,7 @@ cdef struct GBatch:
     Py_ssize_t inner    # elements per sample (>= 1)
     int64_t base        # row = key - base
     bint k64
+    bint ascending      # keys never decrease (checked by the caller: int_span)
     double* moments     # per-key moment rows (NULL: none), GROUP_MOMENT_WORDS each
 
 
@@ -82,7 +93,7 @@ cdef enum:
     GROUP_MOMENT_WORDS = 12     # a key's six moment sums, then their compensations
 
 
-cdef inline void key_moments_into(double x, double w, double* m) noexcept nogil:
+cdef inline hot_void key_moments_into(double x, double w, double* m) noexcept nogil:
     """One unit into a key's moment row m (moments_into: six sums, then
     their compensations).  A unit of weight 1 has the terms 1, x, x*x, then
     1, x, x*x again: while a row's last three pairs equal its first three
@@ -122,6 +133,38 @@ cdef inline Py_ssize_t run_end(const g_key* keys, Py_ssize_t r, Py_ssize_t n, g_
     while r < n and keys[r] == k:
         r += 1
     return r
+
+
+cdef inline Py_ssize_t sorted_run_end(const g_key* keys, Py_ssize_t r, Py_ssize_t n,
+                                      g_key k) noexcept nogil:
+    """run_end for ascending keys with keys[r - 1] == k: probes r, r + 2,
+    r + 6, ... (galloping) until a key differs, then bisects -- the same end
+    from O(log(run)) key reads."""
+    cdef Py_ssize_t lo = r, hi, mid, step = 1
+    while True:                         # keys[lo - 1] == k
+        hi = lo + step - 1
+        if hi >= n:
+            hi = n
+            break
+        if keys[hi] != k:
+            break
+        lo = hi + 1
+        step *= 2
+    while lo < hi:                      # keys[lo - 1] == k; keys[hi] != k or hi == n
+        mid = lo + (hi - lo) // 2
+        if keys[mid] == k:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline Py_ssize_t next_run_end(const GBatch* G, const g_key* keys, Py_ssize_t r,
+                                    Py_ssize_t n, g_key k) noexcept nogil:
+    """The first index from r on whose key is not k, keys[r - 1] == k."""
+    if G.ascending:
+        return sorted_run_end(keys, r, n, k)
+    return run_end(keys, r, n, k)
 
 
 cdef inline void element_into(policy* how, weight_tag* wt, const BatchSpec* B, Py_ssize_t i,
@@ -205,7 +248,7 @@ cdef void fold_rows(policy* how, weight_tag* wt, const GBatch* G, const g_real* 
         k = keys[r]
         e = r + 1                                         # the run of equal keys
         if e < samples and keys[e] == k:
-            e = run_end(keys, e + 1, samples, k)
+            e = next_run_end(G, keys, e + 1, samples, k)
         e = e * inner if e * inner < size else size
         s = <int64_t>k - G.base
         if ranged and (s < lo or s >= hi):
@@ -229,6 +272,16 @@ cdef void fold_rows(policy* how, weight_tag* wt, const GBatch* G, const g_real* 
         i = e
 
 
+cdef inline bint lone_block(const g_key* keys) noexcept nogil:
+    """Whether none of keys[0 .. GROUP_BLOCK - 1] equals the key after it
+    (GROUP_BLOCK + 1 keys read, compared branch-free)."""
+    cdef Py_ssize_t j
+    cdef bint same = False
+    for j in range(GROUP_BLOCK):
+        same |= keys[j] == keys[j + 1]
+    return not same
+
+
 cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_key* keys,
                      GRow* rows, bint prefetch, moment_block* with_m) noexcept nogil:
     """fold_rows for the commonest layout -- one key per element, y_true
@@ -239,16 +292,33 @@ cdef void fold_plain(const GBatch* G, const g_real* t, const g_real* p, const g_
     cdef const BatchSpec* B = &G.b
     cdef Py_ssize_t size = G.b.size, i = 0, e, j
     cdef double sq, err
+    cdef double sqs[GROUP_BLOCK]
+    cdef double errs[GROUP_BLOCK]
     cdef g_key k
     cdef GRow* g
     cdef double* m = NULL
     while i < size:
+        if i + GROUP_BLOCK < size and lone_block(keys + i):
+            if prefetch and i + GROUP_BLOCK + PREFETCH_AHEAD <= size:
+                for j in range(GROUP_BLOCK):
+                    prefetch_write(rows + (<int64_t>keys[i + j + PREFETCH_AHEAD] - G.base))
+            for j in range(GROUP_BLOCK):
+                errs[j] = square_err(<Propagate*>NULL, <double>p[i + j], <double>t[i + j],
+                                     &sqs[j])
+            for j in range(GROUP_BLOCK):
+                g = rows + (<int64_t>keys[i + j] - G.base)
+                add_lane(sqs[j], errs[j], &g.total.hi, &g.total.lo)
+                if moment_block is MomentBlock:
+                    key_moments_into(sqs[j], 1.0, moment_row(G, <int64_t>keys[i + j] - G.base))
+                g.unweighted += 1
+            i += GROUP_BLOCK
+            continue
         k = keys[i]
         g = rows + (<int64_t>k - G.base)
         if moment_block is MomentBlock:
             m = moment_row(G, <int64_t>k - G.base)
         if i + 1 < size and keys[i + 1] == k:            # a run of equal keys
-            e = run_end(keys, i + 2, size, k)
+            e = next_run_end(G, keys, i + 2, size, k)
             if e - i >= GROUP_RUN_MIN:
                 segment_into(B, i, e, g)
                 if moment_block is MomentBlock:
@@ -380,15 +450,17 @@ cdef class GroupedBatch:
     (rows, 8) float64 state, without the GIL.  With ``moments`` (a C-contiguous
     (rows, 12) float64 array, rows as the state's) each element's unit --
     its squared error and weight -- also goes into its key's "normal"
-    interval sums, in the same pass."""
+    interval sums, in the same pass.  ``ascending``: the keys never
+    decrease (int_span said so), so runs are found by bisection."""
     cdef GBatch G
     cdef object refs
 
     def __cinit__(self, Batch batch, cnp.ndarray keys, Py_ssize_t inner, int64_t base,
-                  cnp.ndarray moments=None):
+                  cnp.ndarray moments=None, bint ascending=False):
         self.G.b = batch.spec
         self.G.keys = cnp.PyArray_DATA(keys)
         self.G.k64 = cnp.PyArray_ITEMSIZE(keys) == 8
+        self.G.ascending = ascending
         self.G.inner = inner if inner > 0 else 1
         self.G.base = base
         self.G.moments = NULL if moments is None else <double*>cnp.PyArray_DATA(moments)
@@ -605,29 +677,40 @@ def factorize_objects(object[:] keys, type kind):
     return codes, distinct, -1
 
 
-cdef void key_range(const g_key* keys, Py_ssize_t n, int64_t* lo, int64_t* hi) noexcept nogil:
-    """lo, hi = min, max of n >= 1 keys, one pass."""
+cdef bint key_range(const g_key* keys, Py_ssize_t n, int64_t* lo, int64_t* hi) noexcept nogil:
+    """lo, hi = min, max of n >= 1 keys, one pass; whether they never
+    decrease (the same pass: the keys are read once)."""
     cdef Py_ssize_t i
-    cdef int64_t low = keys[0], high = keys[0], v
-    for i in range(n):
+    cdef g_key low = keys[0], high = keys[0], v
+    cdef bint down = False
+    for i in range(1, n):
         v = keys[i]
         low = v if v < low else low
         high = v if v > high else high
+        down |= v < keys[i - 1]
     lo[0], hi[0] = low, high
+    return not down
 
 
-def int_range(cnp.ndarray keys):
-    """(min, max) of a non-empty C-contiguous int32/int64 array, one pass."""
+def int_span(cnp.ndarray keys):
+    """(min, max, ascending) of a non-empty C-contiguous int32/int64 array,
+    one pass: ascending when no key is below the one before it."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(keys)
     cdef int64_t lo, hi
+    cdef bint up
     cdef const void* data = cnp.PyArray_DATA(keys)
     cdef bint k64 = cnp.PyArray_ITEMSIZE(keys) == 8
     with nogil:
         if k64:
-            key_range(<const int64_t*>data, n, &lo, &hi)
+            up = key_range(<const int64_t*>data, n, &lo, &hi)
         else:
-            key_range(<const int*>data, n, &lo, &hi)
-    return lo, hi
+            up = key_range(<const int*>data, n, &lo, &hi)
+    return lo, hi, up
+
+
+def int_range(cnp.ndarray keys):
+    """(min, max) of a non-empty C-contiguous int32/int64 array, one pass."""
+    return int_span(keys)[:2]
 
 
 GROUP_ROW_WORDS = sizeof(GRow) // sizeof(double)

@@ -62,7 +62,7 @@ cdef inline bint unit_at(const p_real* t, const p_real* p, const double* w, Py_s
     return True
 
 
-cdef inline void moments_into(double x, double w, double* s, double* c,
+cdef inline hot_void moments_into(double x, double w, double* s, double* c,
                               Py_ssize_t stride) noexcept nogil:
     """One unit x with weight w into the six sums, sum k a TwoSum pair
     (s[k * stride], c[k * stride]): w, wx = fl(w * x), then the four

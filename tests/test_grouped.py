@@ -500,3 +500,76 @@ def test_overall_pools_in_sorted_key_order_whatever_the_table(keys):
     acc = rmse_ext._backend.kernel.Accumulator()
     acc.set_raw(*expected)
     assert m.overall() == acc.value() and m.overall_omitted() == 3
+
+
+def _fold_state(kernel, t, p, keys, w=None, inner=1, ascending=False, ranges=None):
+    """The raw (rows, 8) state after one GroupedBatch fold (as int64 bits),
+    whole or range by range (the threads' split)."""
+    from rmse_ext._plan import TMode, WMode
+    base = int(keys.min())
+    state = np.zeros((int(keys.max()) - base + 1, 8))
+    batch = (kernel.Batch(t, p) if w is None else
+             kernel.Batch(t, p, w, TMode.FULL_T, WMode.FULL))
+    folder = kernel.GroupedBatch(batch, keys, inner, base, None, ascending)
+    if ranges is None:
+        folder.fold(state)
+    else:
+        for lo, hi in ranges:
+            folder.fold(state, lo, hi)
+    return state.view(np.int64)
+
+
+@pytest.mark.parametrize("key_dtype", [np.int32, np.int64])
+def test_runs_of_ascending_keys_found_by_bisection_are_the_same_runs(kernel, key_dtype):
+    # Run lengths around the segment threshold (32) and the gallop's steps.
+    lengths = [1, 2, 3, 7, 8, 9, 31, 32, 33, 63, 64, 65, 1000, 1, 1, 5000, 2, 40]
+    keys = np.repeat(np.arange(len(lengths)) * 3 - 7, lengths).astype(key_dtype)
+    rng = np.random.default_rng(11)
+    t, p, w = rng.normal(size=keys.size), rng.normal(size=keys.size), rng.random(keys.size)
+    for kw in ({}, {"w": w}):
+        assert np.array_equal(_fold_state(kernel, t, p, keys, ascending=True, **kw),
+                              _fold_state(kernel, t, p, keys, **kw))
+        thirds = [(0, 20), (20, 35), (35, 60)]
+        assert np.array_equal(_fold_state(kernel, t, p, keys, ascending=True, ranges=thirds,
+                                          **kw), _fold_state(kernel, t, p, keys, **kw))
+    # Two elements per sample (fold_rows' sample arithmetic).
+    t2, p2 = rng.normal(size=2 * keys.size), rng.normal(size=2 * keys.size)
+    assert np.array_equal(_fold_state(kernel, t2, p2, keys, inner=2, ascending=True),
+                          _fold_state(kernel, t2, p2, keys, inner=2))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_int_span_reads_range_and_order_in_one_pass(kernel, dtype):
+    rng = np.random.default_rng(12)
+    cases = [[5], [1, 1, 2], [3, 2], [-4, 0, 0, 9, 8], [0] * 40 + [-1],
+             np.sort(rng.integers(-50, 50, 1001)), rng.integers(-50, 50, 1001)]
+    for keys in cases:
+        a = np.asarray(keys, dtype=dtype)
+        lo, hi, ascending = kernel.int_span(a)
+        assert (lo, hi) == (a.min(), a.max()) == kernel.int_range(a)
+        assert bool(ascending) == bool((np.diff(a) >= 0).all())
+
+
+@pytest.mark.parametrize("interval", [None, "normal"])
+def test_blocks_of_lone_keys_add_as_one_element_at_a_time(interval):
+    # Batches of <= 8 elements never take the block path, one batch of 3000
+    # does: the rows (and per-key moments) must be the same bits.  Runs stay
+    # below 32 elements, so no run is a segment in either.
+    rng = np.random.default_rng(13)
+    keys = rng.integers(0, 7, size=3000)
+    keys[100:104] = 3                     # a few short runs among lone keys
+    keys[2000:2020] = 5
+    t, p = rng.normal(size=keys.size), rng.normal(size=keys.size) * 1e3
+    whole = GroupedRootMeanSquaredError(dtype="float64", interval=interval)
+    whole.update_state(t, p, keys)
+    pieces = GroupedRootMeanSquaredError(dtype="float64", interval=interval)
+    cuts = 8 + np.cumsum(rng.integers(1, 9, size=keys.size))   # first batch: several keys
+    assert len(set(keys[:8].tolist())) > 1
+    for a, b in zip(np.r_[0, 8, cuts], np.r_[8, cuts]):
+        if a < keys.size:
+            pieces.update_state(t[a:b], p[a:b], keys[a:b])
+    a, b = whole.get_state(), pieces.get_state()
+    if interval:        # the same sums (a zero compensation may be -0.0 in one of them)
+        moments = [[float.fromhex(x) for x in s.pop("interval")["moments"]] for s in (a, b)]
+        assert moments[0] == moments[1]
+    assert a == b
