@@ -112,6 +112,9 @@ def values_of(omit, weighted):
         w[17] = 0.0                               # an exact zero removes its element
     if omit:
         t[5] = np.nan
+    if omit == "propagate":
+        return t, p, w
+    if omit:
         p[12] = np.nan
         if weighted:
             w[20] = np.nan
@@ -126,6 +129,8 @@ SETS = {
     "duration": ("2min", "datetime", True, "raise", None, "2min"),
     "duration-omit": (datetime.timedelta(seconds=45), "datetime", False, "omit", 2, "45s"),
     "numeric-omit": (120.0, "numeric", True, "omit", None, "120.0"),
+    # a NaN enters and leaves the windows; an int window beside a time column
+    "count-propagate-on": (2, "datetime", True, "propagate", 1, "2"),
 }
 
 
@@ -136,7 +141,7 @@ class Data:
         window, time_kind, weighted, policy, least, cli_window = SETS[name]
         self.name, self.window, self.policy, self.least = name, window, policy, least
         self.cli_window = cli_window
-        self.t, self.p, self.w = values_of(policy == "omit", weighted)
+        self.t, self.p, self.w = values_of(policy if policy != "raise" else False, weighted)
         self.keys = keys_of(key_kind)
         self.key_kind = key_kind
         self.time_kind = time_kind
@@ -155,11 +160,12 @@ class Data:
     def reference(self, min_samples="default"):
         """The reference door's columns: rmse, count, weight_sum, omitted."""
         least = self.least if min_samples == "default" else min_samples
+        time = None if isinstance(self.window, int) else self.time     # only carried
         rmse = rolling_root_mean_squared_error(
-            self.t, self.p, window=self.window, sample_weight=self.w, time=self.time,
+            self.t, self.p, window=self.window, sample_weight=self.w, time=time,
             groups=self.keys, min_samples=least, nan_policy=self.policy)
         detail = rolling_columns(self.t, self.p, window=self.window, sample_weight=self.w,
-                                 time=self.time, groups=self.keys, min_samples=least,
+                                 time=time, groups=self.keys, min_samples=least,
                                  nan_policy=self.policy, detail=True)
         assert hexes(detail["rmse"]) == hexes(rmse)
         return table(detail)
@@ -188,17 +194,17 @@ def test_the_reference_is_the_exact_window(name):
     ref = d.reference()
     for i in range(N):
         inside = window_rows(d, i)
-        kept = [j for j in inside if not (np.isnan(d.t[j]) or np.isnan(d.p[j]) or
-                                          (d.w is not None and np.isnan(d.w[j])))]
+        kept = [j for j in inside if d.policy != "omit" or not (
+            np.isnan(d.t[j]) or np.isnan(d.p[j]) or (d.w is not None and np.isnan(d.w[j])))]
         weights = [1.0 if d.w is None else float(d.w[j]) for j in kept]
         kept_nonzero = [j for j, w in zip(kept, weights) if w != 0.0]
         assert ref["omitted"][i] == len(inside) - len(kept)
         assert ref["count"][i] in (len(kept), len(kept_nonzero))
         assert float.fromhex(ref["weight_sum"][i]) == math.fsum(weights)
-        samples = len(kept) if d.policy == "omit" else len(inside)
         least = (d.window if isinstance(d.window, int) else 1) if d.least is None else d.least
         value = float.fromhex(ref["rmse"][i])
-        if samples < least or not kept:
+        nan = any(np.isnan(d.t[j]) or np.isnan(d.p[j]) for j in kept)     # 'propagate'
+        if len(kept) < least or not kept or nan:
             assert math.isnan(value)
             continue
         if not math.fsum(weights):                       # Keras: 0 / 0 reads 0
@@ -212,7 +218,7 @@ def test_the_reference_is_the_exact_window(name):
 def window_rows(d, i):
     """The rows in the window ending at row i (same series, up to row i)."""
     mine = [j for j in range(i + 1) if CODES[j] == CODES[i]]
-    if d.time is None:
+    if isinstance(d.window, int):
         return mine[-d.window:]
     span = (d.window.total_seconds() if isinstance(d.window, datetime.timedelta) else
             120.0 if d.window == "2min" else d.window)
@@ -287,7 +293,7 @@ def test_min_samples_only_hides_values(name):
 # -- rmse_ext.rolling on frames ----------------------------------------------------------------
 
 def value_columns(cols):
-    return [c for c in cols if c not in ("k", "ts")]
+    return [c for c in cols if c in ("y", "yhat", "w")]
 
 
 def pandas_frame(cols, value_dtype=None, key=None):
@@ -485,9 +491,18 @@ def cli_key(x):
     return str(np.datetime64(x, "D")) if isinstance(x, datetime.date) else str(x)
 
 
+#: cells that fail because of a defect outside this file's doors
+CLI_DEFECTS = {
+    "count-propagate-on": "rmse-ext (eval and rolling: cli.eval.start_tables) refuses an empty "
+                          "CSV field / Parquet null under --nan-policy propagate (exit 2, 'not "
+                          "a number'), where semantics 8.2 reads a null as NaN under every "
+                          "policy (docs/cli.md still documents the refusal)",
+}
+
+
 @pytest.mark.parametrize("chunk_rows", SPLITS)
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", marked(SETS, CLI_DEFECTS))
 def test_cli(tmp_path, name, fmt, chunk_rows):
     """rmse-ext rolling FILE in chunks of 1, 2 and 7 rows: the same bits,
     the same schema, written as the input's format."""
@@ -607,3 +622,25 @@ def test_dates_as_times(form):
     assert list(out) == ["ts", *DETAIL]
     assert table(out) == table(want)
     assert [key_text(x) for x in out["ts"]] == [key_text(x) for x in DAYS.tolist()]
+
+
+# -- several by columns ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("frame_kind", FRAMES)
+def test_rolling_by_several_columns(frame_kind):
+    """by=["k", "k2"]: one window per combination, as the reference keyed by
+    the pair; both key columns come back under their names, in order."""
+    d = Data("count-omit")
+    k2 = np.array([7, 2**63 + 5], dtype=np.uint64)[(np.arange(N) % 3 == 0).astype(int)]
+    cols = d.columns()
+    cols = {"k": cols.pop("k"), "k2": k2, **cols}
+    pairs = np.array([f"{a!r}|{b}" for a, b in zip(d.keys.tolist(), k2.tolist())], dtype=object)
+    want = rolling_columns(d.t, d.p, window=d.window, sample_weight=d.w, groups=pairs,
+                           min_samples=d.least, nan_policy=d.policy, detail=True)
+    assert len(set(pairs.tolist())) > len(set(d.keys.tolist()))       # the pair matters
+    frame = FRAMES[frame_kind](cols)
+    out = rows_of(rmse_ext.rolling(frame, "y", "yhat", **dict(d.rolling_kwargs(), by=["k", "k2"])))
+    assert list(out) == ["k", "k2", *DETAIL]
+    assert table(out) == table(want)
+    assert [key_text(x) for x in out["k"]] == [key_text(x) for x in d.keys.tolist()]
+    assert [int(x) for x in out["k2"]] == k2.tolist()
