@@ -35,7 +35,9 @@ naming it.
 """
 import csv
 import datetime
+import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -236,9 +238,10 @@ VALUE_FORMS = {
 }
 
 
-def class_rows(d, splits, form):
-    """Per row, (rmse, count, weight_sum, omitted) of the series' metric
-    after the batch ending at that row; None for rows inside a batch."""
+def class_rows(d, splits, form, resume=None):
+    """Per row, (rmse, count, weight_sum) of the series' metric after the
+    batch ending at that row; None for rows inside a batch.  ``resume``:
+    the metric is saved and restored after every batch ('state', 'pickle')."""
     vf = VALUE_FORMS[form]
     got = [None] * N
     policy = "omit" if d.policy == "omit" else "propagate"
@@ -251,6 +254,10 @@ def class_rows(d, splits, form):
             time = None if d.time is None else vf(d.time[batch])
             m.update_state(vf(d.t[batch]), vf(d.p[batch]),
                            None if d.w is None else vf(d.w[batch]), time=time)
+            if resume == "state":
+                m = RollingRootMeanSquaredError.from_state(json.loads(json.dumps(m.get_state())))
+            elif resume == "pickle":
+                m = pickle.loads(pickle.dumps(m))
             got[batch[-1]] = (bits(m.result()), m.count, bits(m.weight_sum))
     return got
 
@@ -267,6 +274,16 @@ def test_streaming_class_per_series(name, splits):
     got = class_rows(d, splits, "numpy")
     assert sum(g is not None for g in got) >= 4
     assert [g for g in got if g is not None] == [w for w, g in zip(want, got) if g is not None]
+
+
+@pytest.mark.parametrize("resume", ["state", "pickle"])
+@pytest.mark.parametrize("name", SETS)
+def test_streaming_class_resumed_between_batches(name, resume):
+    """A monitor saved after every batch (get_state through JSON, or pickle)
+    and resumed continues bitwise: the same rows as one metric."""
+    d = Data(name)
+    plain = class_rows(d, 2, "numpy")
+    assert class_rows(d, 2, "numpy", resume=resume) == plain
 
 
 @pytest.mark.parametrize("form", list(VALUE_FORMS)[1:])
@@ -485,6 +502,10 @@ def check_cli(d, cols, out_fmt):
         assert [key_text(x) for x in cols["k"]] == [key_text(x) for x in d.keys.tolist()]
     else:
         assert cols["k"] == [cli_key(x) for x in d.keys.tolist()]
+    if d.time is not None:                  # the time column carried as read
+        read = (lambda x: x) if out_fmt == "parquet" else \
+            float if d.time_kind == "numeric" else np.datetime64
+        assert [key_text(read(x)) for x in cols["ts"]] == [key_text(x) for x in d.time.tolist()]
 
 
 def cli_key(x):
