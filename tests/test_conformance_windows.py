@@ -52,6 +52,7 @@ from rmse_ext import RollingRootMeanSquaredError, rolling_root_mean_squared_erro
 from rmse_ext.cli import main as cli_main
 from rmse_ext.rolling import rolling_columns
 
+from test_conformance import VALUE_FORMS as ARGUMENT_FORMS     # the grouped matrix's forms
 from test_conformance import arrow_chunked, arrow_sliced, bits, marked, pieces, rows_of
 
 pd = pytest.importorskip("pandas")
@@ -677,3 +678,35 @@ def test_rolling_by_several_columns(frame_kind):
     assert table(out) == table(want)
     assert [key_text(x) for x in out["k"]] == [key_text(x) for x in d.keys.tolist()]
     assert [int(x) for x in out["k2"]] == k2.tolist()
+
+
+# -- the function itself, every representation of its arguments ---------------------------------
+
+GROUP_FORMS = {
+    "object": lambda k: k,
+    "list": lambda k: k.tolist(),
+    "pandas-object": lambda k: pd.Series(k, dtype=object),
+    "pandas-string": lambda k: pd.Series(k, dtype="string"),
+    "pandas-categories": lambda k: pd.Series(categorical(k)),
+    "arrow": lambda k: pa.array(k.tolist()),
+    "arrow-dictionary": lambda k: pa.array(k.tolist()).dictionary_encode(),
+    "polars": lambda k: pl.Series(k.tolist()),
+}
+
+
+@pytest.mark.parametrize("form", [*ARGUMENT_FORMS, *(f"groups-{g}" for g in GROUP_FORMS)])
+@pytest.mark.parametrize("name", ["count-omit", "numeric-omit", "count-propagate-on"])
+def test_function_argument_forms(name, form):
+    """rolling_root_mean_squared_error with y_true, y_pred, sample_weight and
+    a numeric time as NumPy / lists / pandas (Float64) / Arrow (chunked,
+    sliced, dictionary) / polars, or groups= in every key form: the
+    reference's bits."""
+    d = Data(name)
+    vf = ARGUMENT_FORMS.get(form, ARGUMENT_FORMS["numpy"])
+    gf = GROUP_FORMS.get(form.removeprefix("groups-")) if form.startswith("groups-") else None
+    time = d.time if d.time_kind == "numeric" else None
+    got = rolling_root_mean_squared_error(
+        vf(d.t), vf(d.p), window=d.window, sample_weight=None if d.w is None else vf(d.w),
+        time=None if time is None else vf(time),
+        groups=d.keys if gf is None else gf(d.keys), min_samples=d.least, nan_policy=d.policy)
+    assert hexes(got) == d.reference()["rmse"]
