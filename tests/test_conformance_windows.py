@@ -710,3 +710,16 @@ def test_function_argument_forms(name, form):
         time=None if time is None else vf(time),
         groups=d.keys if gf is None else gf(d.keys), min_samples=d.least, nan_policy=d.policy)
     assert hexes(got) == d.reference()["rmse"]
+
+
+def test_cli_parquet_time_column_keeps_its_zone(tmp_path):
+    """rmse-ext rolling writes the time column of a Parquet file in its own
+    type, as the frames return theirs: a zone kept (it was written as naive
+    UTC, 00:00+01:00 reading as 23:00), the instants and bits unchanged."""
+    d = Data("duration")
+    zoned = pa.array(d.time).cast(pa.timestamp("ms", tz="Europe/Berlin"))
+    cols = {n: arrow_of(v) for n, v in d.columns().items()}
+    pq.write_table(pa.table(dict(cols, ts=zoned)), tmp_path / "d.parquet", row_group_size=5)
+    out = run_rolling(tmp_path, d, [tmp_path / "d.parquet"], "parquet", 7, *column_args(d))
+    check_cli(d, out, "parquet")
+    assert pq.read_schema(tmp_path / "r.parquet").field("ts").type == zoned.type

@@ -17,6 +17,7 @@ import numpy as np
 from .. import _backend, _missing
 from .._keys import AtKey, KeyCoder, to_arrow
 from ..io import InputError, open_table
+from ..io.parquet import ParquetTable
 from ..rolling import (COUNT, FLOAT_TIME, INT_TIME, OrderError, check_order,
                        default_min_samples, parse_window, read_samples, read_times)
 from ._format import ChunkLoop, key_cells
@@ -73,13 +74,16 @@ def window_arg(text: str) -> Any:
 
 class Writer:
     """Output rows to CSV (streamed) or Parquet (one row group per chunk);
-    bytes in the ``keys`` columns as hex in CSV."""
+    bytes in the ``keys`` columns as hex in CSV; columns of ``types`` (Arrow
+    types) cast to them in Parquet."""
 
-    def __init__(self, path: str, keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str, keys: tuple[str, ...] = (),
+                 types: Optional[dict[str, Any]] = None) -> None:
         lower = path.lower()
         if not lower.endswith((".csv", ".parquet", ".pq")):
             raise InputError(path, "--out must end in .csv or .parquet")
         self.path, self.parquet, self.keys = path, not lower.endswith(".csv"), keys
+        self.types = types or {}
         self.writer: Any = None
         self.file: Any = None
 
@@ -88,7 +92,8 @@ class Writer:
             import pyarrow as pa
             import pyarrow.parquet as pq
             # text and bytes through to_arrow: pyarrow ends NumPy strings at a NUL
-            table = pa.table({k: to_arrow(a) if a.dtype.kind in "SUO" else pa.array(a)
+            table = pa.table({k: to_arrow(a) if a.dtype.kind in "SUO" else
+                              pa.array(a).cast(self.types[k]) if k in self.types else pa.array(a)
                               for k, a in ((k, np.asarray(v)) for k, v in columns.items())})
             if self.writer is None:
                 self.writer = pq.ParquetWriter(self.path, table.schema)
@@ -181,7 +186,11 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
     operands, group, when = resolve_columns(args, parser, spec.kind == FLOAT_TIME)
     every = operands + [op for op in (group, when) if op is not None]
     tables = list(dict.fromkeys(op.table for op in every))
-    writer = Writer(args.out, keys=() if args.group_column is None else (args.group_column,))
+    zoned = None
+    if when is not None and isinstance(when.table, ParquetTable):
+        zoned = when.table.schema.field(when.key).type          # a time zone is kept
+    writer = Writer(args.out, keys=() if args.group_column is None else (args.group_column,),
+                    types={args.time_column: zoned} if getattr(zoned, "tz", None) else None)
     windows: dict[Any, Any] = {}
     coder = KeyCoder([args.group_column], ["groups"])
     fold = _missing.fold_policy(args.nan_policy)     # 'raise': raise_on_nan_row scans
