@@ -723,3 +723,41 @@ def test_cli_parquet_time_column_keeps_its_zone(tmp_path):
     out = run_rolling(tmp_path, d, [tmp_path / "d.parquet"], "parquet", 7, *column_args(d))
     check_cli(d, out, "parquet")
     assert pq.read_schema(tmp_path / "r.parquet").field("ts").type == zoned.type
+
+
+# -- samples of several elements ---------------------------------------------------------------------
+
+def rows_of_three():
+    """(N, 3) samples: every element counts, a NaN in each operand under 'omit'."""
+    rng = np.random.default_rng(3)
+    t = rng.normal(size=(N, 3)) * 10.0 ** rng.integers(-3, 4, (N, 3))
+    p, w = t + rng.normal(size=(N, 3)), rng.random((N, 3)) * 2
+    t[4, 1], p[9, 0], w[14, 2] = np.nan, np.nan, np.nan
+    return t, p, w
+
+
+@pytest.mark.parametrize("splits", SPLITS)
+def test_samples_of_several_elements(tmp_path, splits):
+    """A sample is a row of 3 elements: the class in batches of 1, 2, 7
+    samples and rmse-ext rolling on .npz columns of such rows in chunks of
+    1, 2, 7 rows give the function's bits, counts and omitted."""
+    t, p, w = rows_of_three()
+    kw = dict(window=4, min_samples=1, nan_policy="omit")
+    want = table(rolling_columns(t, p, sample_weight=w, detail=True, **kw))
+    m = RollingRootMeanSquaredError(4, dtype="float64", nan_policy="omit")
+    for rows in pieces(N, -(-N // splits)):
+        m.update_state(t[rows], p[rows], w[rows])
+        i = rows.stop - 1
+        assert (bits(m.result()), m.count, bits(m.weight_sum)) == \
+            (want["rmse"][i], want["count"][i], want["weight_sum"][i])
+    np.savez(tmp_path / "d.npz", y=t, yhat=p, w=w)
+    out = tmp_path / "r.csv"
+    assert cli_main(["rolling", str(tmp_path / "d.npz"), "--true-column", "y", "--pred-column",
+                     "yhat", "--weight-column", "w", "--window", "4", "--min-samples", "1",
+                     "--nan-policy", "omit", "--chunk-rows", str(splits), "--out", str(out),
+                     "--no-progress"]) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {name: [float(r[name]) if name in ("rmse", "weight_sum") else int(r[name])
+                  for r in rows] for name in DETAIL}
+    assert table(got) == want
