@@ -223,7 +223,9 @@ def check_order(times: Any, last: Any = None, positions: Any = None,
 
 class Samples(NamedTuple):
     """A batch's samples, read: either flat float64 operands of ``run``
-    elements per sample (t, p, w), or ready items (sums, counts)."""
+    elements per sample (t, p, w; ``exact``: p - t is an integer
+    difference's two exact terms, rmse_ext._plan.exact_difference), or
+    ready items (sums, counts)."""
     n: int
     run: int
     t: Optional[np.ndarray] = None
@@ -231,6 +233,7 @@ class Samples(NamedTuple):
     w: Optional[np.ndarray] = None
     sums: Optional[np.ndarray] = None
     counts: Optional[np.ndarray] = None
+    exact: bool = False
 
 
 def _exact_as_float(a: np.ndarray) -> bool:
@@ -252,21 +255,25 @@ def read_samples(y_true: Any, y_pred: Any, sample_weight: Any, nan_policy: str) 
     if w is not None:
         w = w.reshape(layout.w_shape)
     shape = layout.shape
-    if layout.keep is None and all(x is None or _exact_as_float(x) for x in (t, p, w)):
+    if (layout.keep is None and (w is None or _exact_as_float(w))
+            and all(x.dtype.kind in "iu" or _exact_as_float(x) for x in (t, p))):
         n = layout.samples
         run = layout.size // n if n else 0
-        spelled = [None if x is None else
-                   np.ascontiguousarray(np.broadcast_to(x, shape), dtype=FLOAT64).reshape(-1)
-                   for x in (t, p, w)]
-        return Samples(n, run, *spelled)
+        exact = _plan.needs_exact_difference(t, p)      # integers past 2**53 (semantics 5)
+        if exact:
+            p, t = _plan.exact_difference(t, p, shape)
+        ft, fp, fw = [None if x is None else
+                      np.ascontiguousarray(np.broadcast_to(x, shape), dtype=FLOAT64).reshape(-1)
+                      for x in (t, p, w)]
+        return Samples(n, run, t=ft, p=fp, w=fw, exact=exact)
     return _items(layout, t, p, w, nan_policy)
 
 
 def _items(layout: Any, t: np.ndarray, p: np.ndarray, w: Optional[np.ndarray],
            nan_policy: str) -> Samples:
     """Samples the flat reader cannot take -- semantics 3.3 (row means
-    times weights) and integers beyond 2**53 (exact differences) -- each
-    folded on its own by the metric's planner into an item."""
+    times weights), weights float64 cannot hold -- each folded on its own
+    by the metric's planner into an item."""
     policy = "omit" if nan_policy == "omit" else "propagate"
     module = _backend.kernel
     shape = layout.shape
@@ -359,7 +366,8 @@ class RollingRootMeanSquaredError(MetricSettings):
         if s.sums is not None:
             self._win.push_items(s.sums, s.counts, ti, tf)
         else:
-            self._win.push(s.t, s.p, s.w, s.n, s.run, self._nan_policy == "omit", ti, tf)
+            self._win.push(s.t, s.p, s.w, s.n, s.run, self._nan_policy == "omit", ti, tf,
+                           s.exact)
 
     def result(self) -> np.floating[Any]:
         """The RMSE over the window, a NumPy scalar of ``dtype``: 0 empty,
@@ -565,7 +573,7 @@ def rolling_columns(y_true: Any, y_pred: Any, *, window: Any, sample_weight: Any
         _backend.kernel.rolling_values(
             s.t, s.p, s.w, s.run, policy == "omit", spec.kind, spec.size, spec.span_i,
             spec.span_f, ti, tf, order, starts, least, out["rmse"], out.get("count"),
-            out.get("weight_sum"), out.get("omitted"))
+            out.get("weight_sum"), out.get("omitted"), s.exact)
     else:
         _items_values(s, spec, ti, tf, order, starts, least, out)
     return out

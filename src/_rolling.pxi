@@ -261,10 +261,12 @@ cdef inline double window_value(const Window* W, double* weight_sum) noexcept no
 # ---------------------------------------------------------------------------
 
 cdef inline void sample_item(const double* t, const double* p, const double* w,
-                             Py_ssize_t run, bint omit, WinItem* it) noexcept nogil:
+                             Py_ssize_t run, bint omit, bint exact, WinItem* it) noexcept nogil:
     """The item of the `run` elements at t, p (w: their weights, or NULL).
     A zero weight removes its element (semantics 5); under omit a NaN in
-    t, p or w omits it."""
+    t, p or w omits it.  exact: p - t is an exact difference's two terms
+    (integers past 2**53, rmse_ext._plan.exact_difference), squared as the
+    fold's ExactDiff policy squares it."""
     cdef Py_ssize_t k
     cdef double s = 0.0, c = 0.0, ws = 0.0, wc = 0.0, sq, e, wk
     cdef int64_t kept = 0, omitted = 0
@@ -272,7 +274,10 @@ cdef inline void sample_item(const double* t, const double* p, const double* w,
         if omit and not ((t[k] == t[k]) & (p[k] == p[k]) & (w == NULL or w[k] == w[k])):
             omitted += 1
             continue
-        e = square_err(<Propagate*>NULL, p[k], t[k], &sq)
+        if exact:
+            e = square_err(<ExactDiff*>NULL, p[k], t[k], &sq)
+        else:
+            e = square_err(<Propagate*>NULL, p[k], t[k], &sq)
         if w == NULL:
             add_lane(sq, e, &s, &c)
         else:
@@ -295,11 +300,11 @@ cdef inline void sample_item(const double* t, const double* p, const double* w,
 
 
 cdef inline void one_item(const double* t, const double* p, const double* w,
-                          Py_ssize_t run, bint omit, WinItem* it) noexcept nogil:
+                          Py_ssize_t run, bint omit, bint exact, WinItem* it) noexcept nogil:
     """sample_item, with the one-element sample inlined (the hot case)."""
     cdef double sq, e, wk
-    if run != 1 or omit:
-        sample_item(t, p, w, run, omit, it)
+    if run != 1 or omit or exact:
+        sample_item(t, p, w, run, omit, exact, it)
         return
     e = square_err(<Propagate*>NULL, p[0], t[0], &sq)
     it.elements = 1
@@ -428,7 +433,7 @@ cdef void flush_roots(RootBlock* B, Py_ssize_t m, const RollOut* O) noexcept nog
 
 
 cdef int roll_series(Window* W, const WinSpec* S, const double* t, const double* p,
-                     const double* w, Py_ssize_t run, bint omit,
+                     const double* w, Py_ssize_t run, bint omit, bint exact,
                      const int64_t* order, Py_ssize_t k0, Py_ssize_t k1,
                      const int64_t* ti, const double* tf, const RollOut* O) noexcept nogil:
     """Samples order[k0:k1] (k0:k1 without an order) of one series, in
@@ -459,7 +464,7 @@ cdef int roll_series(Window* W, const WinSpec* S, const double* t, const double*
             W.back_total = bt
             W.back_weight = bw
             return -1
-        one_item(t + i * run, p + i * run, wi, run, omit, it)
+        one_item(t + i * run, p + i * run, wi, run, omit, exact, it)
         it.ti = ti[i] if ti != NULL else 0
         it.tf = tf[i] if tf != NULL else 0.0
         W.tail += 1
@@ -825,7 +830,7 @@ cdef inline void chunk_out(const RootChunk* C, Py_ssize_t q, const int64_t* orde
 
 
 cdef int push_samples(Window* W, const WinSpec* S, const double* t, const double* p,
-                      const double* w, Py_ssize_t n, Py_ssize_t run, bint omit,
+                      const double* w, Py_ssize_t n, Py_ssize_t run, bint omit, bint exact,
                       const int64_t* ti, const double* tf) noexcept nogil:
     """Push n samples (the streaming class); -1 out of memory."""
     cdef WinItem* it
@@ -834,7 +839,8 @@ cdef int push_samples(Window* W, const WinSpec* S, const double* t, const double
         it = window_slot(W)
         if it == NULL:
             return -1
-        one_item(t + i * run, p + i * run, w + i * run if w != NULL else NULL, run, omit, it)
+        one_item(t + i * run, p + i * run, w + i * run if w != NULL else NULL, run, omit, exact,
+                 it)
         it.ti = ti[i] if ti != NULL else 0
         it.tf = tf[i] if tf != NULL else 0.0
         window_commit(W)
@@ -854,13 +860,14 @@ def rolling_values(cnp.ndarray t, cnp.ndarray p, cnp.ndarray w, Py_ssize_t run,
                    bint omit, int kind, int64_t size, int64_t span_i, double span_f,
                    cnp.ndarray ti, cnp.ndarray tf, cnp.ndarray order, cnp.ndarray starts,
                    int64_t min_samples, cnp.ndarray rmse, cnp.ndarray count=None,
-                   cnp.ndarray weight_sum=None, cnp.ndarray omitted=None):
+                   cnp.ndarray weight_sum=None, cnp.ndarray omitted=None, bint exact=False):
     """The rolling RMSE of every sample (rmse_ext.rolling): t, p (and w, or
     None) C-contiguous float64, `run` elements per sample; the series are
     order[starts[g]:starts[g+1]] (order None: one series, starts None); ti
     (int64) or tf (float64) the times of a time window (kind 1 or 2), else
     None.  Writes rmse (and count, weight_sum, omitted when given) at each
-    sample's position.  The Python side has checked everything."""
+    sample's position.  exact: p - t is an exact difference's two terms
+    (sample_item).  The Python side has checked everything."""
     cdef Window W
     cdef WinSpec S
     cdef RollOut O
@@ -885,7 +892,7 @@ def rolling_values(cnp.ndarray t, cnp.ndarray p, cnp.ndarray w, Py_ssize_t run,
         order_p = <const int64_t*>cnp.PyArray_DATA(order)
         starts_p = <const int64_t*>cnp.PyArray_DATA(starts)
         groups = cnp.PyArray_SIZE(starts) - 1
-    if run == 1 and not omit:
+    if run == 1 and not omit and not exact:
         memset(&B, 0, sizeof(BlockBufs))
         C = <RootChunk*>malloc(sizeof(RootChunk))
         if C == NULL:
@@ -909,11 +916,11 @@ def rolling_values(cnp.ndarray t, cnp.ndarray p, cnp.ndarray w, Py_ssize_t run,
     with nogil:
         if order_p == NULL:
             window_clear(&W)
-            failed = roll_series(&W, &S, tp, pp, wp, run, omit, NULL, 0, n, tip, tfp, &O)
+            failed = roll_series(&W, &S, tp, pp, wp, run, omit, exact, NULL, 0, n, tip, tfp, &O)
         else:
             for g in range(groups):
                 window_clear(&W)
-                failed = roll_series(&W, &S, tp, pp, wp, run, omit, order_p,
+                failed = roll_series(&W, &S, tp, pp, wp, run, omit, exact, order_p,
                                      starts_p[g], starts_p[g + 1], tip, tfp, &O)
                 if failed:
                     break
@@ -1021,9 +1028,10 @@ cdef class RollingWindow:
         window_free(&self.W)
 
     def push(self, cnp.ndarray t, cnp.ndarray p, cnp.ndarray w, Py_ssize_t n,
-             Py_ssize_t run, bint omit, cnp.ndarray ti, cnp.ndarray tf):
+             Py_ssize_t run, bint omit, cnp.ndarray ti, cnp.ndarray tf, bint exact=False):
         """Push n samples of C-contiguous float64 t, p (w or None), run
-        elements each, with their times (int64 ti or float64 tf, or None)."""
+        elements each, with their times (int64 ti or float64 tf, or None);
+        exact: p - t is an exact difference's two terms (sample_item)."""
         cdef WinItem it
         cdef Py_ssize_t i
         cdef const double* tp = <const double*>data_or_null(t)
@@ -1035,9 +1043,10 @@ cdef class RollingWindow:
         self.read_out = None
         if n * run > GIL_FREE_ABOVE:
             with nogil:
-                failed = push_samples(&self.W, &self.S, tp, pp, wp, n, run, omit, tip, tfp)
+                failed = push_samples(&self.W, &self.S, tp, pp, wp, n, run, omit, exact, tip,
+                                      tfp)
         else:
-            failed = push_samples(&self.W, &self.S, tp, pp, wp, n, run, omit, tip, tfp)
+            failed = push_samples(&self.W, &self.S, tp, pp, wp, n, run, omit, exact, tip, tfp)
         if failed:
             raise MemoryError("rolling window")
 
@@ -1119,7 +1128,7 @@ cdef class RollingWindow:
         self.read_out = None
         if push_samples(&self.W, &self.S, <const double*>cnp.PyArray_DATA(ta),
                         <const double*>cnp.PyArray_DATA(pa), wp, n, run, policy == 1,
-                        tip, tfp) < 0:
+                        False, tip, tfp) < 0:
             raise MemoryError("rolling window")
         return True
 
@@ -1146,8 +1155,8 @@ cdef class RollingWindow:
         O.min_samples = min_samples
         self.read_out = None
         with nogil:
-            failed = roll_series(&self.W, &self.S, tp, pp, wp, run, omit, op, k0, k1, tip, tfp,
-                                 &O)
+            failed = roll_series(&self.W, &self.S, tp, pp, wp, run, omit, False, op, k0, k1, tip,
+                                 tfp, &O)
         if failed:
             raise MemoryError("rolling window")
 

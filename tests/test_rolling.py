@@ -188,6 +188,41 @@ def test_averaged_weights_and_big_integers_per_sample():
     assert got.tolist() == [1.0, 0.0]
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_integers_past_2_53_are_exact_in_every_window(dtype):
+    """Integers float64 cannot hold take the kernel's exact difference (no
+    Python loop per sample): function, class and a time window against the
+    exact oracle, one- and two-element samples, weighted and not."""
+    rng = np.random.default_rng(5)
+    base = 2**62 if dtype == np.int64 else 2**64 - 2**40
+    t = (base - rng.integers(0, 2**40, size=(40, 2)).astype(object)).astype(dtype)
+    p = (base - rng.integers(0, 2**40, size=(40, 2)).astype(object)).astype(dtype)
+    w2 = rng.uniform(0, 2, size=(40, 2))
+
+    def terms(tt, pp, ww):
+        out = []
+        for i in range(len(tt)):
+            a, b = np.atleast_1d(tt[i]), np.atleast_1d(pp[i])
+            c = np.ones(len(a)) if ww is None else np.atleast_1d(ww[i])
+            out.append((sum(Fraction(x) * (int(y) - int(z)) ** 2 for x, y, z in zip(c, b, a)),
+                        sum(Fraction(x) for x in c), len(a)))
+        return out
+
+    for tt, pp, ws in ((t[:, 0], p[:, 0], w2[:, 0]), (t, p, w2)):
+        for weight in (None, ws):
+            want = oracle_windows(terms(tt, pp, weight), 3)
+            got = rolling_root_mean_squared_error(tt, pp, window=3, sample_weight=weight,
+                                                  min_samples=1)
+            assert_close(got, want)
+            m = RollingRootMeanSquaredError(3, dtype="float64")
+            for part in (slice(0, 25), slice(25, 40)):
+                m.update_state(tt[part], pp[part],
+                               sample_weight=None if weight is None else weight[part])
+            assert ulps(float(m.result()), want[-1]) <= 2
+    got = rolling_root_mean_squared_error(t[:, 0], p[:, 0], window=1.2, time=np.arange(40) * 0.5)
+    assert_close(got, oracle_windows(terms(t[:, 0], p[:, 0], None), 3))
+
+
 def test_bad_input_changes_nothing():
     m = RollingRootMeanSquaredError(3, dtype="float64")
     m.update_state([0.0, 0.0], [1.0, 2.0])

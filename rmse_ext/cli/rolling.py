@@ -247,7 +247,7 @@ def roll_chunk(windows: dict[Any, Any], coder: KeyCoder, spec: Any, least: int,
     codec reads it (``coder``, kept from chunk to chunk: a key whose type
     widens between chunks stays one series); ``windows`` by its code."""
     s = read_samples(arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None, nan_policy)
-    if s.sums is not None:
+    if s.sums is not None or s.exact:
         raise ValueError("rows whose weights are averaged (semantics 3.3) or integers past "
                          "2**53 are not supported by rmse-ext rolling yet")
     tvals = read_times(time_chunk, s.n, spec)
