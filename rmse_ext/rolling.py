@@ -673,7 +673,8 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
         if on is not None and str(exc).startswith("time"):
             raise ValueError(f"column {on!r}: {exc}") from None
         raise
-    table: dict[Any, Any] = {name: _key_rows(batch) for name, batch in zip(names, key_batches)}
+    table: dict[Any, Any] = {name: _key_rows(batch) if rows else _plain(col)   # 0 rows: no kind
+                             for name, batch, col in zip(names, key_batches, key_cols)}
     if on is not None:
         table[on] = _plain(time_col)
     table.update(out)
@@ -681,14 +682,18 @@ def rolling(frame: Any, y_true: Any, y_pred: Any, *, window: Any, on: Any = None
     kind = _columns.library(frame)
     if kind == "pandas":
         result.index = frame.index
-    if time_col is None or isinstance(frame, dict):
-        return result
-    if kind == "pandas":                # the on column as given: its dtype and zone kept
-        result[on] = time_col            # the same index: no realignment
-    elif kind == "polars":
-        result = result.with_columns(time_col.alias(str(on)))
-    else:
-        result = result.set_column(result.schema.get_field_index(str(on)), str(on), time_col)
+    # the on column as given (its dtype and zone kept); with no rows the key
+    # columns too (no key gives them a kind)
+    given = dict(zip(names, key_cols)) if not rows else {}
+    if time_col is not None:
+        given[on] = time_col
+    for name, col in ({} if isinstance(frame, dict) else given).items():
+        if kind == "pandas":
+            result[name] = col                  # the same index: no realignment
+        elif kind == "polars":
+            result = result.with_columns(col.alias(str(name)))
+        else:
+            result = result.set_column(result.schema.get_field_index(str(name)), str(name), col)
     return result
 
 
@@ -704,7 +709,8 @@ def _key_rows(batch: Any) -> np.ndarray:
 
 
 def _plain(col: Any) -> np.ndarray:
-    """A time column as a NumPy array (for the result table)."""
+    """A time column (or an empty key column) as a NumPy array (for the
+    result table)."""
     if type(col).__module__.split(".", 1)[0] == "pyarrow":
         return np.asarray(col.to_numpy(zero_copy_only=False))   # not a view: dates, nulls
     return np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col)

@@ -761,3 +761,22 @@ def test_samples_of_several_elements(tmp_path, splits):
     got = {name: [float(r[name]) if name in ("rmse", "weight_sum") else int(r[name])
                   for r in rows] for name in DETAIL}
     assert table(got) == want
+
+
+@pytest.mark.parametrize("frame_kind", ["pandas", "polars", "pyarrow", "dict-numpy"])
+def test_empty_frames_answer_in_the_schema(frame_kind):
+    """No rows: an empty table in the one schema, the key and time columns
+    of the frame's own types (an empty text key column read as int64 before)."""
+    cols = {"k": np.array(["a"], dtype=object)[:0], "ts": T0 + np.zeros(0, "m8[s]"),
+            "y": np.zeros(0), "yhat": np.zeros(0)}
+    arrow = pa.table(dict(cols, k=pa.array([], pa.string())))
+    frame = {"pandas": lambda: pd.DataFrame(cols), "polars": lambda: pl.from_arrow(arrow),
+             "pyarrow": lambda: arrow, "dict-numpy": lambda: cols}[frame_kind]()
+    out = rmse_ext.rolling(frame, "y", "yhat", window="1h", on="ts", by="k")
+    assert list(rows_of(out)) == ["k", "ts", *DETAIL]
+    assert all(len(v) == 0 for v in rows_of(out).values())
+    if frame_kind == "dict-numpy":
+        assert out["k"].dtype.kind in "UO" and out["ts"].dtype == cols["ts"].dtype
+    else:
+        assert (dtype_of(out, "k"), dtype_of(out, "ts")) == \
+            (dtype_of(frame, "k"), dtype_of(frame, "ts"))
