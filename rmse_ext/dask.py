@@ -335,7 +335,7 @@ def _raise_on_nan(**operands: Any) -> None:
         if x is None:
             continue
         a = _as_dask(x, name)
-        if a.dtype.kind != "f":
+        if a.dtype.kind != "f" or a.size == 0:     # nothing to find (argmax refuses it)
             continue
         flat = da.isnan(a).ravel()
         found, first = dask_compute(flat.any(), flat.argmax())

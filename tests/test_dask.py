@@ -157,6 +157,18 @@ def test_update_state_merges_through_the_metrics_own_door():
     assert outputs.get_state() == RootMeanSquaredError(multioutput="raw_values").get_state()
 
 
+def test_empty_inputs_under_raise_are_empty_not_a_numpy_error():
+    """nan_policy='raise' (partial_states' default since c76c101) looked
+    for the first NaN with argmax, which NumPy refuses on zero elements:
+    empty inputs give an empty list / leave the metric as it was."""
+    empty = da.zeros((0, 3), chunks=1)
+    assert rd.partial_states(empty, empty) == []
+    assert rd.partial_states(empty, empty, empty) == []
+    m = RootMeanSquaredError(dtype="float64", nan_policy="raise")
+    before = snapshot(m)
+    assert snapshot(rd.update_state(m, empty, empty)) == before
+
+
 @pytest.mark.parametrize("interval", ["bootstrap", "normal", None])
 def test_the_bootstrap_stream_moves_through_the_metrics_seam(interval):
     """bootstrap_position / advance_bootstrap: the engine moves the stream
