@@ -137,6 +137,64 @@ def test_every_mode_gives_the_same_bits_on_every_thread_count(case, kernel):
     assert all(raw == raws[0] for raw in raws), case
 
 
+# -- operands of mixed dtypes ---------------------------------------------------------------
+
+def mixed_cases():
+    rng = np.random.default_rng(5)
+    n = 3 * 65_536 + 1_234              # several chunks and a ragged tail
+    t, p, w = rng.normal(size=n), rng.normal(size=n), rng.random(n)
+    w[::89] = 0.0
+    holes = t.copy()
+    holes[::61] = np.nan
+    rows = n // 7
+    grid = (slice(None, rows * 7),)
+    return {
+        "flat": ((t, p, w), "propagate"),
+        "unweighted": ((t, p, None), "propagate"),
+        "omit": ((holes, p, w), "omit"),
+        "per-row weights": ((t[grid].reshape(rows, 7), p[grid].reshape(rows, 7), w[:rows]),
+                            "propagate"),
+        "tiled weights": ((t[grid].reshape(rows, 7), p[grid].reshape(rows, 7),
+                           w[:7].reshape(1, 7)), "propagate"),
+        "tiled y_true": ((t[:7], p[grid].reshape(rows, 7), w[:rows]), "propagate"),
+        "averaged (3.3)": ((t[grid].reshape(rows, 7, 1), p[grid].reshape(rows, 7, 1),
+                            w[:rows] - 0.5), "propagate"),
+    }
+
+
+@pytest.mark.parametrize("dtypes", ["ffd", "ddf", "dfd", "fdf", "fdd", "dff"])
+@pytest.mark.parametrize("case", list(mixed_cases()))
+def test_mixed_dtypes_give_the_bits_of_float64_copies(case, dtypes, kernel):
+    """A batch whose operands mix float32 and float64 gives the bits of the
+    same values all in float64 (float32 to float64 is exact), in every
+    layout, under 'omit', with the interval's moments and with threads: a
+    kernel that reads mixed batches another way (fewer compiled dtype
+    combinations, float32 operands widened in blocks) must keep them."""
+    (t, p, w), policy = mixed_cases()[case]
+    args = [a.astype(dt) for a, dt in zip((t, p, w), dtypes) if a is not None]
+    wide = [a.astype(np.float64) for a in args]
+    for threads in (1, 3):
+        for moments in (False, True):
+            got, want = kernel.Accumulator(), kernel.Accumulator()
+            mine = plan_update(*args, nan_policy=policy)
+            theirs = plan_update(*wide, nan_policy=policy)
+            if moments and mine.averaged:
+                continue                    # averaged units are spelled out (not the fold's)
+            for plan, acc in ((mine, got), (theirs, want)):
+                if moments:
+                    acc.fold(plan.batch_for(acc, moments=True))
+                else:
+                    plan.apply(acc, threads)
+            assert got.get_raw() == want.get_raw(), (case, dtypes, threads, moments)
+            if moments:                     # the moment sums of every chunk too
+                rows = []
+                for plan, acc in ((mine, got), (theirs, want)):
+                    batch = plan.batch_for(acc, moments=True)
+                    rows.append(np.zeros((batch.chunks, batch.row_width)))
+                    batch.chunk_partials(0, batch.chunks, rows[-1])
+                assert rows[0].tobytes() == rows[1].tobytes(), (case, dtypes)
+
+
 def test_omit_counts_what_it_drops():
     acc = _backend.kernel.Accumulator()
     plan_update([1.0, np.nan, 3.0, 4.0], [2.0, 0.0, np.nan, 6.0], [1.0, 1.0, 1.0, np.nan],
