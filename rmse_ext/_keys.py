@@ -100,7 +100,7 @@ class AtKey(Exception):
 
 
 class KeyValueError(AtKey, ValueError):
-    """A missing key (ValueError) at a position."""
+    """A missing key, or one its kind cannot hold (ValueError), at a position."""
 
 
 class KeyTypeError(AtKey, TypeError):
@@ -229,14 +229,13 @@ def _objects(a: np.ndarray, name: str) -> KeyBatch:
     for i, key in enumerate(keys):
         if _is_missing(key):
             raise missing_error(name, i)
-    if all(isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_))
-           for key in keys):
-        return _python_ints(keys)
     families = [_family(key) for key in keys]
     if any(f != families[0] for f in families):       # NumPy would cast them to one
         bad = next(i for i, f in enumerate(families) if f != families[0])
         _raise_bad_object(keys[bad], bad, name, families[0])
-    dates = _dates(keys)
+    if families[0] == "int":
+        return _python_ints(keys)
+    dates = _dates(keys, name)
     if dates is not None:
         return _from_numpy(dates, name)
     try:
@@ -256,12 +255,12 @@ def _family(key: Any) -> str:
     """The kind a Python key object is of (its type's name when none)."""
     if isinstance(key, (bool, np.bool_)):
         return "bool"
+    if isinstance(key, (datetime.timedelta, np.timedelta64)):   # before int: NumPy's
+        return "timedelta"                                      # timedelta64 is an integer
     if isinstance(key, (int, np.integer)):
         return "int"
     if isinstance(key, (datetime.date, np.datetime64)):
         return "datetime"
-    if isinstance(key, (datetime.timedelta, np.timedelta64)):
-        return "timedelta"
     return type(key).__name__
 
 
@@ -293,15 +292,22 @@ def _python_ints(keys: list[Any]) -> KeyBatch:
     return KeyBatch("int", codes=codes, uniques=list(index))
 
 
-def _dates(keys: list[Any]) -> Optional[np.ndarray]:
+def _dates(keys: list[Any], name: str = "groups") -> Optional[np.ndarray]:
     """``datetime.date`` objects as datetime64[D] (naive ``datetime.datetime``
     ones as datetime64[us]), as NumPy, pandas and Arrow date columns are
-    read; None for anything else."""
+    read; None for anything else.  A pandas Timestamp with nanoseconds is
+    refused (KeyValueError): datetime64[us] would pool it with the
+    microsecond before it."""
     if not all(isinstance(key, datetime.date) for key in keys):
         return None
     if not any(isinstance(key, datetime.datetime) for key in keys):
         return np.array(keys, dtype="datetime64[D]")
     if all(isinstance(key, datetime.datetime) and key.tzinfo is None for key in keys):
+        fine = next((i for i, key in enumerate(keys) if getattr(key, "nanosecond", 0)), None)
+        if fine is not None:
+            raise KeyValueError(name, fine, f" holds a Timestamp with nanoseconds "
+                                f"({keys[fine]!r}) at ", "; datetime objects are keys to the "
+                                "microsecond: pass the keys as a datetime64[ns] array or Series")
         return np.array(keys, dtype="datetime64[us]")
     return None
 

@@ -500,3 +500,35 @@ def test_read_only_object_keys_are_read_in_place_and_left_read_only():
     before = s.to_numpy().flags.writeable
     assert read_keys(s, 3).codes.tolist() == [0, 1, 0]
     assert s.to_numpy().flags.writeable == before and s.tolist() == ["x", "y", "x"]
+
+
+def test_numpy_timedelta_scalars_are_durations_not_integers():
+    """np.timedelta64 is a NumPy integer: a list of them took the Python-int
+    path (OverflowError, or 1 day and 1 hour both the key 1) and mixed with
+    ints raised int()'s TypeError.  They are read as the timedelta64 array
+    NumPy makes of them; mixed with ints, the codec's mixed-kinds error."""
+    m = fresh()
+    keys = [np.timedelta64(1, "D"), np.timedelta64(24, "h"), np.timedelta64(1, "h")]
+    m.update_state([0.0, 0.0, 0.0], [1.0, 1.0, 3.0], keys)
+    same = fresh()
+    same.update_state([0.0, 0.0, 0.0], [1.0, 1.0, 3.0], np.array(keys))
+    assert m.to_dict() == same.to_dict() and len(m.keys()) == 2
+    hours = m.keys().astype("m8[h]").astype(np.int64).tolist()
+    assert sorted(zip(hours, m.result().tolist())) == [(1, 3.0), (24, 1.0)]
+    for groups in ([np.timedelta64(1, "D"), 1], [1, np.timedelta64(1, "D")]):
+        with pytest.raises(TypeError, match="groups mixes key types: .* at position 1;"):
+            fresh().update_state([0.0, 0.0], [1.0, 1.0], groups)
+
+
+def test_timestamps_with_nanoseconds_are_refused_not_pooled():
+    """Python datetime keys are read as datetime64[us]: two pandas Timestamps
+    a nanosecond apart were silently one key."""
+    ts = [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01 00:00:00.000000001")]
+    m = fresh()
+    with pytest.raises(ValueError, match=r"groups holds a Timestamp with nanoseconds .* at "
+                                         r"position 1; .* datetime64\[ns\]"):
+        m.update_state([0.0, 0.0], [1.0, 2.0], ts)
+    assert m.keys().tolist() == []
+    exact = fresh()
+    exact.update_state([0.0, 0.0], [1.0, 2.0], pd.Series(ts, dtype="datetime64[ns]"))
+    assert len(exact.keys()) == 2
