@@ -91,6 +91,7 @@ cdef struct GBatch:
 
 cdef enum:
     GROUP_MOMENT_WORDS = 12     # a key's six moment sums, then their compensations
+    GROUP_MOMENT_SUMS = 6
 
 
 cdef inline hot_void key_moments_into(double x, double w, double* m) noexcept nogil:
@@ -100,15 +101,33 @@ cdef inline hot_void key_moments_into(double x, double w, double* m) noexcept no
     (a row of unweighted units), only the first three are summed and
     copied -- bitwise what summing all six gives, at half the cost."""
     cdef double* c = m + GROUP_MOMENT_WORDS // 2
-    if (w == 1.0 and m[3] == m[0] and m[4] == m[1] and m[5] == m[2]
-            and c[3] == c[0] and c[4] == c[1] and c[5] == c[2]):
-        add_exact_lane(1.0, &m[0], &c[0])
-        add_exact_lane(x, &m[1], &c[1])
-        add_exact_lane(x * x, &m[2], &c[2])
-        m[3], m[4], m[5] = m[0], m[1], m[2]
-        c[3], c[4], c[5] = c[0], c[1], c[2]
+    if w == 1.0 and mirrored(m):
+        add_unit_lanes(x, m, c)
+        mirror(m)
         return
     moments_into(x, w, m, c, 1)
+
+
+cdef inline bint mirrored(const double* m) noexcept nogil:
+    """Whether a moment row's last three pairs equal its first three (every
+    unit so far had weight 1)."""
+    cdef const double* c = m + GROUP_MOMENT_WORDS // 2
+    return (m[3] == m[0] and m[4] == m[1] and m[5] == m[2]
+            and c[3] == c[0] and c[4] == c[1] and c[5] == c[2])
+
+
+cdef inline hot_void add_unit_lanes(double x, double* m, double* c) noexcept nogil:
+    """A unit x of weight 1 into the first three pairs: 1, x, x*x."""
+    add_exact_lane(1.0, &m[0], &c[0])
+    add_exact_lane(x, &m[1], &c[1])
+    add_exact_lane(x * x, &m[2], &c[2])
+
+
+cdef inline hot_void mirror(double* m) noexcept nogil:
+    """The last three pairs of a row := its first three."""
+    cdef double* c = m + GROUP_MOMENT_WORDS // 2
+    m[3], m[4], m[5] = m[0], m[1], m[2]
+    c[3], c[4], c[5] = c[0], c[1], c[2]
 
 
 cdef inline double* moment_row(const GBatch* G, int64_t s) noexcept nogil:
@@ -217,6 +236,24 @@ cdef inline void run_moments(policy* how, weight_tag* wt, const BatchSpec* B, Py
     cdef Py_ssize_t j
     cdef double tv, wv, sq
     cdef int64_t counted_already = 0
+    cdef double row[GROUP_MOMENT_SUMS]     # the first three pairs
+    if (w_mode == NONE and not (policy is Omit or policy is ExactOmit) and mirrored(m)):
+        # Every unit has weight 1, so the row stays mirrored after each: the
+        # three pairs key_moments_into would add to, in registers (m might
+        # alias the operands), mirrored once at the end -- the same bits.
+        row[0], row[1], row[2] = m[0], m[1], m[2]
+        row[3], row[4] = m[GROUP_MOMENT_WORDS // 2], m[GROUP_MOMENT_WORDS // 2 + 1]
+        row[5] = m[GROUP_MOMENT_WORDS // 2 + 2]
+        for j in range(start, stop):
+            tv = <double>t[j] if B.t_mode == FULL_T else <double>t[j % B.run]
+            wv = 1.0
+            weighted_square(how, <double>p[j], tv, &wv, &sq, &counted_already)
+            add_unit_lanes(sq, &row[0], &row[3])
+        m[0], m[1], m[2] = row[0], row[1], row[2]
+        m[GROUP_MOMENT_WORDS // 2], m[GROUP_MOMENT_WORDS // 2 + 1] = row[3], row[4]
+        m[GROUP_MOMENT_WORDS // 2 + 2] = row[5]
+        mirror(m)
+        return
     for j in range(start, stop):
         tv = <double>t[j] if B.t_mode == FULL_T else <double>t[j % B.run]
         wv = weight_at(w_mode, w, B.w_scalar, j, B.run)

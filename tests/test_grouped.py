@@ -573,3 +573,27 @@ def test_blocks_of_lone_keys_add_as_one_element_at_a_time(interval):
         moments = [[float.fromhex(x) for x in s.pop("interval")["moments"]] for s in (a, b)]
         assert moments[0] == moments[1]
     assert a == b
+
+
+@pytest.mark.parametrize("weighted_first", [False, True])
+def test_runs_add_their_per_key_moments_as_one_unit_at_a_time(weighted_first):
+    # Sorted keys in runs of 32 elements or more: one batch folds each run's
+    # per-key "normal" sums in one go (the row mirrored, weight 1), batches
+    # of <= 8 elements one unit at a time; the sums must be the same.  A
+    # weighted first batch leaves one key's row unmirrored (the slow path).
+    # (The first batch holds two keys: a one-key stream's sums are the
+    # ungrouped metric's, summed in lanes, so not comparable bit for bit.)
+    rng = np.random.default_rng(14)
+    keys = np.repeat(np.arange(6), [40, 33, 100, 32, 64, 50])
+    t, p = rng.normal(size=keys.size), rng.normal(size=keys.size) * 1e3
+    sums = []
+    for split in (False, True):
+        m = GroupedRootMeanSquaredError(dtype="float64", interval="normal")
+        m.update_state([0.5, 1.0], [2.0, 3.0], [2, 4],
+                       sample_weight=[0.5, 3.0] if weighted_first else None)
+        cuts = np.arange(0, keys.size + 8, 8) if split else np.array([0, keys.size])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a < keys.size:
+                m.update_state(t[a:b], p[a:b], keys[a:b])
+        sums.append([float.fromhex(x) for x in m.get_state()["interval"]["moments"]])
+    assert sums[0] == sums[1]
