@@ -32,7 +32,7 @@ from dask.delayed import Delayed, delayed
 from . import _backend, _missing, _state
 from ._columns import library, read_columns, resolved
 from ._inputs import FLOAT64, as_array, kernel_dtype
-from ._keys import check_kind, kind_of_dtype
+from ._keys import AtKey, check_kind, kind_of_dtype
 from ._missing import check_policy
 from ._plan import NAN_POLICIES, plan_update, rows_plan, unbroadcast, weighted_rows_plan
 from ._results import ResultTable
@@ -419,11 +419,15 @@ def _update_with_interval(metric: RootMeanSquaredError, y_true: Any, y_pred: Any
 # -- grouped metrics (docs/grouped.md) ---------------------------------------------------
 
 def _grouped_block(config: dict[str, Any], t: Any, p: Any, g: Any,
-                   w: Any) -> dict[str, Any]:
+                   w: Any, start: int = 0) -> dict[str, Any]:
     """One block's grouped state: per-key raw arrays, or with an interval
-    the whole state dict."""
+    the whole state dict.  ``start``: the block's first sample, so a key
+    error is said at its position in the whole array."""
     part = GroupedRootMeanSquaredError(**config)
-    part.update_state(t, p, g, w)
+    try:
+        part.update_state(t, p, g, w)
+    except AtKey as error:
+        raise error.at(error.position + start) from None
     return part.get_raw() if part.interval is None else part.get_state()
 
 
@@ -490,10 +494,11 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
     config.update(dtype=metric.dtype, nan_policy=_missing.fold_policy(metric.nan_policy))
     stream, position = metric.get_config().get("stream", 0), metric.bootstrap_position
     states = []
+    starts = np.cumsum((0,) + axis0[:-1]).tolist()
     for j, (tb, pb, kb, wb) in enumerate(zip(blocks[0], blocks[1], keys, blocks[2])):
         if config.get("interval") == "bootstrap":     # a stream of its own per block
             config = dict(config, stream=_block_stream(stream, position, j))
-        states.append(block(config, tb, pb, kb, wb))
+        states.append(block(config, tb, pb, kb, wb, starts[j]))
     merge = delayed(_grouped_merge, pure=True)
     while len(states) > 1:
         states = [merge(config, *states[i:i + split_every])
@@ -507,15 +512,19 @@ def _grouped_update(metric: GroupedRootMeanSquaredError, y_true: Any, y_pred: An
 
 
 def _frame_partial(part: Any, y_true: Any, y_pred: Any, by: list[Any],
-                   weight: Any, nan_policy: str, number: int) -> Part | ValueError:
+                   weight: Any, nan_policy: str, number: int) -> Part | Exception:
     """One partition's key columns and per-key raw state; under 'raise' the
-    error of a missing value is returned, so that the client raises the
-    first partition's (which task fails first is not deterministic)."""
+    error of a missing value, and a key's error (said at its position in
+    the partition), are returned, so that the client raises the first
+    partition's (which task fails first is not deterministic)."""
     try:
         return as_part(*grouped_columns(part, y_true, y_pred, by, weight, nan_policy,
                                         where=f" of partition {number}"))
     except _missing.MissingValueError as error:
         return error
+    except AtKey as error:
+        return type(error)(error.name, error.position, error.middle,
+                           f" of partition {number}{error.tail}")
 
 
 def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,
@@ -540,7 +549,7 @@ def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,
     partial = delayed(_frame_partial, pure=True)
     parts = dask_compute(*[partial(part, y_true, y_pred, names, weight, nan_policy, number)
                            for number, part in enumerate(frame[columns].to_delayed())])
-    errors = [part for part in parts if isinstance(part, ValueError)]
+    errors = [part for part in parts if isinstance(part, Exception)]
     if errors:
         raise errors[0]
     metric, keys = merged_parts(parts, names)

@@ -134,6 +134,27 @@ def test_evaluate_on_a_dask_dataframe_with_missing_values(weight):
             rmse_ext.evaluate(holes, "y", "yhat", by="store", nan_policy="raise")
 
 
+def test_a_missing_key_is_said_at_its_place_in_the_whole_input():
+    """A key error raised in a block or partition said the position within
+    it ('at position 50' for the 151st key of a dask array in blocks of
+    100; 'at position 1' for a frame's row 5 in its partition 1) as if it
+    were the whole input's: an array's key is said at its flat position, a
+    frame's at its row of its partition (as 'raise' says a value), the
+    first partition's when several have one."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    keys = np.array(["a"] * 150 + [None] + ["a"] * 49, dtype=object)
+    t = da.zeros(200, chunks=100)
+    with pytest.raises(ValueError, match="groups has a missing key .* at position 150;"):
+        rd.update_state(GroupedRootMeanSquaredError(), t, t, groups=da.from_array(keys, chunks=100))
+    pdf = pd.DataFrame({"y": np.zeros(8), "p": np.arange(8.0),
+                        "g": ["a", "b", "a", "b", "a", None, "a", None]})
+    for _ in range(3):
+        with pytest.raises(ValueError, match=r"by column 'g' has a missing key .* at position 1 "
+                                             r"of partition 1;"):
+            rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=2), "y", "p", by="g")
+
+
 # -- a real cluster: two worker processes ---------------------------------------------
 
 def test_grouped_on_a_two_process_local_cluster(client):
