@@ -300,16 +300,24 @@ def test_empty_input_is_an_error_unless_allowed(cli, tmp_path):
                        "header_only.csv", "no rows to evaluate")
 
 
-def test_nan_makes_the_result_nan(cli, tmp_path, data):
+def test_nan_is_refused_by_default_and_propagates_when_asked(cli, tmp_path, data):
+    """rmse-ext eval is of the scikit-learn family (semantics 8.1): 'raise' by
+    default, naming the file and row; --nan-policy propagate gives NaN."""
     t = data["t"].copy()
     t[500] = np.nan
     np.save(tmp_path / "t.npy", t)
     np.save(tmp_path / "p.npy", data["p"])
-    assert cli("eval", tmp_path / "t.npy", tmp_path / "p.npy").stdout.strip() == "nan"
-    out = json.loads(cli("eval", tmp_path / "t.npy", tmp_path / "p.npy", "--json").stdout)
+    assert_input_error(cli("eval", tmp_path / "t.npy", tmp_path / "p.npy"),
+                       "t.npy", "missing value (null or NaN) at row 501", "--nan-policy omit")
+    propagate = ("--nan-policy", "propagate")
+    assert cli("eval", tmp_path / "t.npy", tmp_path / "p.npy", *propagate).stdout.strip() == "nan"
+    out = json.loads(cli("eval", tmp_path / "t.npy", tmp_path / "p.npy", "--json",
+                         *propagate).stdout)
     assert out["rmse"] == "NaN"
     (tmp_path / "nan.csv").write_text("y,yhat\n1,2\nnan,3\n")
-    assert cli("eval", tmp_path / "nan.csv", *ONE_FILE_COLUMNS).stdout.strip() == "nan"
+    assert cli("eval", tmp_path / "nan.csv", *ONE_FILE_COLUMNS, *propagate).stdout.strip() == "nan"
+    assert_input_error(cli("eval", tmp_path / "nan.csv", *ONE_FILE_COLUMNS),
+                       "nan.csv", "row 2 (line 3)")
 
 
 # -- input errors: exit 2, one line naming the file ------------------------------------
@@ -386,9 +394,13 @@ def test_parquet_errors(cli, tmp_path):
                   {"y": [1.0, 2.0], "name": ["a", "b"], "gap": [1.0, None]})
     assert_input_error(cli("eval", tmp_path / "mixed.parquet", "--true-column", "y",
                            "--pred-column", "name"), "mixed.parquet", "'name'", "string")
+    # a null is a missing value exactly like NaN under every policy (semantics 8.2)
     assert_input_error(cli("eval", tmp_path / "mixed.parquet", "--true-column", "y",
-                           "--pred-column", "gap"), "mixed.parquet", "missing values",
-                       "row 2 (rows counted from 1")
+                           "--pred-column", "gap"), "mixed.parquet",
+                       "column 'gap'", "missing value (null or NaN) at row 2", "--nan-policy omit")
+    propagated = cli("eval", tmp_path / "mixed.parquet", "--true-column", "y",
+                     "--pred-column", "gap", "--json", "--nan-policy", "propagate")
+    assert propagated.returncode == 0 and json.loads(propagated.stdout)["rmse"] == "NaN"
     (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
     assert_input_error(cli("eval", tmp_path / "junk.parquet", "--true-column", "y",
                            "--pred-column", "y"), "junk.parquet", "Parquet")

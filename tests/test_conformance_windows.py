@@ -524,12 +524,7 @@ def cli_key(x):
 
 
 #: cells that fail because of a defect outside this file's doors
-CLI_DEFECTS = {
-    "count-propagate-on": "rmse-ext (eval and rolling: cli.eval.start_tables) refuses an empty "
-                          "CSV field / Parquet null under --nan-policy propagate (exit 2, 'not "
-                          "a number'), where semantics 8.2 reads a null as NaN under every "
-                          "policy (docs/cli.md still documents the refusal)",
-}
+CLI_DEFECTS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("chunk_rows", SPLITS)

@@ -209,7 +209,12 @@ def test_cli_nan_policy(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["omitted"] == 3 and out["count"] == 2 and out["weight_sum"] == 3.0
     assert float(out["rmse"]) == pytest.approx(math.sqrt(1 / 3), rel=1e-6)
-    assert main(args) == 2                      # empty fields are not numbers by default
+    # an empty field is a missing value under every policy (semantics 8.2)
+    assert main(args + ["--nan-policy", "propagate"]) == 0
+    assert json.loads(capsys.readouterr().out)["rmse"] == "NaN"
+    assert main(args) == 2                      # 'raise' by default (semantics 8.1)
+    assert "column 'yhat': has a missing value (null or NaN) at row 2 (line 3)" in \
+        capsys.readouterr().err
     np.save(tmp_path / "t.npy", np.array([1.0, np.nan, 3.0]))
     np.save(tmp_path / "p.npy", np.array([1.0, 2.0, 5.0]))
     assert main(["eval", str(tmp_path / "t.npy"), str(tmp_path / "p.npy"),

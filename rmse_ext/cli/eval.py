@@ -72,10 +72,11 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--allow-empty", action="store_true",
                     help="accept inputs with no rows (the result is then 0.0); "
                          "without it they are an input error (exit 2)")
-    ev.add_argument("--nan-policy", choices=("propagate", "omit", "raise"), default="propagate",
-                    help="NaN inputs: propagate (default, Keras), omit (leave those elements "
-                         "out and count them; CSV empty fields and Parquet nulls read as "
-                         "missing) or raise (docs/missing-values.md)")
+    ev.add_argument("--nan-policy", choices=("propagate", "omit", "raise"), default="raise",
+                    help="NaN inputs: raise (default, scikit-learn: exit 2 naming the first "
+                         "row), propagate (the result is NaN, as in Keras) or omit (leave those "
+                         "elements out and count them; docs/missing-values.md); CSV empty "
+                         "fields and Parquet nulls are missing values under every policy")
     ev.add_argument("--ci", metavar="LEVEL", type=ci_level,
                     help="also a confidence interval at LEVEL, e.g. 0.95 (docs/intervals.md)")
     ev.add_argument("--ci-method", choices=("normal", "bootstrap"), default="normal",
@@ -243,14 +244,15 @@ def default_chunk_rows(operands: list[Operand]) -> int:
     return min([rows, *hints])
 
 
-def start_tables(tables: list[Table], every: list[Operand], chunk_rows: Optional[int],
-                 nan_policy: str) -> int:
+def start_tables(tables: list[Table], every: list[Operand], chunk_rows: Optional[int]) -> int:
     """Start reading every table, each on the columns ``every`` reads of it
     (one column in two roles is read once: issue 18, defect 7), nulls as NaN
-    under 'omit'; the rows per chunk (``chunk_rows`` or the default)."""
+    under every policy (semantics 8.2: a null is a missing value exactly like
+    NaN; 'raise' then names its row); the rows per chunk (``chunk_rows`` or
+    the default)."""
     chunk_rows = chunk_rows or default_chunk_rows(every)
     for table in tables:
-        table.nulls = "nan" if nan_policy == "omit" else "reject"
+        table.nulls = "nan"
         table.start(list(dict.fromkeys(op.key for op in every if op.table is table)),
                     chunk_rows)
     return chunk_rows
@@ -289,7 +291,7 @@ def evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[
         check_rows(every)
         per_rows = [row_elements(pairs.roles(j)) for j in range(len(pairs.pairs))]
         per_row = sum(per_rows)
-        chunk_rows = start_tables(tables, every, args.chunk_rows, args.nan_policy)
+        chunk_rows = start_tables(tables, every, args.chunk_rows)
         # 'raise' is the CLI's own scan of each chunk (raise_on_nan_row, positions
         # the CLI's way): the metrics then fold as the policy says, without a second scan
         metrics: list[Any] = [

@@ -202,7 +202,7 @@ def run_rolling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
     with ChunkLoop(tables, then=lambda: writer.close(empty), start=start) as loop:
         check_rows(every)
         per_row = row_elements(operands)
-        chunk_rows = start_tables(tables, every, args.chunk_rows, args.nan_policy)
+        chunk_rows = start_tables(tables, every, args.chunk_rows)
         loop.show(not args.no_progress)
         for n, chunks in row_chunks(tables, chunk_rows):
             read = {id(op): chunks[tables.index(op.table)][op.key] for op in every}

@@ -43,8 +43,9 @@ class Table:
     rows: int | None = None
     #: at most this many rows per chunk (a slow reader: the progress bar moves)
     chunk_rows_hint: int | None = None
-    #: how missing values read: "reject", or "nan" (nan_policy='omit': CSV
-    #: empty fields and Arrow/Parquet nulls become NaN)
+    #: how missing values read: "reject", or "nan" (what rmse-ext eval and
+    #: rolling set, semantics 8.2: CSV empty fields and Arrow/Parquet nulls
+    #: become NaN, missing values under every nan_policy)
     nulls: str = "reject"
 
     def __init__(self, path: str) -> None:
