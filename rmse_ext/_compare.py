@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ._columns import column, find_column, raise_on_missing, read_columns
-from ._keys import keys_to_json, read_keys, split_composite
+from ._keys import AtKey, keys_to_json, read_keys, split_composite
 from ._results import ResultTable
 from ._missing import MissingValueError, fold_policy
 from ._tabular import by_name, composite_keys
@@ -136,15 +136,18 @@ State = tuple[dict[Any, np.ndarray], list[dict[str, Any]]]
 
 def partition_state(part: Any, pairs: list[tuple[Any, Any]], names: list[Any],
                     weight: Optional[Any], nan_policy: str, where: str,
-                    interval: Optional[dict[str, Any]], position: int) -> State | ValueError:
+                    interval: Optional[dict[str, Any]], position: int) -> State | Exception:
     """One partition's key columns and its pairs' whole grouped states
-    (``get_state()``: the interval sums travel too); under 'raise' the error
-    is returned, so that the first partition's is raised."""
+    (``get_state()``: the interval sums travel too); under 'raise' the error,
+    and a key's error (said ``where``), are returned, so that the first
+    partition's is raised (on Spark: as itself, not as a failed task)."""
     try:
         metrics, keys = grouped_pairs(part, pairs, names, weight, nan_policy, where,
                                       interval, position)
     except MissingValueError as error:
         return error
+    except AtKey as error:
+        return error.within(where)
     if not names:
         keys = {}
     elif len(names) > 1:         # the metrics' keys are local codes: ship the columns
@@ -152,14 +155,14 @@ def partition_state(part: Any, pairs: list[tuple[Any, Any]], names: list[Any],
     return keys, [metric.get_state() for metric in metrics]
 
 
-def merged_states(parts: list[State | ValueError], names: list[Any], count: int
+def merged_states(parts: list[State | Exception], names: list[Any], count: int
                   ) -> tuple[list[GroupedRootMeanSquaredError], dict[Any, np.ndarray]]:
     """Partition states merged in partition order, pair by pair, by key
     value (composite keys coded over every partition's keys together)."""
-    errors = [part for part in parts if isinstance(part, ValueError)]
+    errors = [part for part in parts if isinstance(part, Exception)]
     if errors:
         raise errors[0]
-    kept = [part for part in parts if not isinstance(part, ValueError)
+    kept = [part for part in parts if not isinstance(part, Exception)
             and part[1] and part[1][0]["keys"]]
     if not kept:
         raise ValueError("the frame has no rows: there is nothing to evaluate "

@@ -95,6 +95,10 @@ class AtKey(Exception):
         """The same error at another position (e.g. a sample's, not a category's)."""
         return type(self)(self.name, position, self.middle, self.tail)
 
+    def within(self, where: str) -> "AtKey":
+        """The same error with ``where`` after its position (" of partition 2")."""
+        return type(self)(self.name, self.position, self.middle, where + self.tail)
+
     def __reduce__(self) -> Any:             # pickles (dask and Spark workers send it back)
         return type(self), (self.name, self.position, self.middle, self.tail)
 

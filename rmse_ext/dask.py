@@ -523,8 +523,7 @@ def _frame_partial(part: Any, y_true: Any, y_pred: Any, by: list[Any],
     except _missing.MissingValueError as error:
         return error
     except AtKey as error:
-        return type(error)(error.name, error.position, error.middle,
-                           f" of partition {number}{error.tail}")
+        return error.within(f" of partition {number}")
 
 
 def evaluate(frame: Any, y_true: Any, y_pred: Any, *, by: By = None,

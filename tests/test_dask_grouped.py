@@ -149,10 +149,13 @@ def test_a_missing_key_is_said_at_its_place_in_the_whole_input():
         rd.update_state(GroupedRootMeanSquaredError(), t, t, groups=da.from_array(keys, chunks=100))
     pdf = pd.DataFrame({"y": np.zeros(8), "p": np.arange(8.0),
                         "g": ["a", "b", "a", "b", "a", None, "a", None]})
-    for _ in range(3):
-        with pytest.raises(ValueError, match=r"by column 'g' has a missing key .* at position 1 "
-                                             r"of partition 1;"):
-            rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=2), "y", "p", by="g")
+    pdf["q"] = 1.0
+    # the one-pair engine, and the compare engine (several pairs, or an interval)
+    for y_pred, ci in [("p", None), ("p", 0.95), (["p", "q"], None)]:
+        for _ in range(3):
+            with pytest.raises(ValueError, match=r"by column 'g' has a missing key .* at "
+                                                 r"position 1 of partition 1;"):
+                rmse_ext.evaluate(dd.from_pandas(pdf, npartitions=2), "y", y_pred, by="g", ci=ci)
 
 
 # -- a real cluster: two worker processes ---------------------------------------------

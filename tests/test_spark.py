@@ -367,6 +367,10 @@ def test_grouped_bad_input_names_the_column(spark):
         evaluate(df, "y", "yhat", by="x")
     with pytest.raises(ValueError, match=r"by column 's' has a missing key"):
         evaluate(df, "y", "yhat", by="s")
+    # the compare engine (several pairs): the partition's ValueError, not a failed Spark task
+    with pytest.raises(ValueError, match=r"by column 's' has a missing key .* at position \d+ "
+                                         r"of partition \d+;"):
+        rmse_ext.evaluate(df, "y", ["yhat", "x"], by="s")
     with pytest.raises(ValueError, match=r"clash with the result columns"):
         evaluate(df.withColumnRenamed("s", "rmse"), "y", "yhat", by="rmse")
     for by in (3, 3.5):
