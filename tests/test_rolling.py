@@ -611,3 +611,18 @@ def test_cli_errors_exit_2_naming_the_file(tmp_path, capsys):
     code = main(["rolling", str(src), "--true-column", "y", "--pred-column", "yhat",
                  "--window", "1h", "--out", str(tmp_path / "r.csv")])
     assert code == 2 and "--time-column" in capsys.readouterr().err
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "review defect (src/_rolling.pxi, owner rolling): a time window whose start t - span falls "
+    "below int64's range (datetime64[ns] before 1970 minus a span past 1677-09-21) wraps "
+    "around: the class drops every sample (result 0.0, samples 0) and "
+    "rolling_root_mean_squared_error(..., window='100000D', time=<1700 dates>) never returns"))
+def test_a_time_window_reaching_before_1677_keeps_its_samples():
+    """A window of 100,000 days at times in 1700 holds every sample; only the
+    streaming class is run here (the function hangs on the same data)."""
+    times = np.array(["1700-01-01", "1700-01-02", "1700-01-03"], dtype="M8[ns]")
+    m = rmse_ext.RollingRootMeanSquaredError("100000D", dtype="float64")
+    m.update_state(np.zeros(3), [1.0, 2.0, 3.0], time=times)
+    assert m.samples == 3
+    assert abs(float(m.result()) - math.sqrt(14.0 / 3.0)) <= 2 * math.ulp(math.sqrt(14.0 / 3.0))
