@@ -626,3 +626,12 @@ def test_a_time_window_reaching_before_1677_keeps_its_samples():
     m.update_state(np.zeros(3), [1.0, 2.0, 3.0], time=times)
     assert m.samples == 3
     assert abs(float(m.result()) - math.sqrt(14.0 / 3.0)) <= 2 * math.ulp(math.sqrt(14.0 / 3.0))
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
+    "review defect (rmse_ext/rolling.py parse_window, owner rolling): a duration past int64 "
+    "nanoseconds (about 106,752 days) is accepted by parse_window and then fails in the kernel "
+    "with OverflowError 'Python int too large to convert to C long', naming no argument"))
+def test_a_window_longer_than_int64_nanoseconds_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match="window"):
+        RollingRootMeanSquaredError("106752D")
