@@ -76,6 +76,9 @@ def parse_duration(text: str) -> int:
     return total
 
 
+INT64_MAX = 2**63 - 1
+
+
 def parse_window(window: Any) -> WindowSpec:
     """``window`` as a WindowSpec: an int counts samples; a timedelta, a
     numpy.timedelta64 or a duration string is a time span (int64
@@ -96,7 +99,12 @@ def parse_window(window: Any) -> WindowSpec:
     elif isinstance(window, np.timedelta64):
         if np.isnat(window) or np.datetime_data(window.dtype)[0] in ("generic", "Y", "M"):
             raise ValueError(f"window {window!r} is not a fixed duration")
-        ns = int(window.astype("timedelta64[ns]").astype(np.int64))
+        unit, steps = np.datetime_data(window.dtype)
+        unit = "min" if unit == "m" else unit.lower()       # NumPy's minute is "m"
+        if unit in NS:                              # exact: astype would wrap past int64
+            ns = int(window.astype(np.int64)) * steps * NS[unit]
+        else:                                       # finer than ns: no overflow
+            ns = int(window.astype("timedelta64[ns]").astype(np.int64))
     elif isinstance(window, datetime.timedelta):
         value = getattr(window, "value", None)      # a pandas Timedelta: ns exactly
         ns = int(value) if isinstance(value, (int, np.integer)) else (
@@ -108,6 +116,9 @@ def parse_window(window: Any) -> WindowSpec:
             f"{type(window).__name__}")
     if ns <= 0:
         raise ValueError(f"window must be a positive duration; got {window!r}")
+    if ns > INT64_MAX:
+        raise ValueError(f"window {window!r} is longer than int64 nanoseconds can hold "
+                         f"(about 292 years, {INT64_MAX} ns)")
     return WindowSpec(INT_TIME, span_i=ns, text=f"{ns}ns")
 
 

@@ -62,6 +62,16 @@ cdef struct WinSpec:
     double span_f
 
 
+cdef inline int64_t window_floor(int64_t t, int64_t span) noexcept nogil:
+    """t - span, the excluded lower end of the window (t - span, t] of int64
+    times, saturated at INT64_MIN (NaT, never a time: times are checked) when
+    it would fall below int64's range -- the window then holds every earlier
+    sample; a wrapped difference would empty it or never stop searching."""
+    if t < INT64_MIN + span:          # span > 0: INT64_MIN + span does not overflow
+        return INT64_MIN
+    return t - span
+
+
 cdef inline void dd_zero(DD* x) noexcept nogil:
     x.hi = 0.0
     x.lo = 0.0
@@ -210,7 +220,7 @@ cdef inline bint must_pop(const Window* W, const WinSpec* S) noexcept nogil:
     if S.kind == WIN_COUNT:
         return W.tail - W.head > S.size
     if S.kind == WIN_INT_TIME:
-        return W.items[W.head & m].ti <= W.items[(W.tail - 1) & m].ti - S.span_i
+        return W.items[W.head & m].ti <= window_floor(W.items[(W.tail - 1) & m].ti, S.span_i)
     return W.items[(W.tail - 1) & m].tf - W.items[W.head & m].tf >= S.span_f
 
 
@@ -649,7 +659,7 @@ cdef inline Py_ssize_t block_end(const WinSpec* S, const int64_t* order, Py_ssiz
         return end
     while k < k1:
         if S.kind == WIN_INT_TIME:          # as must_pop: oldest <= newest - span
-            lim_i = ti[order[k] if order != NULL else k] - S.span_i
+            lim_i = window_floor(ti[order[k] if order != NULL else k], S.span_i)
             while ti[order[start] if order != NULL else start] <= lim_i:
                 start += 1
         else:                               # newest - oldest >= span

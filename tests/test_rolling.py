@@ -9,6 +9,8 @@ import decimal
 import json
 import math
 import pickle
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -613,25 +615,36 @@ def test_cli_errors_exit_2_naming_the_file(tmp_path, capsys):
     assert code == 2 and "--time-column" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "review defect (src/_rolling.pxi, owner rolling): a time window whose start t - span falls "
-    "below int64's range (datetime64[ns] before 1970 minus a span past 1677-09-21) wraps "
-    "around: the class drops every sample (result 0.0, samples 0) and "
-    "rolling_root_mean_squared_error(..., window='100000D', time=<1700 dates>) never returns"))
 def test_a_time_window_reaching_before_1677_keeps_its_samples():
-    """A window of 100,000 days at times in 1700 holds every sample; only the
-    streaming class is run here (the function hangs on the same data)."""
+    """A window of 100,000 days at times in 1700 holds every sample: its start
+    t - span lies below int64 nanoseconds' range (1677-09-21) and saturates
+    (review defect: it wrapped, the class kept no sample and the function
+    never returned -- run here in a child process with a time limit)."""
     times = np.array(["1700-01-01", "1700-01-02", "1700-01-03"], dtype="M8[ns]")
     m = rmse_ext.RollingRootMeanSquaredError("100000D", dtype="float64")
     m.update_state(np.zeros(3), [1.0, 2.0, 3.0], time=times)
     assert m.samples == 3
     assert abs(float(m.result()) - math.sqrt(14.0 / 3.0)) <= 2 * math.ulp(math.sqrt(14.0 / 3.0))
+    code = ("import numpy as np, rmse_ext\n"
+            "t = np.array(['1700-01-01', '1700-01-02', '1700-01-03'], dtype='M8[ns]')\n"
+            "v = rmse_ext.rolling_root_mean_squared_error(np.zeros(3), [1., 2., 3.], "
+            "window='100000D', time=t)\n"
+            "print(repr(v.tolist()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    exact = [math.sqrt(sum(x * x for x in range(1, k + 1)) / k) for k in (1, 2, 3)]
+    got = eval(out)
+    assert all(abs(g - e) <= 2 * math.ulp(e) for g, e in zip(got, exact)), (got, exact)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "review defect (rmse_ext/rolling.py parse_window, owner rolling): a duration past int64 "
-    "nanoseconds (about 106,752 days) is accepted by parse_window and then fails in the kernel "
-    "with OverflowError 'Python int too large to convert to C long', naming no argument"))
-def test_a_window_longer_than_int64_nanoseconds_is_a_value_error_naming_it():
-    with pytest.raises(ValueError, match="window"):
-        RollingRootMeanSquaredError("106752D")
+@pytest.mark.parametrize("window", ["106752D", np.timedelta64(106752, "D"),
+                                    datetime.timedelta(days=106752)])
+def test_a_window_longer_than_int64_nanoseconds_is_a_value_error_naming_it(window):
+    """(review defect: accepted, then OverflowError in the kernel; a
+    timedelta64 in days wrapped silently when cast to nanoseconds)."""
+    with pytest.raises(ValueError, match="window .* longer than int64 nanoseconds"):
+        RollingRootMeanSquaredError(window)
+    with pytest.raises(ValueError, match="window .* longer than int64 nanoseconds"):
+        rolling_root_mean_squared_error([0.0], [1.0], window=window, time=np.zeros(1, "M8[ns]"))
+    ok = RollingRootMeanSquaredError(np.timedelta64(106751, "D"))      # fits: exact
+    assert ok.get_config()["window"] == f"{106751 * 86400 * 10**9}ns"
