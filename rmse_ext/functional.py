@@ -257,11 +257,13 @@ def root_mean_squared_error(
 
 def root_mean_squared_error_interval(
     y_true: Any, y_pred: Any, *, sample_weight: Any = None, level: float = 0.95,
-    method: str = "normal", n_boot: int = 200, seed: int = 0,
+    method: str = "normal", n_boot: int = 200, seed: int = 0, nan_policy: str = "raise",
 ) -> tuple[float, float, float]:
     """``(rmse, low, high)``: the RMSE of one batch under the Keras rules
     (semantics 2-3) and a ``level`` confidence interval for it, by
-    ``method`` ``'normal'`` or ``'bootstrap'`` (docs/intervals.md).
+    ``method`` ``'normal'`` or ``'bootstrap'`` (docs/intervals.md).  A
+    one-shot door (semantics 8.1): ``nan_policy='raise'`` by default, an
+    empty input refused (8.6).
 
     >>> rmse, low, high = root_mean_squared_error_interval(
     ...     [0.0, 0.0, 0.0, 0.0], [1.0, -1.0, 2.0, -2.0])
@@ -271,19 +273,23 @@ def root_mean_squared_error_interval(
     from ._intervals import check_level
     from .metric import RootMeanSquaredError
     level = check_level(level)
-    metric = RootMeanSquaredError(dtype="float64", interval=method, n_boot=n_boot, seed=seed)
+    metric = RootMeanSquaredError(dtype="float64", interval=method, n_boot=n_boot, seed=seed,
+                                  nan_policy=nan_policy)
+    if _no_samples(y_true):
+        _refuse_empty(y_true)
     metric.update_state(y_true, y_pred, sample_weight)
     low, high = metric.confidence_interval(level)
     return float(metric.result()), low, high
 
 
 def grouped_root_mean_squared_error(y_true: Any, y_pred: Any, groups: Any, *,
-                                    sample_weight: Any = None, nan_policy: str = "propagate"
+                                    sample_weight: Any = None, nan_policy: str = "raise"
                                     ) -> tuple[np.ndarray, np.ndarray]:
     """RMSE per group in one pass: ``(keys, rmse)``, keys sorted, rmse
     float64.  The rules are ``RootMeanSquaredError``'s (tf.keras), one key
-    per sample, as ``GroupedRootMeanSquaredError.update_state``; so is
-    ``nan_policy`` (docs/missing-values.md).
+    per sample, as ``GroupedRootMeanSquaredError.update_state``.  A one-shot
+    door (semantics 8.1): ``nan_policy='raise'`` by default
+    (docs/missing-values.md), an empty input refused (8.6).
 
     >>> keys, rmse = grouped_root_mean_squared_error([0, 0, 0], [3, 1, 1], ["x", "y", "y"])
     >>> keys.tolist(), rmse.tolist()
@@ -293,4 +299,25 @@ def grouped_root_mean_squared_error(y_true: Any, y_pred: Any, groups: Any, *,
 
     metric = GroupedRootMeanSquaredError(dtype="float64", nan_policy=nan_policy)
     metric.update_state(y_true, y_pred, groups, sample_weight)
+    if metric.keys().size == 0:
+        _refuse_empty(y_true)
     return metric.keys(), metric.result()
+
+
+def _no_samples(y: Any) -> bool:
+    """Whether ``y`` is an input without samples, read from its shape or
+    length (an array, a frame column, a list) without converting it."""
+    shape = getattr(y, "shape", None)
+    if isinstance(shape, tuple) and shape and all(isinstance(d, int) for d in shape):
+        return 0 in shape
+    try:
+        return len(y) == 0
+    except TypeError:                     # a scalar: one sample (semantics 3)
+        return False
+
+
+def _refuse_empty(y_true: Any) -> None:
+    """Semantics 8.6: the one-shot doors refuse an input without samples."""
+    shape = getattr(y_true, "shape", None)
+    raise ValueError(f"y_true: found an input with 0 samples{'' if shape is None else f' (shape={shape})'}"
+                     f" while a minimum of 1 is required")

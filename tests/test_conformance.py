@@ -737,7 +737,18 @@ ARGUMENT_DOORS = {
     "dask-arrays": lambda t, p, k: dask_door(RootMeanSquaredError(nan_policy="raise"), t, p),
     "dask-arrays-grouped": lambda t, p, k: dask_door(
         GroupedRootMeanSquaredError(nan_policy="raise"), t, p, k),
+    # the other one-shot functions: 'raise' by default too (semantics 8.1)
+    "grouped-function": lambda t, p, k: rmse_ext.grouped_root_mean_squared_error(t, p, k),
+    "interval-function": lambda t, p, k: rmse_ext.root_mean_squared_error_interval(t, p),
 }
+
+
+@pytest.mark.parametrize("door", ["function", "grouped-function", "interval-function"])
+def test_one_shot_functions_refuse_an_empty_input(door):
+    """Semantics 8.6: every one-shot function refuses an input without samples."""
+    empty = np.zeros(0)
+    with pytest.raises(ValueError, match="^y_true: found (an )?(array|input) with 0 sample"):
+        ARGUMENT_DOORS[door](empty, empty, np.zeros(0, dtype=np.int64))
 
 
 def dask_door(metric, t, p, *keys):
