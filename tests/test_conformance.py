@@ -246,12 +246,15 @@ def pandas_frame(cols, key_dtype=None, value_dtype=None):
     return df
 
 
-def arrow_table(cols, batches=1, dictionary=False):
-    table = pa.table({c: pa.array(v) for c, v in cols.items()})
+def arrow_table(cols, batches=1, dictionary=False, convert=None):
+    """The columns as a pyarrow Table of ``batches`` record batches (each
+    column through ``convert``, pa.array by default); ``dictionary``: the
+    key column "k" dictionary-encoded."""
+    table = pa.table({c: (convert or pa.array)(v) for c, v in cols.items()})
     if dictionary:
         table = table.set_column(0, "k", table["k"].dictionary_encode())
     return pa.Table.from_batches(
-        [b for rows in pieces(N, batches)
+        [b for rows in pieces(table.num_rows, batches)
          for b in table.slice(rows.start, rows.stop - rows.start).to_batches()])
 
 

@@ -54,6 +54,7 @@ from rmse_ext.rolling import rolling_columns
 
 from test_conformance import VALUE_FORMS as ARGUMENT_FORMS     # the grouped matrix's forms
 from test_conformance import arrow_chunked, arrow_sliced, bits, marked, pieces, rows_of
+from test_conformance import arrow_table as grouped_arrow_table
 
 pd = pytest.importorskip("pandas")
 pa = pytest.importorskip("pyarrow")
@@ -341,12 +342,7 @@ def arrow_of(a):
 
 
 def arrow_table(cols, batches=1, dictionary=False):
-    table = pa.table({c: arrow_of(v) for c, v in cols.items()})
-    if dictionary:
-        table = table.set_column(0, "k", table["k"].dictionary_encode())
-    return pa.Table.from_batches(
-        [b for rows in pieces(N, batches)
-         for b in table.slice(rows.start, rows.stop - rows.start).to_batches()])
+    return grouped_arrow_table(cols, batches, dictionary, convert=arrow_of)
 
 
 def polars_frame(cols, batches=1, categorical_keys=False):
