@@ -130,10 +130,7 @@ def _as_targets(a: np.ndarray, name: str) -> np.ndarray:
             f"{name}: found array with dim {a.ndim}, while dim <= 2 is required."
         )
     if a.shape[0] == 0:
-        raise ValueError(
-            f"{name}: found array with 0 sample(s) (shape={a.shape}) while a "
-            f"minimum of 1 is required."
-        )
+        raise no_samples_error(name, a.shape)
     if a.ndim == 2 and a.shape[1] == 0:
         raise ValueError(
             f"{name}: found array with 0 feature(s) (shape={a.shape}) while a "
@@ -319,5 +316,10 @@ def _no_samples(y: Any) -> bool:
 def _refuse_empty(y_true: Any) -> None:
     """Semantics 8.6: the one-shot doors refuse an input without samples."""
     shape = getattr(y_true, "shape", None)
-    raise ValueError(f"y_true: found an input with 0 samples{'' if shape is None else f' (shape={shape})'}"
-                     f" while a minimum of 1 is required")
+    raise no_samples_error("y_true", tuple(shape) if isinstance(shape, tuple) else (0,))
+
+
+def no_samples_error(name: str, shape: tuple[int, ...]) -> ValueError:
+    """scikit-learn's words for an input without samples (its tests match them)."""
+    return ValueError(f"{name}: found array with 0 sample(s) (shape={shape}) while a "
+                      f"minimum of 1 is required.")
